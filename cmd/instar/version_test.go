@@ -1,0 +1,26 @@
+package main
+
+import (
+	"bytes"
+	"regexp"
+	"testing"
+)
+
+func TestVersionListsGuestBinaries(t *testing.T) {
+	root := newRootCommand()
+	var out bytes.Buffer
+	root.SetOut(&out)
+	root.SetArgs([]string{"version"})
+	if err := root.Execute(); err != nil {
+		t.Fatal(err)
+	}
+	for _, re := range []string{
+		`(?m)^instar version \S+$`,
+		`(?m)^guest core +load 0x0010000 +\d+ bytes +\d+ in memory +sha256 [0-9a-f]{64}$`,
+		`(?m)^guest selftest +load 0x0020000 `,
+	} {
+		if !regexp.MustCompile(re).Match(out.Bytes()) {
+			t.Errorf("output does not match %s:\n%s", re, out.String())
+		}
+	}
+}

@@ -1,0 +1,21 @@
+/* The paravirtual device driver: one OUT per request, the descriptor in
+ * guest memory, the status written back by the VMM. */
+#ifndef CORE_DEV_H
+#define CORE_DEV_H
+
+#include "instar/shared.h"
+
+struct dev {
+	const struct device_table *table; /* NULL when the host's is invalid */
+	struct request req;
+};
+
+void dev_init(struct dev *d);
+int32_t dev_request(struct dev *d, uint32_t op, uint32_t device, uint64_t offset,
+		    const void *buf, uint64_t len);
+uint32_t dev_input_count(const struct dev *d);
+uint32_t dev_output_count(const struct dev *d);
+const struct device_info *dev_input(const struct dev *d, uint32_t i);
+const struct device_info *dev_output(const struct dev *d, uint32_t i);
+
+#endif

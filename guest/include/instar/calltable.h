@@ -1,0 +1,47 @@
+/*
+ * The call table: the only way an operation binary reaches the host. Core
+ * fills it at CALL_TABLE_ADDR before calling the operation's _start.
+ * Entries are only ever appended, so older operations keep working.
+ */
+#ifndef INSTAR_CALLTABLE_H
+#define INSTAR_CALLTABLE_H
+
+#include "instar/shared.h"
+
+#define CALL_TABLE_VERSION 1
+
+struct call_table {
+	uint32_t magic; /* CALL_TABLE_MAGIC once core has filled it */
+	uint32_t version;
+
+	/* The seed's entries, in the seed's order. Sector numbers are in the
+	 * device's own sector size. Return 0 or a negative STATUS_* value. */
+	int32_t (*read_input_sector)(uint32_t dev, uint64_t sector, void *buf);
+	int32_t (*write_output_sector)(uint64_t sector, const void *buf);
+	uint64_t (*get_input_capacity)(uint32_t dev); /* in sectors */
+	uint32_t (*get_input_device_count)(void);
+	uint32_t (*get_input_sector_size)(uint32_t dev);
+	uint32_t (*get_output_sector_size)(void);
+	void (*send_progress)(uint64_t done, uint64_t total);
+	void (*send_error)(uint32_t code, const char *msg);
+	void (*send_complete)(const char *op, uint64_t bytes_written, int success);
+	void (*debug_print)(const char *msg);
+	void (*send_create_result)(const struct create_result *result);
+
+	/* Appended: byte-addressed transfers of up to MAX_TRANSFER bytes, and
+	 * the output devices a multi-file format writes. */
+	int32_t (*read_input)(uint32_t dev, uint64_t offset, void *buf, uint32_t len);
+	int32_t (*write_output)(uint32_t dev, uint64_t offset, const void *buf, uint32_t len);
+	uint32_t (*get_output_device_count)(void);
+	uint64_t (*get_output_limit)(uint32_t dev); /* in bytes */
+};
+
+/* The operation's entry point, linked first at OPERATION_LOAD_ADDR. */
+typedef void (*operation_entry)(const struct call_table *ct);
+
+static inline const struct call_table *call_table(void)
+{
+	return (const struct call_table *)(uintptr_t)CALL_TABLE_ADDR;
+}
+
+#endif

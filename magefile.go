@@ -1,0 +1,160 @@
+//go:build mage
+
+// The build of instar. A fresh clone runs it with no mage installed:
+//
+//	go run mage.go build   # bin/instar
+//	go run mage.go check   # everything CI runs
+package main
+
+import (
+	"bytes"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+
+	"github.com/magefile/mage/mg"
+	"github.com/magefile/mage/sh"
+
+	"instar/embed/bundle"
+	"instar/tools/cheader"
+	"instar/tools/guestbuild"
+)
+
+const (
+	guestDir    = "guest"
+	guestOut    = "build/guest"
+	bundlePath  = "embed/guest.cpio"
+	headerPath  = "guest/include/instar/shared.h"
+	protoPath   = "shared/guest.proto"
+	instarBin   = "bin/instar"
+	instarPkg   = "./cmd/instar"
+	protoGenBin = "build/tools/protoc-gen-go"
+)
+
+// Generate writes the generated sources: the guest's C header from package
+// shared, and the Go code for shared/guest.proto.
+func Generate() error {
+	if _, err := cheader.Generate("shared", headerPath); err != nil {
+		return err
+	}
+	return protoc(".")
+}
+
+// protoc generates the protobuf Go code under outDir (the repository root
+// for the real thing, a temporary directory for the staleness check).
+func protoc(outDir string) error {
+	if _, err := exec.LookPath("protoc"); err != nil {
+		return fmt.Errorf("protoc not found: install Debian's protobuf-compiler")
+	}
+	if err := sh.RunV("go", "build", "-o", protoGenBin, "google.golang.org/protobuf/cmd/protoc-gen-go"); err != nil {
+		return err
+	}
+	plugin, err := filepath.Abs(protoGenBin)
+	if err != nil {
+		return err
+	}
+	return sh.RunV("protoc", "--plugin=protoc-gen-go="+plugin,
+		"--go_out="+outDir, "--go_opt=module=instar", protoPath)
+}
+
+// Generated fails when a generated file is not what `mage generate` writes.
+func Generated() error {
+	stale, err := cheader.Stale("shared", headerPath)
+	if err != nil {
+		return err
+	}
+	if stale {
+		return fmt.Errorf("%s is stale: run `go run mage.go generate`", headerPath)
+	}
+	tmp, err := os.MkdirTemp("", "instar-gen")
+	if err != nil {
+		return err
+	}
+	defer os.RemoveAll(tmp)
+	if err := protoc(tmp); err != nil {
+		return err
+	}
+	const pb = "shared/guestpb/guest.pb.go"
+	want, err := os.ReadFile(filepath.Join(tmp, pb))
+	if err != nil {
+		return err
+	}
+	have, err := os.ReadFile(pb)
+	if err != nil || !bytes.Equal(want, have) {
+		return fmt.Errorf("%s is stale: run `go run mage.go generate`", pb)
+	}
+	return nil
+}
+
+// Guest builds the guest binaries (build/guest/) and packs the embedded
+// ones into embed/guest.cpio, enforcing the size caps.
+func Guest() error {
+	var bins []bundle.Binary
+	for _, b := range guestbuild.Binaries {
+		r, err := guestbuild.Build(guestDir, guestOut, b)
+		if err != nil {
+			return err
+		}
+		fmt.Printf("guest %-10s %6d bytes in memory (cap %d)\n", b.Name, r.Image.MemSize, b.Kind.Limits().MaxSize)
+		if b.TestOnly {
+			continue
+		}
+		bins = append(bins, bundle.Binary{
+			Entry: bundle.Entry{Name: b.Name, LoadAddr: r.Image.LoadAddr, MemSize: r.Image.MemSize},
+			Data:  r.Image.Data,
+		})
+	}
+	var buf bytes.Buffer
+	if err := bundle.Write(&buf, bins); err != nil {
+		return err
+	}
+	if old, err := os.ReadFile(bundlePath); err == nil && bytes.Equal(old, buf.Bytes()) {
+		return nil
+	}
+	return os.WriteFile(bundlePath, buf.Bytes(), 0o644)
+}
+
+// Build builds bin/instar: static, with the guest binaries embedded.
+func Build() error {
+	mg.Deps(Guest)
+	env := map[string]string{"CGO_ENABLED": "0"}
+	return sh.RunWithV(env, "go", "build", "-trimpath", "-o", instarBin, instarPkg)
+}
+
+// Lint fails unless the Go code is gofmt- and go vet-clean.
+func Lint() error {
+	mg.Deps(Guest)
+	out, err := sh.Output("gofmt", "-l", ".")
+	if err != nil {
+		return err
+	}
+	if strings.TrimSpace(out) != "" {
+		return fmt.Errorf("gofmt would change:\n%s", out)
+	}
+	return sh.RunV("go", "vet", "./...")
+}
+
+// Test runs every Go test (the guest binaries are built first).
+func Test() error {
+	mg.Deps(Guest)
+	return sh.RunV("go", "test", "-count=1", "./...")
+}
+
+// Check runs everything CI runs: generated files up to date, lint, build,
+// and all tests.
+func Check() error {
+	mg.SerialDeps(Generated, Lint, Build, Test)
+	return nil
+}
+
+// Clean removes build output.
+func Clean() error {
+	for _, p := range []string{"bin", "build", bundlePath} {
+		if err := os.RemoveAll(p); err != nil {
+			return err
+		}
+	}
+	return nil
+}

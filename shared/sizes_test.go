@@ -1,0 +1,8 @@
+package shared
+
+import "unsafe"
+
+var (
+	sizeofCreateConfig = unsafe.Sizeof(CreateConfig{})
+	sizeofDeviceTable  = unsafe.Sizeof(DeviceTable{})
+)

@@ -1,0 +1,115 @@
+// Package guestbuild compiles the freestanding C guest binaries with the
+// system gcc, turns each ELF into a flat image with tools/objcopy, and
+// enforces the size caps of the memory map.
+package guestbuild
+
+import (
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+
+	"instar/shared"
+	"instar/tools/objcopy"
+)
+
+// Kind says where a binary loads and which cap applies.
+type Kind int
+
+// Binary kinds.
+const (
+	// Core loads at CoreLoadAddr, capped at CoreMaxSize.
+	Core Kind = iota
+	// Operation loads at OperationLoadAddr, capped at OperationMaxSize.
+	Operation
+)
+
+// Limits returns the load address and cap for the kind.
+func (k Kind) Limits() objcopy.Limits {
+	if k == Core {
+		return objcopy.Limits{Base: shared.CoreLoadAddr, MaxSize: shared.CoreMaxSize}
+	}
+	return objcopy.Limits{Base: shared.OperationLoadAddr, MaxSize: shared.OperationMaxSize}
+}
+
+// Binary is one guest binary and the sources it is built from, relative to
+// the guest directory unless absolute.
+type Binary struct {
+	Name    string
+	Kind    Kind
+	Sources []string
+	// TestOnly binaries are built for tests and never embedded in instar.
+	TestOnly bool
+}
+
+// lib is linked into every binary: each one is self-contained.
+var lib = []string{"lib/mem.c", "lib/pb.c"}
+
+// Binaries lists every guest binary the build makes.
+var Binaries = []Binary{
+	{Name: "core", Kind: Core, Sources: []string{"core/entry.S", "core/core.c", "core/dev.c", "core/msg.c"}},
+	{Name: "selftest", Kind: Operation, Sources: []string{"ops/selftest/selftest.c"}},
+}
+
+// CFlags are the flags every guest source is compiled with. No SSE
+// (-mgeneral-regs-only): the VMM does not enable it, and the guest needs no
+// floating point. -fno-builtin and -fno-tree-loop-distribute-patterns stop
+// gcc from turning lib/mem.c's loops into calls to themselves.
+var CFlags = []string{
+	"-std=c11", "-Os", "-ffreestanding", "-nostdlib", "-static",
+	"-fno-pic", "-fno-pie", "-no-pie", "-mno-red-zone", "-mgeneral-regs-only",
+	"-fno-stack-protector", "-fno-asynchronous-unwind-tables", "-fcf-protection=none",
+	"-fno-builtin", "-fno-tree-loop-distribute-patterns",
+	"-Wall", "-Wextra", "-Werror",
+}
+
+// LDFlags are the link flags; LOAD_ADDR is added per binary.
+var LDFlags = []string{
+	"-Wl,--build-id=none", "-Wl,-z,max-page-size=4096", "-Wl,-z,noexecstack",
+	"-Wl,--no-warn-rwx-segments",
+}
+
+// Result is a built binary.
+type Result struct {
+	Binary Binary
+	ELF    string // path of the linked ELF
+	Bin    string // path of the flat image
+	Image  *objcopy.Image
+}
+
+// Build compiles and links b from guestDir into outDir, converts it to a
+// flat image, and checks it against its kind's cap.
+func Build(guestDir, outDir string, b Binary) (*Result, error) {
+	if err := os.MkdirAll(outDir, 0o755); err != nil {
+		return nil, fmt.Errorf("create %s: %w", outDir, err)
+	}
+	lim := b.Kind.Limits()
+	elfPath := filepath.Join(outDir, b.Name+".elf")
+	args := append([]string{}, CFlags...)
+	args = append(args, "-I", filepath.Join(guestDir, "include"))
+	args = append(args, LDFlags...)
+	args = append(args,
+		"-Wl,-T,"+filepath.Join(guestDir, "guest.ld"),
+		fmt.Sprintf("-Wl,--defsym=LOAD_ADDR=%#x", lim.Base),
+		"-o", elfPath)
+	for _, s := range append(append([]string{}, b.Sources...), lib...) {
+		if !filepath.IsAbs(s) {
+			s = filepath.Join(guestDir, s)
+		}
+		args = append(args, s)
+	}
+	cmd := exec.Command("gcc", args...)
+	if out, err := cmd.CombinedOutput(); err != nil {
+		return nil, fmt.Errorf("compile guest binary %s: %w\n%s", b.Name, err, strings.TrimSpace(string(out)))
+	}
+	img, err := objcopy.ConvertFile(elfPath, lim)
+	if err != nil {
+		return nil, fmt.Errorf("guest binary %s: %w", b.Name, err)
+	}
+	binPath := filepath.Join(outDir, b.Name+".bin")
+	if err := os.WriteFile(binPath, img.Data, 0o644); err != nil {
+		return nil, fmt.Errorf("write %s: %w", binPath, err)
+	}
+	return &Result{Binary: b, ELF: elfPath, Bin: binPath, Image: img}, nil
+}
