@@ -34,6 +34,9 @@ const (
 	FlagVmdkZeroedGrain = 1 << 8
 	// FlagVhdxBlockStateZero is vhdx block_state_zero=on.
 	FlagVhdxBlockStateZero = 1 << 9
+	// FlagProbeOnly asks the guest only to parse the backing file and
+	// report its format and virtual size, writing nothing.
+	FlagProbeOnly = 1 << 10
 )
 
 // Preallocation modes (CreateConfig.Preallocation).

@@ -108,6 +108,12 @@ static uint64_t ct_get_output_limit(uint32_t dev)
 	return di ? di->size : 0;
 }
 
+static uint64_t ct_get_input_size(uint32_t dev)
+{
+	const struct device_info *di = dev_input(&core_dev, dev);
+	return di ? di->size : 0;
+}
+
 void core_main(void);
 
 void core_main(void)
@@ -133,6 +139,7 @@ void core_main(void)
 		.write_output = ct_write_output,
 		.get_output_device_count = ct_get_output_device_count,
 		.get_output_limit = ct_get_output_limit,
+		.get_input_size = ct_get_input_size,
 	};
 	if (!core_dev.table) {
 		msg_error(&core_dev, 0, "core: device table is invalid");

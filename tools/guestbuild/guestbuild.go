@@ -52,6 +52,17 @@ var Binaries = []Binary{
 	{Name: "selftest", Kind: Operation, Sources: []string{"ops/selftest/selftest.c"}},
 }
 
+// hostile lists the misbehaving guests the VMM tests use: each is an
+// operation built from guest/test/<name>.c.
+var hostile = []string{"spin", "flood", "fault", "private", "bigmsg", "garbage", "badport", "baddesc", "early", "outofrange"}
+
+func init() {
+	for _, name := range hostile {
+		Binaries = append(Binaries, Binary{Name: "test-" + name, Kind: Operation,
+			Sources: []string{"test/" + name + ".c"}, TestOnly: true})
+	}
+}
+
 // CFlags are the flags every guest source is compiled with. No SSE
 // (-mgeneral-regs-only): the VMM does not enable it, and the guest needs no
 // floating point. -fno-builtin and -fno-tree-loop-distribute-patterns stop

@@ -34,6 +34,7 @@ struct call_table {
 	int32_t (*write_output)(uint32_t dev, uint64_t offset, const void *buf, uint32_t len);
 	uint32_t (*get_output_device_count)(void);
 	uint64_t (*get_output_limit)(uint32_t dev); /* in bytes */
+	uint64_t (*get_input_size)(uint32_t dev);   /* in bytes */
 };
 
 /* The operation's entry point, linked first at OPERATION_LOAD_ADDR. */

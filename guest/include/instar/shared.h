@@ -32,6 +32,11 @@
 #define FLAG_VMDK_ZEROED_GRAIN 256
 /* FlagVhdxBlockStateZero is vhdx block_state_zero=on. */
 #define FLAG_VHDX_BLOCK_STATE_ZERO 512
+/*
+ * FlagProbeOnly asks the guest only to parse the backing file and
+ * report its format and virtual size, writing nothing.
+ */
+#define FLAG_PROBE_ONLY 1024
 #define PREALLOC_OFF 0
 #define PREALLOC_METADATA 1
 #define PREALLOC_FALLOC 2

@@ -1,0 +1,37 @@
+package main
+
+import (
+	"bytes"
+	"encoding/json"
+	"testing"
+)
+
+func TestDoctorProcessJSON(t *testing.T) {
+	root := newRootCommand()
+	var out bytes.Buffer
+	root.SetOut(&out)
+	root.SetArgs([]string{"doctor", "--accel", "process", "--output", "json"})
+	if err := root.Execute(); err != nil {
+		t.Fatalf("doctor: %v\n%s", err, out.String())
+	}
+	var rep doctorReport
+	if err := json.Unmarshal(out.Bytes(), &rep); err != nil {
+		t.Fatalf("doctor JSON: %v\n%s", err, out.String())
+	}
+	if !rep.Usable || len(rep.Accelerators) != 1 {
+		t.Fatalf("report %+v", rep)
+	}
+	a := rep.Accelerators[0]
+	if a.Name != "process" || !a.Usable || a.Selftest == nil || !a.Selftest.OK || a.Selftest.Exits < 5 || a.Selftest.RunMS <= 0 {
+		t.Errorf("process entry %+v, self-test %+v", a, a.Selftest)
+	}
+}
+
+func TestDoctorRefusesUnknownAccelerator(t *testing.T) {
+	root := newRootCommand()
+	root.SetOut(&bytes.Buffer{})
+	root.SetArgs([]string{"doctor", "--accel", "hyperdrive"})
+	if err := root.Execute(); err == nil {
+		t.Error("doctor --accel hyperdrive succeeded")
+	}
+}

@@ -1,0 +1,296 @@
+// Package imgcreate creates disk images the way `qemu-img create` does. The
+// host side is here: checking the command's options, opening the backing
+// file read-only, and writing the image to a temporary file that is renamed
+// into place only on success. Every piece of format logic (the backing
+// file's header, the image's metadata) runs in the create guest.
+package imgcreate
+
+import (
+	"bytes"
+	"context"
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"math"
+	"os"
+	"path/filepath"
+	"strconv"
+	"time"
+
+	"instar/imgopt"
+	"instar/shared"
+	"instar/vmm"
+)
+
+// Request is one create.
+type Request struct {
+	// Filename is the image to create.
+	Filename string
+	// Options holds -o, -b, -F and the size, for Options' format.
+	Options *imgopt.Values
+	Format  string
+	// Unsafe is -u: the backing file is recorded but not opened.
+	Unsafe bool
+	// Accel runs the guest; it is not needed for raw.
+	Accel vmm.Accelerator
+	// Deadline bounds each guest run; zero means vmm.DefaultDeadline.
+	Deadline time.Duration
+	// OnProgress, when set, is told how far preallocation has come.
+	OnProgress func(done, total uint64)
+}
+
+// Result describes the image created.
+type Result struct {
+	Filename      string `json:"filename"`
+	Format        string `json:"format"`
+	VirtualSize   uint64 `json:"virtual-size"`
+	FileSize      uint64 `json:"file-size"`
+	BackingFile   string `json:"backing-filename,omitempty"`
+	BackingFormat string `json:"backing-filename-format,omitempty"`
+}
+
+// Error is a create that failed; its text is one line naming the file.
+type Error struct {
+	Filename string
+	Err      error
+}
+
+func (e *Error) Error() string { return fmt.Sprintf("%s: %v", e.Filename, e.Err) }
+func (e *Error) Unwrap() error { return e.Err }
+
+// formatsWithBacking are the formats that can record a backing file.
+var formatsWithBacking = map[string]bool{"qcow2": true, "vmdk": true}
+
+// Create makes the image. On any failure the file named by r.Filename is
+// left as it was and no temporary file remains.
+func Create(ctx context.Context, r Request) (*Result, error) {
+	res, err := create(ctx, r)
+	if err != nil {
+		return nil, &Error{Filename: r.Filename, Err: err}
+	}
+	return res, nil
+}
+
+func create(ctx context.Context, r Request) (*Result, error) {
+	opts := r.Options
+	backing, hasBacking := opts.Get("backing_file")
+	backingFmt, hasBackingFmt := opts.Get("backing_fmt")
+	if hasBackingFmt && !hasBacking {
+		return nil, errors.New("backing format cannot be used without backing file")
+	}
+	if hasBacking && !formatsWithBacking[r.Format] {
+		return nil, fmt.Errorf("backing file not supported for file format '%s'", r.Format)
+	}
+	_, hasSize := opts.Get("size")
+	if !hasSize && (!hasBacking || r.Unsafe) {
+		return nil, errors.New("image creation needs a size parameter")
+	}
+	size := opts.Uint("size", 0)
+	if size > imgsizeMax {
+		return nil, fmt.Errorf("image size must be between 0 and %d", imgsizeMax)
+	}
+	res := &Result{Filename: r.Filename, Format: r.Format, BackingFile: backing}
+	if r.Format == "raw" {
+		return res, createRaw(ctx, r, roundUp(size), res)
+	}
+	cfg, err := configFor(r)
+	if err != nil {
+		return nil, err
+	}
+
+	var inputs []vmm.Input
+	if hasBacking && !r.Unsafe {
+		f, err := openBacking(r.Filename, backing)
+		if err != nil {
+			return nil, err
+		}
+		defer f.Close()
+		st, err := f.Stat()
+		if err != nil {
+			return nil, fmt.Errorf("stat backing file: %w", err)
+		}
+		inputs = []vmm.Input{{R: f, Size: uint64(st.Size()), SectorSize: 512}}
+		// Ask the guest what the backing file is before anything is
+		// written: its format must be known, and its size may be needed.
+		probe := *cfg
+		probe.Flags |= shared.FlagProbeOnly
+		cr, err := runGuest(ctx, r, &probe, inputs, nil)
+		if err != nil {
+			return nil, err
+		}
+		detected := vmm.Printable(cr.GetBackingFormat())
+		if _, known := formatNumbers[detected]; !known {
+			detected = "unknown"
+		}
+		switch {
+		case cr.GetError() == shared.CreateErrBackingFormat && !hasBackingFmt:
+			return nil, fmt.Errorf("backing file specified without backing format (detected format of %s; add -F %s)", detected, detected)
+		case cr.GetError() == shared.CreateErrBackingFormat:
+			return nil, fmt.Errorf("could not open backing image: image is not in %s format (it is %s)", backingFmt, detected)
+		case cr.GetError() != shared.CreateErrOK:
+			return nil, fmt.Errorf("could not open backing image: %s", createErrorText(cr.GetError()))
+		}
+		res.BackingFormat = detected
+		if !hasSize {
+			cfg.VirtualSize = cr.GetResolvedVirtualSize()
+		}
+	}
+	return res, createImage(ctx, r, cfg, inputs, res)
+}
+
+// imgsizeMax is the largest virtual size qemu-img accepts.
+const imgsizeMax = math.MaxInt64
+
+func roundUp(n uint64) uint64 {
+	if n > math.MaxUint64-511 {
+		return n
+	}
+	return (n + 511) &^ 511
+}
+
+func openBacking(image, backing string) (*os.File, error) {
+	path := backing
+	if !filepath.IsAbs(path) {
+		path = filepath.Join(filepath.Dir(image), backing)
+	}
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, fmt.Errorf("could not open backing file '%s': %w", backing, errors.Unwrap(err))
+	}
+	st, err := f.Stat()
+	if err != nil || !st.Mode().IsRegular() && st.Mode()&os.ModeDevice == 0 {
+		f.Close()
+		return nil, fmt.Errorf("could not open backing file '%s': not a regular file or block device", backing)
+	}
+	return f, nil
+}
+
+// outputLimit bounds what the guest may write: the virtual size plus room
+// for any format's metadata (a qcow2 with 512-byte clusters and
+// preallocated metadata needs about a 32nd of it) and the vhdx log.
+func outputLimit(cfg *shared.CreateConfig) uint64 {
+	v := cfg.VirtualSize
+	extra := v/8 + uint64(cfg.VhdxLogSize) + 64<<20
+	if v > math.MaxInt64-extra {
+		return math.MaxInt64
+	}
+	return v + extra
+}
+
+// createImage runs the create guest with a temporary output file, and
+// renames it into place when all went well.
+func createImage(ctx context.Context, r Request, cfg *shared.CreateConfig, inputs []vmm.Input, res *Result) error {
+	return withTempFile(r.Filename, func(f *os.File) error {
+		limit := outputLimit(cfg)
+		out := []vmm.Output{{W: f, Limit: limit, SectorSize: 512}}
+		cr, err := runGuest(ctx, r, cfg, inputs, out)
+		if err != nil {
+			return err
+		}
+		if cr.GetError() != shared.CreateErrOK {
+			return errors.New(createErrorText(cr.GetError()))
+		}
+		size := cr.GetFileSizeAfter()
+		if size > limit {
+			return fmt.Errorf("guest reported a file size of %d bytes, over the limit of %d", size, limit)
+		}
+		if err := f.Truncate(int64(size)); err != nil {
+			return fmt.Errorf("set image size: %w", err)
+		}
+		if err := preallocate(ctx, f, cfg, size, r.OnProgress); err != nil {
+			return err
+		}
+		res.VirtualSize = cr.GetResolvedVirtualSize()
+		res.FileSize = size
+		return nil
+	})
+}
+
+// withTempFile creates a temporary file beside name, lets fill write it,
+// and renames it to name only if fill succeeds; otherwise it is removed.
+func withTempFile(name string, fill func(*os.File) error) (err error) {
+	dir, base := filepath.Split(name)
+	if dir == "" {
+		dir = "."
+	}
+	var f *os.File
+	var tmp string
+	for i := 0; ; i++ {
+		var rnd [6]byte
+		rand.Read(rnd[:])
+		tmp = filepath.Join(dir, fmt.Sprintf(".%s.instar-%x", base, rnd))
+		f, err = os.OpenFile(tmp, os.O_RDWR|os.O_CREATE|os.O_EXCL, 0o666)
+		if err == nil {
+			break
+		}
+		if !errors.Is(err, os.ErrExist) || i > 10 {
+			return fmt.Errorf("create a temporary file in %s: %w", dir, errors.Unwrap(err))
+		}
+	}
+	defer func() {
+		if cerr := f.Close(); err == nil && cerr != nil {
+			err = fmt.Errorf("close image: %w", cerr)
+		}
+		if err != nil {
+			os.Remove(tmp)
+			return
+		}
+		if rerr := os.Rename(tmp, name); rerr != nil {
+			os.Remove(tmp)
+			err = fmt.Errorf("put the image in place: %w", rerr)
+		}
+	}()
+	return fill(f)
+}
+
+// Entropy and time for the guest. With SOURCE_DATE_EPOCH set, both are
+// derived from it and the image name, so the same command makes the same
+// bytes; otherwise they are random and now.
+func entropyAndTime(filename string) ([shared.CreateEntropySize]byte, uint64, error) {
+	var e [shared.CreateEntropySize]byte
+	if s, ok := os.LookupEnv("SOURCE_DATE_EPOCH"); ok {
+		t, err := strconv.ParseUint(s, 10, 64)
+		if err != nil {
+			return e, 0, fmt.Errorf("SOURCE_DATE_EPOCH=%q is not a number of seconds", s)
+		}
+		e = sha256.Sum256([]byte("instar create\x00" + s + "\x00" + filepath.Base(filename)))
+		return e, t, nil
+	}
+	if _, err := rand.Read(e[:]); err != nil {
+		return e, 0, fmt.Errorf("read random bytes: %w", err)
+	}
+	return e, uint64(time.Now().Unix()), nil
+}
+
+// runGuest runs the create operation once and returns its result.
+func runGuest(ctx context.Context, r Request, cfg *shared.CreateConfig, in []vmm.Input, out []vmm.Output) (*createResult, error) {
+	core, op, err := guestBinaries()
+	if err != nil {
+		return nil, err
+	}
+	var buf bytes.Buffer
+	if err := binary.Write(&buf, binary.LittleEndian, cfg); err != nil {
+		return nil, fmt.Errorf("encode create config: %w", err)
+	}
+	res, err := vmm.Run(r.Accel, vmm.Config{
+		Context: ctx,
+		Core:    core, Operation: op, OperationConfig: buf.Bytes(),
+		Inputs: in, Outputs: out, Deadline: r.Deadline,
+	})
+	if err != nil {
+		return nil, err
+	}
+	if res.CreateResult == nil {
+		return nil, fmt.Errorf("the create guest completed without a result%s", lastError(res))
+	}
+	return res.CreateResult, nil
+}
+
+func lastError(res *vmm.Result) string {
+	if n := len(res.Errors); n > 0 {
+		return ": " + vmm.Printable(res.Errors[n-1].GetMessage())
+	}
+	return ""
+}

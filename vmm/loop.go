@@ -1,0 +1,209 @@
+package vmm
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"google.golang.org/protobuf/proto"
+
+	"instar/shared"
+	"instar/shared/guestpb"
+)
+
+// StopReason says why the VMM stopped a guest.
+type StopReason int
+
+// Stop reasons.
+const (
+	// StopDeadline: the guest ran past its deadline.
+	StopDeadline StopReason = iota + 1
+	// StopExitBudget: the guest caused more exits than its budget.
+	StopExitBudget
+	// StopFault: the guest faulted (page fault, triple fault, signal).
+	StopFault
+	// StopBadRequest: the guest used a port or a request the protocol
+	// does not allow.
+	StopBadRequest
+	// StopBadMessage: the guest sent an oversized or malformed message.
+	StopBadMessage
+	// StopHaltedEarly: the guest halted without sending CompleteMessage.
+	StopHaltedEarly
+	// StopCanceled: the caller canceled the run (an interrupt).
+	StopCanceled
+)
+
+func (r StopReason) String() string {
+	switch r {
+	case StopDeadline:
+		return "deadline passed"
+	case StopExitBudget:
+		return "exit budget exceeded"
+	case StopFault:
+		return "guest fault"
+	case StopBadRequest:
+		return "bad request"
+	case StopBadMessage:
+		return "bad message"
+	case StopHaltedEarly:
+		return "halted without completing"
+	case StopCanceled:
+		return "canceled"
+	}
+	return fmt.Sprintf("stop(%d)", int(r))
+}
+
+// GuestError is a guest the VMM stopped: why, where, and the detail.
+type GuestError struct {
+	Reason StopReason
+	RIP    uint64
+	Detail string
+}
+
+func (e *GuestError) Error() string {
+	return fmt.Sprintf("guest stopped: %s at RIP %#x: %s", e.Reason, e.RIP, e.Detail)
+}
+
+// IsStop reports whether err is a GuestError with the given reason.
+func IsStop(err error, reason StopReason) bool {
+	var ge *GuestError
+	return errors.As(err, &ge) && ge.Reason == reason
+}
+
+type machine struct {
+	cfg Config
+	vm  VM
+	mem []byte
+	res *Result
+}
+
+func (m *machine) stop(reason StopReason, rip uint64, format string, args ...any) error {
+	return &GuestError{Reason: reason, RIP: rip, Detail: fmt.Sprintf(format, args...)}
+}
+
+// loop runs the guest until it halts after completing, or stops it.
+func (m *machine) loop() error {
+	timer := time.AfterFunc(m.cfg.Deadline, m.vm.Interrupt)
+	defer timer.Stop()
+	if ctx := m.cfg.Context; ctx != nil {
+		defer context.AfterFunc(ctx, m.vm.Interrupt)()
+	}
+	for {
+		exit, err := m.vm.Run()
+		if err != nil {
+			return fmt.Errorf("run guest: %w", err)
+		}
+		m.res.Exits++
+		switch exit.Kind {
+		case ExitInterrupted:
+			if ctx := m.cfg.Context; ctx != nil && ctx.Err() != nil {
+				return m.stop(StopCanceled, exit.RIP, "%v", context.Cause(ctx))
+			}
+			return m.stop(StopDeadline, exit.RIP, "still running after %v", m.cfg.Deadline)
+		case ExitFault:
+			return m.stop(StopFault, exit.RIP, "%s", exit.Reason)
+		case ExitHalt:
+			if m.res.Complete == nil {
+				return m.stop(StopHaltedEarly, exit.RIP, "the guest halted before sending its completion message%s", m.lastError())
+			}
+			return nil
+		case ExitIO:
+			if err := m.io(exit); err != nil {
+				return err
+			}
+		default:
+			return m.stop(StopFault, exit.RIP, "unexpected exit %v", exit.Kind)
+		}
+		if m.res.Exits >= m.cfg.ExitBudget {
+			return m.stop(StopExitBudget, exit.RIP, "%d exits", m.res.Exits)
+		}
+	}
+}
+
+func (m *machine) lastError() string {
+	if n := len(m.res.Errors); n > 0 {
+		return fmt.Sprintf(" (its last error: %s)", Printable(m.res.Errors[n-1].GetMessage()))
+	}
+	return ""
+}
+
+// io handles one port access. The only one allowed is a 32-bit OUT to
+// PortRequest.
+func (m *machine) io(exit Exit) error {
+	if !exit.Out {
+		return m.stop(StopBadRequest, exit.RIP, "read from port %#x; no port can be read", exit.Port)
+	}
+	if exit.Port != shared.PortRequest || exit.Size != 4 {
+		return m.stop(StopBadRequest, exit.RIP, "%d-byte write to port %#x; only 4-byte writes to %#x are allowed",
+			exit.Size, exit.Port, shared.PortRequest)
+	}
+	if m.res.Complete != nil {
+		return m.stop(StopBadRequest, exit.RIP, "request after the completion message")
+	}
+	addr := uint64(exit.Value)
+	req, err := readRequest(m.mem, addr)
+	if err != nil {
+		return m.stop(StopBadRequest, exit.RIP, "%v", err)
+	}
+	status, err := m.serve(req)
+	if err != nil {
+		return m.stop(reasonOf(err), exit.RIP, "%v", err)
+	}
+	writeStatus(m.mem, addr, status)
+	return nil
+}
+
+// errBadMessage marks a message the VMM refuses; it ends the run.
+var errBadMessage = errors.New("bad message")
+
+func reasonOf(err error) StopReason {
+	if errors.Is(err, errBadMessage) {
+		return StopBadMessage
+	}
+	return StopBadRequest
+}
+
+// message decodes and records one GuestMessage.
+func (m *machine) message(data []byte) error {
+	var msg guestpb.GuestMessage
+	if err := proto.Unmarshal(data, &msg); err != nil {
+		return fmt.Errorf("%w: %d bytes do not decode: %v", errBadMessage, len(data), err)
+	}
+	switch p := msg.Payload.(type) {
+	case *guestpb.GuestMessage_Progress:
+		if m.cfg.OnProgress != nil {
+			m.cfg.OnProgress(p.Progress.GetDone(), p.Progress.GetTotal())
+		}
+	case *guestpb.GuestMessage_Error:
+		m.res.Errors = append(m.res.Errors, p.Error)
+	case *guestpb.GuestMessage_Log:
+		m.res.Logs = append(m.res.Logs, Printable(p.Log.GetMessage()))
+	case *guestpb.GuestMessage_Complete:
+		m.res.Complete = p.Complete
+	case *guestpb.GuestMessage_CreateResult:
+		if m.res.CreateResult != nil {
+			return fmt.Errorf("%w: a second create result", errBadMessage)
+		}
+		m.res.CreateResult = p.CreateResult
+	default:
+		return fmt.Errorf("%w: a message with no known payload", errBadMessage)
+	}
+	return nil
+}
+
+// Printable returns s with anything but printable ASCII replaced, so guest
+// text cannot drive the terminal it is printed on.
+func Printable(s string) string {
+	const max = 1024
+	if len(s) > max {
+		s = s[:max]
+	}
+	return strings.Map(func(r rune) rune {
+		if r < 0x20 || r > 0x7e {
+			return '?'
+		}
+		return r
+	}, s)
+}

@@ -1,0 +1,191 @@
+// Package vmm runs instar's guests: it loads core, an operation and its
+// config into guest RAM, attaches devices, serves the guest's requests and
+// messages, and stops a guest that misbehaves. It trusts nothing the guest
+// says: every request is bounds-checked, every message is size-limited and
+// every run has a deadline and an exit budget.
+//
+// The accelerators that actually execute guest code (kvm, process) implement
+// the Accelerator interface; everything in this package is written once
+// above it.
+package vmm
+
+import (
+	"context"
+	"encoding/binary"
+	"fmt"
+	"io"
+	"time"
+
+	"instar/shared"
+	"instar/shared/guestpb"
+)
+
+// Defaults for Config.
+const (
+	// DefaultDeadline is how long a guest may run.
+	DefaultDeadline = 60 * time.Second
+	// DefaultExitBudget is how many exits a guest may cause. A create
+	// needs a few dozen; the budget only stops a guest that floods.
+	DefaultExitBudget = 1 << 20
+)
+
+// Input is a read-only device backed by a host file.
+type Input struct {
+	R          io.ReaderAt
+	Size       uint64
+	SectorSize uint32
+}
+
+// Output is a writable device backed by a host file. The guest may write
+// only below Limit.
+type Output struct {
+	W          io.WriterAt
+	Limit      uint64
+	SectorSize uint32
+}
+
+// Config describes one guest run.
+type Config struct {
+	// Context, when set, stops the guest when it is canceled.
+	Context context.Context
+	// Core and Operation are the flat images to load at CoreLoadAddr and
+	// OperationLoadAddr.
+	Core, Operation []byte
+	// OperationConfig is written at OperationConfigAddr.
+	OperationConfig []byte
+	Inputs          []Input
+	Outputs         []Output
+	// Deadline bounds the run's wall time; zero means DefaultDeadline.
+	Deadline time.Duration
+	// ExitBudget bounds the number of exits; zero means DefaultExitBudget.
+	ExitBudget int
+	// OnProgress, when set, is called for each progress message.
+	OnProgress func(done, total uint64)
+}
+
+// Result is what a guest reported in a run that completed.
+type Result struct {
+	Complete     *guestpb.CompleteMessage
+	CreateResult *guestpb.CreateResultMessage
+	Errors       []*guestpb.ErrorMessage
+	Logs         []string
+	Exits        int
+	// Timings of the run's phases.
+	Setup, Run, Teardown time.Duration
+}
+
+// Run runs one guest to completion on acc. It returns an error when the
+// guest could not be set up, or was stopped (*GuestError); a guest that
+// completed and reported failure is a Result with Complete.Success false.
+func Run(acc Accelerator, cfg Config) (*Result, error) {
+	start := time.Now()
+	if err := validate(&cfg); err != nil {
+		return nil, err
+	}
+	vm, err := acc.NewVM(VMConfig{
+		RAMSize:  shared.GuestRAMSize,
+		Entry:    shared.CoreLoadAddr,
+		StackTop: shared.StackTop,
+		Unmapped: []Range{
+			{shared.VMMPrivateBase, shared.VMMPrivateBase + shared.VMMPrivateSize},
+			{shared.StackGuardAddr, shared.StackGuardAddr + shared.StackGuardSize},
+		},
+	})
+	if err != nil {
+		return nil, fmt.Errorf("create %s VM: %w", acc.Name(), err)
+	}
+	m := &machine{cfg: cfg, vm: vm, mem: vm.Memory(), res: &Result{}}
+	defer func() {
+		t := time.Now()
+		vm.Close()
+		m.res.Teardown = time.Since(t)
+	}()
+	if err := m.load(); err != nil {
+		return nil, err
+	}
+	m.res.Setup = time.Since(start)
+	t := time.Now()
+	err = m.loop()
+	m.res.Run = time.Since(t)
+	if err != nil {
+		return nil, err
+	}
+	return m.res, nil
+}
+
+func validate(cfg *Config) error {
+	switch {
+	case len(cfg.Core) == 0 || len(cfg.Core) > shared.CoreMaxSize:
+		return fmt.Errorf("core image is %d bytes; want 1 to %d", len(cfg.Core), shared.CoreMaxSize)
+	case len(cfg.Operation) == 0 || len(cfg.Operation) > shared.OperationMaxSize:
+		return fmt.Errorf("operation image is %d bytes; want 1 to %d", len(cfg.Operation), shared.OperationMaxSize)
+	case len(cfg.OperationConfig) > shared.OperationConfigSize:
+		return fmt.Errorf("operation config is %d bytes; at most %d fit", len(cfg.OperationConfig), shared.OperationConfigSize)
+	case len(cfg.Inputs) > shared.MaxInputs:
+		return fmt.Errorf("%d input devices; at most %d", len(cfg.Inputs), shared.MaxInputs)
+	case len(cfg.Outputs) > shared.MaxOutputs:
+		return fmt.Errorf("%d output devices; at most %d", len(cfg.Outputs), shared.MaxOutputs)
+	}
+	for i, in := range cfg.Inputs {
+		if !validSectorSize(in.SectorSize) {
+			return fmt.Errorf("input %d: sector size %d is not a power of two from 512 to %d", i, in.SectorSize, shared.MaxSectorSize)
+		}
+	}
+	for i, out := range cfg.Outputs {
+		if !validSectorSize(out.SectorSize) {
+			return fmt.Errorf("output %d: sector size %d is not a power of two from 512 to %d", i, out.SectorSize, shared.MaxSectorSize)
+		}
+	}
+	if cfg.Deadline <= 0 {
+		cfg.Deadline = DefaultDeadline
+	}
+	if cfg.ExitBudget <= 0 {
+		cfg.ExitBudget = DefaultExitBudget
+	}
+	return nil
+}
+
+func validSectorSize(s uint32) bool {
+	return s >= 512 && s <= shared.MaxSectorSize && s&(s-1) == 0
+}
+
+// load writes the images, the operation config and the device table into
+// guest RAM.
+func (m *machine) load() error {
+	if uint64(len(m.mem)) < shared.GuestRAMSize {
+		return fmt.Errorf("VM has %d bytes of RAM; need %d", len(m.mem), shared.GuestRAMSize)
+	}
+	copy(m.mem[shared.CoreLoadAddr:], m.cfg.Core)
+	copy(m.mem[shared.OperationLoadAddr:], m.cfg.Operation)
+	copy(m.mem[shared.OperationConfigAddr:], m.cfg.OperationConfig)
+
+	t := shared.DeviceTable{
+		Magic:       shared.DeviceTableMagic,
+		InputCount:  uint32(len(m.cfg.Inputs)),
+		OutputCount: uint32(len(m.cfg.Outputs)),
+	}
+	for i, in := range m.cfg.Inputs {
+		t.Inputs[i] = shared.DeviceInfo{Size: in.Size, SectorSize: in.SectorSize}
+	}
+	for i, out := range m.cfg.Outputs {
+		t.Outputs[i] = shared.DeviceInfo{Size: out.Limit, SectorSize: out.SectorSize}
+	}
+	w := &sliceWriter{buf: m.mem[shared.DeviceTableAddr : shared.DeviceTableAddr+shared.DeviceTableSize]}
+	if err := binary.Write(w, binary.LittleEndian, &t); err != nil {
+		return fmt.Errorf("write device table: %w", err)
+	}
+	return nil
+}
+
+type sliceWriter struct {
+	buf []byte
+	off int
+}
+
+func (w *sliceWriter) Write(p []byte) (int, error) {
+	if len(p) > len(w.buf)-w.off {
+		return 0, io.ErrShortWrite
+	}
+	w.off += copy(w.buf[w.off:], p)
+	return len(p), nil
+}

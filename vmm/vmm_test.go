@@ -1,0 +1,154 @@
+package vmm_test
+
+import (
+	"bytes"
+	"flag"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"instar/shared"
+	"instar/vmm"
+	"instar/vmm/accel"
+	"instar/vmm/selftest"
+)
+
+// One test table, two accelerators: plain `go test` runs it under process;
+// `mage vmtest` runs the same test binary with -accel kvm inside a VM whose
+// CPU has virtualization.
+var accelFlag = flag.String("accel", "process", "accelerator to test: process or kvm")
+
+// guestDirFlag holds the test-only guest binaries that `mage guest` builds.
+var guestDirFlag = flag.String("guestdir", filepath.Join("..", "build", "guest"), "directory of the test guest binaries")
+
+func accelerator(t *testing.T) vmm.Accelerator {
+	t.Helper()
+	acc, err := accel.Get(*accelFlag)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := acc.Available(); err != nil {
+		t.Fatalf("accelerator %s is not usable here: %v", acc.Name(), err)
+	}
+	return acc
+}
+
+func testGuest(t *testing.T, name string) []byte {
+	t.Helper()
+	data, err := os.ReadFile(filepath.Join(*guestDirFlag, "test-"+name+".bin"))
+	if err != nil {
+		t.Fatalf("test guest %s: %v (run `go run mage.go guest`)", name, err)
+	}
+	return data
+}
+
+func TestSelftest(t *testing.T) {
+	res, err := selftest.Run(accelerator(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("%s: %d exits; setup %v, run %v, teardown %v", *accelFlag, res.Exits, res.Setup, res.Run, res.Teardown)
+}
+
+// TestHostileGuests runs each misbehaving guest and checks it is stopped for
+// the right reason.
+func TestHostileGuests(t *testing.T) {
+	acc := accelerator(t)
+	core, _, err := selftest.Guest("selftest")
+	if err != nil {
+		t.Fatal(err)
+	}
+	cases := []struct {
+		guest  string
+		reason vmm.StopReason
+		detail string
+	}{
+		// Only spin should meet the deadline; the others must be stopped
+		// for their own reason long before it.
+		{"spin", vmm.StopDeadline, "still running"},
+		{"flood", vmm.StopExitBudget, "exits"},
+		{"fault", vmm.StopFault, ""},
+		{"private", vmm.StopFault, ""},
+		{"bigmsg", vmm.StopBadMessage, "8193 bytes"},
+		{"garbage", vmm.StopBadMessage, "do not decode"},
+		{"badport", vmm.StopBadRequest, "port 0x80"},
+		{"baddesc", vmm.StopBadRequest, "outside guest RAM"},
+		{"early", vmm.StopHaltedEarly, "early: giving up"},
+	}
+	for _, c := range cases {
+		t.Run(c.guest, func(t *testing.T) {
+			start := time.Now()
+			_, err := vmm.Run(acc, vmm.Config{
+				Core: core, Operation: testGuest(t, c.guest),
+				Deadline: deadline(c.reason), ExitBudget: 200,
+			})
+			if !vmm.IsStop(err, c.reason) {
+				t.Fatalf("Run = %v; want a stop for %q", err, c.reason)
+			}
+			if !strings.Contains(err.Error(), c.detail) || !strings.Contains(err.Error(), "RIP 0x") {
+				t.Errorf("error %q does not say %q and where", err, c.detail)
+			}
+			if time.Since(start) > 30*time.Second {
+				t.Errorf("took %v to stop", time.Since(start))
+			}
+		})
+	}
+}
+
+func deadline(r vmm.StopReason) time.Duration {
+	if r == vmm.StopDeadline {
+		return 300 * time.Millisecond
+	}
+	return 60 * time.Second
+}
+
+// TestOutOfRangeRequests checks that every out-of-bounds request gets the
+// right status and that nothing outside the device limits is touched.
+func TestOutOfRangeRequests(t *testing.T) {
+	acc := accelerator(t)
+	core, _, err := selftest.Guest("selftest")
+	if err != nil {
+		t.Fatal(err)
+	}
+	const inSize, outLimit = 8192, 16384
+	in := &selftest.Image{Data: bytes.Repeat([]byte{0x11}, inSize)}
+	// The output file is larger than the limit the guest gets: the part
+	// past the limit must stay as it was.
+	out := &selftest.Image{Data: bytes.Repeat([]byte{0x22}, outLimit+8192)}
+	res, err := vmm.Run(acc, vmm.Config{
+		Core: core, Operation: testGuest(t, "outofrange"),
+		Inputs:  []vmm.Input{{R: in, Size: inSize, SectorSize: 512}},
+		Outputs: []vmm.Output{{W: out, Limit: outLimit, SectorSize: 512}},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []string{
+		fmt.Sprintf("read-past-end=%d", shared.StatusOutOfRange),
+		fmt.Sprintf("read-offset-wraps=%d", shared.StatusOutOfRange),
+		fmt.Sprintf("read-no-device=%d", shared.StatusBadRequest),
+		fmt.Sprintf("read-into-page-tables=%d", shared.StatusBadBuffer),
+		fmt.Sprintf("read-past-ram=%d", shared.StatusBadBuffer),
+		fmt.Sprintf("read-too-long=%d", shared.StatusBadRequest),
+		fmt.Sprintf("write-past-limit=%d", shared.StatusOutOfRange),
+		fmt.Sprintf("write-empty-at-limit=%d", shared.StatusOK),
+		fmt.Sprintf("write-no-device=%d", shared.StatusBadRequest),
+		fmt.Sprintf("unknown-op=%d", shared.StatusBadRequest),
+		fmt.Sprintf("write-last-page=%d", shared.StatusOK),
+	}
+	if strings.Join(res.Logs, "\n") != strings.Join(want, "\n") {
+		t.Errorf("statuses:\n%s\nwant:\n%s", strings.Join(res.Logs, "\n"), strings.Join(want, "\n"))
+	}
+	if !bytes.Equal(in.Data, bytes.Repeat([]byte{0x11}, inSize)) {
+		t.Error("the input device was modified")
+	}
+	// Only the last page below the limit was written (with 0xEE).
+	wantOut := bytes.Repeat([]byte{0x22}, outLimit+8192)
+	copy(wantOut[outLimit-4096:outLimit], bytes.Repeat([]byte{0xEE}, 4096))
+	if !bytes.Equal(out.Data, wantOut) {
+		t.Error("the output device was written outside the one allowed page")
+	}
+}
