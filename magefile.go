@@ -240,3 +240,11 @@ func Vmtest() error {
 	}
 	return nil
 }
+
+// Bench measures the speed targets: a whole self-test guest run under each
+// usable accelerator, and instar create against qemu-img create for every
+// format (medians, run alternately, and their ratio).
+func Bench() error {
+	mg.Deps(Build)
+	return sh.RunV("go", "run", "./tools/bench", "-instar", instarBin)
+}

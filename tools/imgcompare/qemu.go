@@ -1,0 +1,76 @@
+package imgcompare
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os/exec"
+	"strings"
+)
+
+// QemuImg is the qemu-img binary the checks run.
+var QemuImg = "qemu-img"
+
+// run runs qemu-img and returns stdout, the exit code, and stderr. err is
+// set only when qemu-img could not be run at all.
+func run(args ...string) (stdout []byte, code int, stderr string, err error) {
+	cmd := exec.Command(QemuImg, args...)
+	var o, e bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &o, &e
+	err = cmd.Run()
+	var ee *exec.ExitError
+	if errors.As(err, &ee) {
+		return o.Bytes(), ee.ExitCode(), strings.TrimSpace(e.String()), nil
+	}
+	if err != nil {
+		return nil, -1, "", fmt.Errorf("run %s: %w", QemuImg, err)
+	}
+	return o.Bytes(), 0, strings.TrimSpace(e.String()), nil
+}
+
+// Check runs `qemu-img check` on path and fails on any error, corruption
+// or leak, or when qemu-img cannot check the image at all.
+func Check(path, format string) error {
+	out, code, stderr, err := run("check", "--output=json", "-f", format, path)
+	if err != nil {
+		return err
+	}
+	var r struct {
+		CheckErrors *int64 `json:"check-errors"`
+		Corruptions *int64 `json:"corruptions"`
+		Leaks       *int64 `json:"leaks"`
+	}
+	if jerr := json.Unmarshal(out, &r); jerr != nil {
+		return fmt.Errorf("qemu-img check exit %d: %s %s", code, strings.TrimSpace(string(out)), stderr)
+	}
+	var probs []string
+	if code != 0 {
+		probs = append(probs, fmt.Sprintf("exit code %d", code))
+	}
+	for _, f := range []struct {
+		name string
+		v    *int64
+	}{{"check-errors", r.CheckErrors}, {"corruptions", r.Corruptions}, {"leaks", r.Leaks}} {
+		if f.v != nil && *f.v != 0 {
+			probs = append(probs, fmt.Sprintf("%s=%d", f.name, *f.v))
+		}
+	}
+	if len(probs) > 0 {
+		return fmt.Errorf("%s not clean: %s %s", path, strings.Join(probs, ", "), stderr)
+	}
+	return nil
+}
+
+// QemuCompare runs `qemu-img compare` and fails unless it says the guest
+// visible contents are identical. Backing files must exist.
+func QemuCompare(ours, theirs, format string) error {
+	out, code, stderr, err := run("compare", "-f", format, "-F", format, ours, theirs)
+	if err != nil {
+		return err
+	}
+	if code != 0 {
+		return fmt.Errorf("exit code %d: %s %s", code, strings.TrimSpace(string(out)), stderr)
+	}
+	return nil
+}
