@@ -159,9 +159,10 @@ func Test() error {
 }
 
 // Check runs everything CI runs: generated files up to date, lint, build,
-// all tests, and the kvm tests under QEMU (vmtest).
+// all tests, the format library under the sanitizers, and the kvm tests
+// under QEMU (vmtest).
 func Check() error {
-	mg.SerialDeps(Generated, Lint, Build, Test, Vmtest)
+	mg.SerialDeps(Generated, Lint, Build, Test, Sanitize, Vmtest)
 	return nil
 }
 
@@ -190,11 +191,15 @@ func Vmtest() error {
 	if err := sh.RunWith(env, "go", "test", "-c", "-o", vmmTest, "./vmm"); err != nil {
 		return err
 	}
+	cmdTest := filepath.Join(dir, "instar.test")
+	if err := sh.RunWith(env, "go", "test", "-c", "-o", cmdTest, instarPkg); err != nil {
+		return err
+	}
 	cache, err := vmtest.DefaultCacheDir()
 	if err != nil {
 		return err
 	}
-	files := map[string]string{"/bin/instar": instarBin, "/bin/vmm.test": vmmTest}
+	files := map[string]string{"/bin/instar": instarBin, "/bin/vmm.test": vmmTest, "/bin/instar.test": cmdTest}
 	tests, _ := filepath.Glob(filepath.Join(guestOut, "test-*.bin"))
 	for _, t := range tests {
 		files["/guest/"+filepath.Base(t)] = t
@@ -223,17 +228,27 @@ func Vmtest() error {
 		strings.Contains(out, `"name": "kvm"`) && strings.Contains(out, `"ok": true`),
 		fmt.Sprintf("exit %d, %v", code, err))
 
-	out, code, err = run("/bin/vmm.test", "-test.v", "-test.count=1", "-accel", "kvm", "-guestdir", "/guest")
-	for _, line := range strings.Split(out, "\n") {
-		line = strings.TrimSpace(line)
-		if strings.HasPrefix(line, "--- PASS: ") {
-			check(strings.Fields(line)[2]+" (kvm)", true, "")
-		} else if strings.HasPrefix(line, "--- FAIL: ") {
-			check(strings.Fields(line)[2]+" (kvm)", false, "see the log above")
+	countTests := func(out string) {
+		for _, line := range strings.Split(out, "\n") {
+			line = strings.TrimSpace(line)
+			if strings.HasPrefix(line, "--- PASS: ") {
+				check(strings.Fields(line)[2]+" (kvm)", true, "")
+			} else if strings.HasPrefix(line, "--- FAIL: ") {
+				check(strings.Fields(line)[2]+" (kvm)", false, "see the log above")
+			}
 		}
 	}
+	out, code, err = run("/bin/vmm.test", "-test.v", "-test.count=1", "-accel", "kvm", "-guestdir", "/guest")
+	countTests(out)
 	check("VMM tests ran under /dev/kvm", err == nil && code == 0 && strings.Contains(out, "kvm: ") &&
 		strings.Contains(out, "exits"), fmt.Sprintf("exit %d, %v", code, err))
+
+	// The representative part of the create parity suite: images made
+	// under kvm must be byte-identical to those made under process.
+	out, code, err = run("/bin/instar.test", "-test.v", "-test.count=1", "-test.run", "TestAccelParity", "-accel", "kvm")
+	countTests(out)
+	check("create parity ran under /dev/kvm", err == nil && code == 0 && strings.Contains(out, "identical under kvm and process"),
+		fmt.Sprintf("exit %d, %v", code, err))
 	fmt.Printf("vmtest: %d passed, %d failed\n", passed, failed)
 	if failed > 0 {
 		return fmt.Errorf("vmtest: %d failed", failed)
@@ -247,4 +262,15 @@ func Vmtest() error {
 func Bench() error {
 	mg.Deps(Build)
 	return sh.RunV("go", "run", "./tools/bench", "-instar", instarBin)
+}
+
+// Sanitize runs the format library's host tests under AddressSanitizer and
+// UndefinedBehaviorSanitizer; any finding aborts the run.
+func Sanitize() error {
+	mg.Deps(Guest)
+	env := map[string]string{
+		"CGO_CFLAGS":  "-O1 -g -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer",
+		"CGO_LDFLAGS": "-fsanitize=address,undefined",
+	}
+	return sh.RunWithV(env, "go", "test", "-count=1", "-asan", "./guest/format/")
 }

@@ -17,3 +17,21 @@ var loadOnce = sync.OnceValues(func() (*bundle.Bundle, error) { return bundle.Re
 
 // Load returns the bundle embedded in this executable, verified on first use.
 func Load() (*bundle.Bundle, error) { return loadOnce() }
+
+// Guest returns core and the named operation from the embedded bundle:
+// what every guest run loads.
+func Guest(operation string) (core, op []byte, err error) {
+	b, err := Load()
+	if err != nil {
+		return nil, nil, err
+	}
+	c, err := b.Get("core")
+	if err != nil {
+		return nil, nil, err
+	}
+	o, err := b.Get(operation)
+	if err != nil {
+		return nil, nil, err
+	}
+	return c.Data, o.Data, nil
+}

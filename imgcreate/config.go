@@ -2,6 +2,7 @@ package imgcreate
 
 import (
 	"fmt"
+	"path/filepath"
 
 	"instar/imgopt"
 	"instar/shared"
@@ -51,6 +52,11 @@ func configFor(r Request) (*shared.CreateConfig, error) {
 		VirtualSize:  opts.Uint("size", 0),
 	}
 	var err error
+	base := filepath.Base(r.Filename)
+	if len(base) > shared.CreateConfigMaxImageName {
+		return nil, fmt.Errorf("image file name is %d bytes; at most %d are allowed", len(base), shared.CreateConfigMaxImageName)
+	}
+	cfg.ImageNameLen = uint32(copy(cfg.ImageName[:], base))
 	if backing, ok := opts.Get("backing_file"); ok {
 		if len(backing) > shared.CreateConfigMaxBackingFile {
 			return nil, fmt.Errorf("backing file name is %d bytes; at most %d are allowed", len(backing), shared.CreateConfigMaxBackingFile)
@@ -142,11 +148,15 @@ func configFor(r Request) (*shared.CreateConfig, error) {
 			"dynamic": shared.VhdDynamic, "fixed": shared.VhdFixed}); err != nil {
 			return nil, err
 		}
-		if cfg.BlockSize, err = u32(opts, "block_size", 0); err != nil {
-			return nil, err
-		}
+		// qemu caps the block size at 256 MiB, so any larger value,
+		// even one past 32 bits, acts as the cap; the guest applies it.
+		cfg.BlockSize = uint32(min(opts.Uint("block_size", 0), 1<<32-1))
 		if cfg.VhdxLogSize, err = u32(opts, "log_size", 1<<20); err != nil {
 			return nil, err
+		}
+		if cfg.VhdxLogSize == 0 {
+			// 0 in the config means the default, so refuse it here.
+			return nil, fmt.Errorf("log size must be a multiple of 1 MB")
 		}
 		flag(cfg, opts.Bool("block_state_zero", true), shared.FlagVhdxBlockStateZero)
 	}

@@ -11,21 +11,7 @@ import (
 type createResult = guestpb.CreateResultMessage
 
 // guestBinaries returns core and the create operation from the bundle.
-func guestBinaries() (core, op []byte, err error) {
-	b, err := embed.Load()
-	if err != nil {
-		return nil, nil, err
-	}
-	c, err := b.Get("core")
-	if err != nil {
-		return nil, nil, err
-	}
-	o, err := b.Get("create")
-	if err != nil {
-		return nil, nil, err
-	}
-	return c.Data, o.Data, nil
-}
+func guestBinaries() (core, op []byte, err error) { return embed.Guest("create") }
 
 // createErrorText is the host's wording of a CreateResult error code.
 func createErrorText(code uint32) string {

@@ -39,6 +39,10 @@ type Request struct {
 	Deadline time.Duration
 	// OnProgress, when set, is told how far preallocation has come.
 	OnProgress func(done, total uint64)
+	// OnStart, when set, is called once the options are checked and the
+	// size is known (from the backing file, if need be), just before the
+	// image is written: where qemu-img prints its "Formatting" line.
+	OnStart func(opts *imgopt.Values)
 }
 
 // Result describes the image created.
@@ -92,7 +96,13 @@ func create(ctx context.Context, r Request) (*Result, error) {
 		return nil, fmt.Errorf("image size must be between 0 and %d", imgsizeMax)
 	}
 	res := &Result{Filename: r.Filename, Format: r.Format, BackingFile: backing}
+	start := func() {
+		if r.OnStart != nil {
+			r.OnStart(opts)
+		}
+	}
 	if r.Format == "raw" {
+		start()
 		return res, createRaw(ctx, r, roundUp(size), res)
 	}
 	cfg, err := configFor(r)
@@ -101,6 +111,20 @@ func create(ctx context.Context, r Request) (*Result, error) {
 	}
 
 	var inputs []vmm.Input
+	// qemu-img opens a vmdk's backing file even with -u: the new
+	// descriptor records the backing file's CID.
+	if hasBacking && r.Unsafe && r.Format == "vmdk" {
+		f, err := openBacking(r.Filename, backing)
+		if err != nil {
+			return nil, err
+		}
+		defer f.Close()
+		st, err := f.Stat()
+		if err != nil {
+			return nil, fmt.Errorf("stat backing file: %w", err)
+		}
+		inputs = []vmm.Input{{R: f, Size: uint64(st.Size()), SectorSize: 512}}
+	}
 	if hasBacking && !r.Unsafe {
 		f, err := openBacking(r.Filename, backing)
 		if err != nil {
@@ -128,15 +152,21 @@ func create(ctx context.Context, r Request) (*Result, error) {
 		case cr.GetError() == shared.CreateErrBackingFormat && !hasBackingFmt:
 			return nil, fmt.Errorf("backing file specified without backing format (detected format of %s; add -F %s)", detected, detected)
 		case cr.GetError() == shared.CreateErrBackingFormat:
-			return nil, fmt.Errorf("could not open backing image: image is not in %s format (it is %s)", backingFmt, detected)
+			return nil, fmt.Errorf("could not open backing image: instar cannot read %s images", backingFmt)
+		case cr.GetError() == shared.CreateErrBackingParse:
+			return nil, fmt.Errorf("could not open backing image: it is not a valid %s image", backingFmt)
 		case cr.GetError() != shared.CreateErrOK:
 			return nil, fmt.Errorf("could not open backing image: %s", createErrorText(cr.GetError()))
 		}
 		res.BackingFormat = detected
 		if !hasSize {
 			cfg.VirtualSize = cr.GetResolvedVirtualSize()
+			if err := opts.Set("size", strconv.FormatUint(cfg.VirtualSize, 10)); err != nil {
+				return nil, err
+			}
 		}
 	}
+	start()
 	return res, createImage(ctx, r, cfg, inputs, res)
 }
 
@@ -169,10 +199,11 @@ func openBacking(image, backing string) (*os.File, error) {
 
 // outputLimit bounds what the guest may write: the virtual size plus room
 // for any format's metadata (a qcow2 with 512-byte clusters and
-// preallocated metadata needs about a 32nd of it) and the vhdx log.
+// preallocated metadata needs about a 32nd of it; an empty vhdx is 71 MiB
+// with its default 1 MiB log) and the vhdx log.
 func outputLimit(cfg *shared.CreateConfig) uint64 {
 	v := cfg.VirtualSize
-	extra := v/8 + uint64(cfg.VhdxLogSize) + 64<<20
+	extra := v/8 + uint64(cfg.VhdxLogSize) + 128<<20
 	if v > math.MaxInt64-extra {
 		return math.MaxInt64
 	}
@@ -193,14 +224,17 @@ func createImage(ctx context.Context, r Request, cfg *shared.CreateConfig, input
 			return errors.New(createErrorText(cr.GetError()))
 		}
 		size := cr.GetFileSizeAfter()
-		if size > limit {
-			return fmt.Errorf("guest reported a file size of %d bytes, over the limit of %d", size, limit)
+		start, end := cr.GetPreallocStart(), cr.GetPreallocEnd()
+		if size > limit || start > end || end > size {
+			return fmt.Errorf("guest reported a file size of %d bytes and a data area [%d, %d); the limit is %d",
+				size, start, end, limit)
+		}
+		// The order is qemu's: allocate the data area, then set the length.
+		if err := preallocate(ctx, f, cfg.Preallocation, start, end, r.OnProgress); err != nil {
+			return err
 		}
 		if err := f.Truncate(int64(size)); err != nil {
 			return fmt.Errorf("set image size: %w", err)
-		}
-		if err := preallocate(ctx, f, cfg, size, r.OnProgress); err != nil {
-			return err
 		}
 		res.VirtualSize = cr.GetResolvedVirtualSize()
 		res.FileSize = size

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
 	"os"
 
 	"golang.org/x/sys/unix"
@@ -39,8 +38,7 @@ func createRaw(ctx context.Context, r Request, size uint64, res *Result) error {
 				return fmt.Errorf("write first block: %w", err)
 			}
 		}
-		cfg := &shared.CreateConfig{Preallocation: mode}
-		return preallocate(ctx, f, cfg, size, r.OnProgress)
+		return preallocate(ctx, f, mode, 0, size, r.OnProgress)
 	})
 }
 
@@ -50,54 +48,33 @@ const firstBlock = 4096
 // zeroChunk is how much preallocation=full writes at a time.
 const zeroChunk = 4 << 20
 
-// preallocate allocates the file's holes: with falloc by fallocate, with
-// full by writing zeros into them. Data already written (metadata) is
-// never touched.
-func preallocate(ctx context.Context, f *os.File, cfg *shared.CreateConfig, size uint64, progress func(done, total uint64)) error {
-	switch cfg.Preallocation {
+// preallocate allocates [start, end) of the file: with falloc by
+// fallocate, with full by writing zeros, as qemu's file driver does. The
+// guest's planner keeps this area clear of metadata.
+func preallocate(ctx context.Context, f *os.File, mode uint8, start, end uint64, progress func(done, total uint64)) error {
+	if end <= start {
+		return nil
+	}
+	switch mode {
 	case shared.PreallocFalloc:
-		if size == 0 {
-			return nil
-		}
-		if err := unix.Fallocate(int(f.Fd()), 0, 0, int64(size)); err != nil {
-			return fmt.Errorf("preallocate %d bytes: %w", size, err)
+		if err := unix.Fallocate(int(f.Fd()), 0, int64(start), int64(end-start)); err != nil {
+			return fmt.Errorf("preallocate %d bytes: %w", end-start, err)
 		}
 	case shared.PreallocFull:
-		return fillHoles(ctx, f, size, progress)
-	}
-	return nil
-}
-
-func fillHoles(ctx context.Context, f *os.File, size uint64, progress func(done, total uint64)) error {
-	zeros := make([]byte, zeroChunk)
-	fd := int(f.Fd())
-	off := int64(0)
-	for off < int64(size) {
-		hole, err := unix.Seek(fd, off, unix.SEEK_HOLE)
-		if err != nil || hole >= int64(size) {
-			break
-		}
-		data, err := unix.Seek(fd, hole, unix.SEEK_DATA)
-		if err != nil || data > int64(size) {
-			data = int64(size) // ENXIO: no data after the hole
-		}
-		for p := hole; p < data; {
+		zeros := make([]byte, min(zeroChunk, end-start))
+		for p := start; p < end; {
 			if err := ctx.Err(); err != nil {
 				return fmt.Errorf("preallocation interrupted: %w", err)
 			}
-			n := min(int64(len(zeros)), data-p)
-			if _, err := f.WriteAt(zeros[:n], p); err != nil {
+			n := min(uint64(len(zeros)), end-p)
+			if _, err := f.WriteAt(zeros[:n], int64(p)); err != nil {
 				return fmt.Errorf("preallocate at %d: %w", p, err)
 			}
 			p += n
 			if progress != nil {
-				progress(uint64(p), size)
+				progress(p-start, end-start)
 			}
 		}
-		off = data
-	}
-	if _, err := f.Seek(0, io.SeekStart); err != nil {
-		return fmt.Errorf("rewind image: %w", err)
 	}
 	return nil
 }

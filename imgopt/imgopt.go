@@ -114,6 +114,12 @@ func (f *Format) desc(name string) (Desc, bool) {
 	return Desc{}, false
 }
 
+// Has reports whether the format has the named option.
+func (f *Format) Has(name string) bool {
+	_, ok := f.desc(name)
+	return ok
+}
+
 // Help returns the `-o help` listing, sorted by name as qemu-img sorts it.
 func (f *Format) Help() string {
 	opts := append([]Desc(nil), f.Options...)

@@ -77,6 +77,9 @@ const CreateConfigMagic = 0x43524541
 // CreateConfigMaxBackingFile is the longest backing file name, in bytes.
 const CreateConfigMaxBackingFile = 1024
 
+// CreateConfigMaxImageName is the longest image base name, in bytes.
+const CreateConfigMaxImageName = 256
+
 // CreateEntropySize is the number of random bytes the host supplies.
 const CreateEntropySize = 32
 
@@ -134,6 +137,11 @@ type CreateConfig struct {
 	VhdxLogSize uint32
 	// Reserved is zero, for fields added later.
 	Reserved [64]uint8
+	// ImageNameLen is the length of ImageName.
+	ImageNameLen uint32
+	// ImageName is the base name of the image file being created, which
+	// vmdk descriptors name in their extent lines.
+	ImageName [CreateConfigMaxImageName]uint8
 }
 
 // CreateResult error codes. The first nine keep the seed's values.
@@ -167,4 +175,8 @@ type CreateResult struct {
 	// BackingFormat is the Format* the guest detected in the backing file.
 	BackingFormat uint32
 	Reserved      uint32
+	// PreallocStart and PreallocEnd bound the data area the host
+	// preallocates (falloc, full); empty for other modes.
+	PreallocStart uint64
+	PreallocEnd   uint64
 }

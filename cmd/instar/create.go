@@ -56,6 +56,9 @@ or E suffixes. All format logic runs in a sandboxed guest.`,
 					return fmt.Errorf("%s: %w", filename, err)
 				}
 			}
+			if (cmd.Flags().Changed("backing") || cmd.Flags().Changed("backing-format")) && !f.Has("backing_file") {
+				return fmt.Errorf("%s: backing file not supported for file format '%s'", filename, format)
+			}
 			if cmd.Flags().Changed("backing") {
 				if err := vals.Set("backing_file", backing); err != nil {
 					return fmt.Errorf("%s: %w", filename, err)
@@ -83,7 +86,7 @@ or E suffixes. All format logic runs in a sandboxed guest.`,
 				}
 			}
 			if !quiet && out == "human" {
-				fmt.Fprintln(cmd.OutOrStdout(), vals.Formatting(filename))
+				req.OnStart = func(v *imgopt.Values) { fmt.Fprintln(cmd.OutOrStdout(), v.Formatting(filename)) }
 			}
 			if !quiet && out == "human" && isTerminal(os.Stderr) {
 				bar := newProgressBar(os.Stderr)

@@ -96,5 +96,7 @@ void msg_create_result(struct dev *d, const struct create_result *r)
 	pb_uint_field(&p, 5, r->resolved_unit_size);
 	pb_uint_field(&p, 6, r->error);
 	pb_string_field(&p, 7, format_name(r->backing_format));
+	pb_uint_field(&p, 8, r->prealloc_start);
+	pb_uint_field(&p, 9, r->prealloc_end);
 	send(d, GM_CREATE_RESULT, &p, m.envelope);
 }

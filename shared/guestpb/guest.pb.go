@@ -254,6 +254,10 @@ type CreateResultMessage struct {
 	Error uint32 `protobuf:"varint,6,opt,name=error,proto3" json:"error,omitempty"`
 	// Format detected in the backing file ("qcow2", ...), empty without one.
 	BackingFormat string `protobuf:"bytes,7,opt,name=backing_format,json=backingFormat,proto3" json:"backing_format,omitempty"`
+	// The data area [prealloc_start, prealloc_end) the host preallocates
+	// for preallocation=falloc or full.
+	PreallocStart uint64 `protobuf:"varint,8,opt,name=prealloc_start,json=preallocStart,proto3" json:"prealloc_start,omitempty"`
+	PreallocEnd   uint64 `protobuf:"varint,9,opt,name=prealloc_end,json=preallocEnd,proto3" json:"prealloc_end,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -335,6 +339,20 @@ func (x *CreateResultMessage) GetBackingFormat() string {
 		return x.BackingFormat
 	}
 	return ""
+}
+
+func (x *CreateResultMessage) GetPreallocStart() uint64 {
+	if x != nil {
+		return x.PreallocStart
+	}
+	return 0
+}
+
+func (x *CreateResultMessage) GetPreallocEnd() uint64 {
+	if x != nil {
+		return x.PreallocEnd
+	}
+	return 0
 }
 
 // GuestMessage is the envelope of every guest-to-host message.
@@ -485,7 +503,7 @@ const file_shared_guest_proto_rawDesc = "" +
 	"\x0fCompleteMessage\x12\x1c\n" +
 	"\toperation\x18\x01 \x01(\tR\toperation\x12#\n" +
 	"\rbytes_written\x18\x02 \x01(\x04R\fbytesWritten\x12\x18\n" +
-	"\asuccess\x18\x03 \x01(\bR\asuccess\"\xb7\x02\n" +
+	"\asuccess\x18\x03 \x01(\bR\asuccess\"\x81\x03\n" +
 	"\x13CreateResultMessage\x12#\n" +
 	"\rtarget_format\x18\x01 \x01(\tR\ftargetFormat\x122\n" +
 	"\x15resolved_virtual_size\x18\x02 \x01(\x04R\x13resolvedVirtualSize\x124\n" +
@@ -493,7 +511,9 @@ const file_shared_guest_proto_rawDesc = "" +
 	"\x0ffile_size_after\x18\x04 \x01(\x04R\rfileSizeAfter\x12,\n" +
 	"\x12resolved_unit_size\x18\x05 \x01(\rR\x10resolvedUnitSize\x12\x14\n" +
 	"\x05error\x18\x06 \x01(\rR\x05error\x12%\n" +
-	"\x0ebacking_format\x18\a \x01(\tR\rbackingFormat\"\xbf\x02\n" +
+	"\x0ebacking_format\x18\a \x01(\tR\rbackingFormat\x12%\n" +
+	"\x0eprealloc_start\x18\b \x01(\x04R\rpreallocStart\x12!\n" +
+	"\fprealloc_end\x18\t \x01(\x04R\vpreallocEnd\"\xbf\x02\n" +
 	"\fGuestMessage\x12;\n" +
 	"\bprogress\x18\x01 \x01(\v2\x1d.instar.guest.ProgressMessageH\x00R\bprogress\x122\n" +
 	"\x05error\x18\x02 \x01(\v2\x1a.instar.guest.ErrorMessageH\x00R\x05error\x12,\n" +

@@ -41,6 +41,8 @@ type Binary struct {
 	Sources []string
 	// TestOnly binaries are built for tests and never embedded in instar.
 	TestOnly bool
+	// WithFormat links the format library (every guest/format/*.c).
+	WithFormat bool
 }
 
 // lib is linked into every binary: each one is self-contained.
@@ -50,6 +52,7 @@ var lib = []string{"lib/mem.c", "lib/pb.c"}
 var Binaries = []Binary{
 	{Name: "core", Kind: Core, Sources: []string{"core/entry.S", "core/core.c", "core/dev.c", "core/msg.c"}},
 	{Name: "selftest", Kind: Operation, Sources: []string{"ops/selftest/selftest.c"}},
+	{Name: "create", Kind: Operation, Sources: []string{"ops/create/create.c"}, WithFormat: true},
 }
 
 // hostile lists the misbehaving guests the VMM tests use: each is an
@@ -98,13 +101,27 @@ func Build(guestDir, outDir string, b Binary) (*Result, error) {
 	lim := b.Kind.Limits()
 	elfPath := filepath.Join(outDir, b.Name+".elf")
 	args := append([]string{}, CFlags...)
-	args = append(args, "-I", filepath.Join(guestDir, "include"))
+	args = append(args, "-I", filepath.Join(guestDir, "include"), "-I", filepath.Join(guestDir, "format"))
 	args = append(args, LDFlags...)
 	args = append(args,
 		"-Wl,-T,"+filepath.Join(guestDir, "guest.ld"),
 		fmt.Sprintf("-Wl,--defsym=LOAD_ADDR=%#x", lim.Base),
 		"-o", elfPath)
-	for _, s := range append(append([]string{}, b.Sources...), lib...) {
+	sources := append(append([]string{}, b.Sources...), lib...)
+	if b.WithFormat {
+		format, err := filepath.Glob(filepath.Join(guestDir, "format", "*.c"))
+		if err != nil || len(format) == 0 {
+			return nil, fmt.Errorf("guest binary %s: no format library sources in %s/format", b.Name, guestDir)
+		}
+		for _, f := range format {
+			abs, err := filepath.Abs(f)
+			if err != nil {
+				return nil, err
+			}
+			sources = append(sources, abs)
+		}
+	}
+	for _, s := range sources {
 		if !filepath.IsAbs(s) {
 			s = filepath.Join(guestDir, s)
 		}

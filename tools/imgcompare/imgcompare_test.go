@@ -207,3 +207,23 @@ func TestSubtract(t *testing.T) {
 		}
 	}
 }
+
+// qemu-img 7.2 cannot check vpc images: Check has nothing to do then.
+func TestCheckUnsupportedFormat(t *testing.T) {
+	needQemuImg(t)
+	t.Parallel()
+	a, _ := pair(t, "-f", "vpc", "1M")
+	if err := Check(a, "vpc"); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// A qcow2 image is checked without its backing file.
+func TestCheckMissingBacking(t *testing.T) {
+	needQemuImg(t)
+	t.Parallel()
+	a, _ := pair(t, "-f", "qcow2", "-b", "/nonexistent/base.raw", "-F", "raw", "-u", "1M")
+	if err := Check(a, "qcow2"); err != nil {
+		t.Fatal(err)
+	}
+}

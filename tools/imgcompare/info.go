@@ -10,7 +10,8 @@ import (
 )
 
 // Info returns `qemu-img info --output=json` of path flattened to dotted
-// paths ("format-specific.data.compat") mapped to JSON-encoded values.
+// paths ("format-specific.data.compat") mapped to JSON-encoded values,
+// with actual-size replaced by the allocation sizes() reports.
 // Strings that start with the image's own directory have it replaced by
 // "<dir>", so that images in sibling directories with the same relative
 // backing name compare equal in full-backing-filename and extent names.
@@ -28,6 +29,13 @@ func Info(path, format string) (map[string]string, error) {
 	}
 	flat := map[string]string{}
 	flatten("", v, filepath.Dir(path)+string(filepath.Separator), flat)
+	// actual-size is st_blocks*512, which counts file-system metadata;
+	// report the allocation CompareSizes uses instead.
+	if _, ok := flat["actual-size"]; ok {
+		if _, n, err := sizes(path); err == nil {
+			flat["actual-size"] = strconv.FormatInt(n, 10)
+		}
+	}
 	return flat, nil
 }
 

@@ -6,7 +6,8 @@ import (
 	"syscall"
 )
 
-// sizes returns the file's length and its allocated bytes (st_blocks*512).
+// sizes returns the file's length and its allocated bytes: the length of
+// its extents (see allocated), or st_blocks*512 where FIEMAP is missing.
 func sizes(path string) (size, alloc int64, err error) {
 	fi, err := os.Stat(path)
 	if err != nil {
@@ -15,6 +16,9 @@ func sizes(path string) (size, alloc int64, err error) {
 	st, ok := fi.Sys().(*syscall.Stat_t)
 	if !ok {
 		return 0, 0, fmt.Errorf("%s: no stat_t", path)
+	}
+	if n, ok := allocated(path); ok {
+		return fi.Size(), n, nil
 	}
 	return fi.Size(), int64(st.Blocks) * 512, nil
 }

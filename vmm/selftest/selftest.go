@@ -45,22 +45,8 @@ func (m *Image) WriteAt(p []byte, off int64) (int, error) {
 	return copy(m.Data[off:], p), nil
 }
 
-// Guest returns the named binaries from the embedded bundle: core and op.
-func Guest(op string) (core, operation []byte, err error) {
-	b, err := embed.Load()
-	if err != nil {
-		return nil, nil, err
-	}
-	c, err := b.Get("core")
-	if err != nil {
-		return nil, nil, err
-	}
-	o, err := b.Get(op)
-	if err != nil {
-		return nil, nil, err
-	}
-	return c.Data, o.Data, nil
-}
+// Guest returns core and the named operation from the embedded bundle.
+func Guest(op string) (core, operation []byte, err error) { return embed.Guest(op) }
 
 // Run runs the self-test on acc and checks everything the guest did.
 func Run(acc vmm.Accelerator) (*vmm.Result, error) {

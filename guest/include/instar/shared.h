@@ -56,6 +56,8 @@
 #define CREATE_CONFIG_MAGIC 0x43524541
 /* CreateConfigMaxBackingFile is the longest backing file name, in bytes. */
 #define CREATE_CONFIG_MAX_BACKING_FILE 1024
+/* CreateConfigMaxImageName is the longest image base name, in bytes. */
+#define CREATE_CONFIG_MAX_IMAGE_NAME 256
 /* CreateEntropySize is the number of random bytes the host supplies. */
 #define CREATE_ENTROPY_SIZE 32
 #define CREATE_ERR_OK 0
@@ -199,8 +201,10 @@ struct create_config {
 	uint32_t vmdk_toolsversion;
 	uint32_t vhdx_log_size;
 	uint8_t reserved[64];
+	uint32_t image_name_len;
+	uint8_t image_name[CREATE_CONFIG_MAX_IMAGE_NAME];
 };
-_Static_assert(sizeof(struct create_config) == 1192, "struct create_config size");
+_Static_assert(sizeof(struct create_config) == 1456, "struct create_config size");
 _Static_assert(offsetof(struct create_config, magic) == 0, "create_config.magic offset");
 _Static_assert(offsetof(struct create_config, target_format) == 4, "create_config.target_format offset");
 _Static_assert(offsetof(struct create_config, flags) == 8, "create_config.flags offset");
@@ -225,6 +229,8 @@ _Static_assert(offsetof(struct create_config, entropy) == 1088, "create_config.e
 _Static_assert(offsetof(struct create_config, vmdk_toolsversion) == 1120, "create_config.vmdk_toolsversion offset");
 _Static_assert(offsetof(struct create_config, vhdx_log_size) == 1124, "create_config.vhdx_log_size offset");
 _Static_assert(offsetof(struct create_config, reserved) == 1128, "create_config.reserved offset");
+_Static_assert(offsetof(struct create_config, image_name_len) == 1192, "create_config.image_name_len offset");
+_Static_assert(offsetof(struct create_config, image_name) == 1196, "create_config.image_name offset");
 
 /*
  * CreateResult is what the create operation hands to core's
@@ -240,8 +246,10 @@ struct create_result {
 	uint32_t error;
 	uint32_t backing_format;
 	uint32_t reserved;
+	uint64_t prealloc_start;
+	uint64_t prealloc_end;
 };
-_Static_assert(sizeof(struct create_result) == 48, "struct create_result size");
+_Static_assert(sizeof(struct create_result) == 64, "struct create_result size");
 _Static_assert(offsetof(struct create_result, magic) == 0, "create_result.magic offset");
 _Static_assert(offsetof(struct create_result, target_format) == 4, "create_result.target_format offset");
 _Static_assert(offsetof(struct create_result, resolved_virtual_size) == 8, "create_result.resolved_virtual_size offset");
@@ -251,6 +259,8 @@ _Static_assert(offsetof(struct create_result, resolved_unit_size) == 32, "create
 _Static_assert(offsetof(struct create_result, error) == 36, "create_result.error offset");
 _Static_assert(offsetof(struct create_result, backing_format) == 40, "create_result.backing_format offset");
 _Static_assert(offsetof(struct create_result, reserved) == 44, "create_result.reserved offset");
+_Static_assert(offsetof(struct create_result, prealloc_start) == 48, "create_result.prealloc_start offset");
+_Static_assert(offsetof(struct create_result, prealloc_end) == 56, "create_result.prealloc_end offset");
 
 /*
  * Request is the descriptor of one device request or message, in guest

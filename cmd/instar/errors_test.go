@@ -1,0 +1,88 @@
+package main
+
+import (
+	"bytes"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+// instar runs this test binary as the instar command.
+func instar(t *testing.T, dir string, args ...string) (stdout, stderr string, status int) {
+	t.Helper()
+	cmd := exec.Command(os.Args[0], args...)
+	cmd.Dir = dir
+	cmd.Env = append(os.Environ(), "INSTAR_TEST_MAIN=1")
+	var o, e bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &o, &e
+	err := cmd.Run()
+	if ee, ok := err.(*exec.ExitError); ok {
+		return o.String(), e.String(), ee.ExitCode()
+	} else if err != nil {
+		t.Fatal(err)
+	}
+	return o.String(), e.String(), 0
+}
+
+// TestBadInputErrors: every bad input gets one clear line naming the problem
+// and exit status 1, never a panic, and leaves no file behind.
+func TestBadInputErrors(t *testing.T) {
+	dir := t.TempDir()
+	hostile := filepath.Join(dir, "hostile.qcow2")
+	// A qcow2 magic and version, then nonsense: cluster bits of 200.
+	hdr := make([]byte, 512)
+	copy(hdr, []byte{'Q', 'F', 'I', 0xfb, 0, 0, 0, 3})
+	hdr[23] = 200
+	if err := os.WriteFile(hostile, hdr, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Mkdir(filepath.Join(dir, "adir"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	cases := []struct {
+		name string
+		args []string
+		want string
+	}{
+		{"unknown format", []string{"create", "-f", "qcow3", "x", "1M"}, "unknown file format 'qcow3'"},
+		{"unknown option", []string{"create", "-f", "qcow2", "-o", "colour=blue", "x", "1M"}, "invalid parameter 'colour'"},
+		{"bad size", []string{"create", "x", "12Q"}, "invalid image size '12Q'"},
+		{"huge size", []string{"create", "x", "9E"}, "between 0 and"},
+		{"bad bool", []string{"create", "-f", "qcow2", "-o", "lazy_refcounts=maybe", "x", "1M"}, "'on' or 'off'"},
+		{"bad word", []string{"create", "-f", "qcow2", "-o", "compat=2.0", "x", "1M"}, "invalid value '2.0' for option 'compat'"},
+		{"no size", []string{"create", "-f", "qcow2", "x"}, "needs a size"},
+		{"no file", []string{"create", "-f", "qcow2"}, "expecting image file name"},
+		{"extra argument", []string{"create", "x", "1M", "more"}, "unexpected argument: more"},
+		{"backing fmt alone", []string{"create", "-f", "qcow2", "-F", "qcow2", "x", "1M"}, "without backing file"},
+		{"backing on vpc", []string{"create", "-f", "vpc", "-b", "b", "-F", "raw", "x", "1M"}, "not supported for file format 'vpc'"},
+		{"missing backing", []string{"create", "-f", "qcow2", "-b", "missing.qcow2", "-F", "qcow2", "x"}, "could not open backing file 'missing.qcow2'"},
+		{"directory backing", []string{"create", "-f", "qcow2", "-b", "adir", "-F", "qcow2", "x"}, "not a regular file"},
+		{"raw metadata", []string{"create", "-o", "preallocation=metadata", "x", "1M"}, "'metadata' is not supported"},
+		{"bad accel", []string{"create", "-f", "qcow2", "--accel", "warp", "x", "1M"}, "unknown accelerator"},
+		{"bad output", []string{"create", "--output", "yaml", "x", "1M"}, "unknown output format"},
+		{"unknown command", []string{"frobnicate"}, "unknown command"},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			_, stderr, status := instar(t, dir, c.args...)
+			if status != 1 {
+				t.Errorf("exit status %d, want 1", status)
+			}
+			lines := strings.Split(strings.TrimRight(stderr, "\n"), "\n")
+			if len(lines) != 1 || !strings.HasPrefix(lines[0], "instar: ") || !strings.Contains(lines[0], c.want) {
+				t.Errorf("stderr %q; want one line 'instar: ...' containing %q", stderr, c.want)
+			}
+			if _, err := os.Stat(filepath.Join(dir, "x")); err == nil {
+				t.Error("a failed create left x behind")
+			}
+		})
+	}
+	ents, _ := os.ReadDir(dir)
+	for _, e := range ents {
+		if strings.Contains(e.Name(), ".instar-") {
+			t.Errorf("temporary file %s left behind", e.Name())
+		}
+	}
+}

@@ -1,0 +1,16 @@
+package main
+
+import (
+	"os"
+	"testing"
+)
+
+// TestMain lets tests run this test binary as instar itself: with
+// INSTAR_TEST_MAIN=1 it is the command, so tests see real exit statuses,
+// stdout and stderr, and can send it signals.
+func TestMain(m *testing.M) {
+	if os.Getenv("INSTAR_TEST_MAIN") == "1" {
+		os.Exit(run(os.Args[1:]))
+	}
+	os.Exit(m.Run())
+}

@@ -1,0 +1,50 @@
+/*
+ * Backing files: which format a file is, decided the way qemu-img 7.2
+ * probes (first 2048 bytes, highest score wins, raw otherwise), and the
+ * dispatch to each format's header parser.
+ *
+ * Every parser has the same contract: read through src only, check every
+ * length and offset before use, use at most scratch, and return
+ * CREATE_ERR_OK (out filled), CREATE_ERR_BACKING_READ_FAILED (a read
+ * failed), or CREATE_ERR_BACKING_PARSE (malformed), never touching memory
+ * outside its buffers.
+ */
+#ifndef FORMAT_DETECT_H
+#define FORMAT_DETECT_H
+
+#include "format.h"
+
+/* qemu's BLOCK_PROBE_BUF_SIZE: how much of the file probing looks at. */
+#define DETECT_PROBE_SIZE 2048u
+/* fmt_probe and fmt_detect need this much scratch for the probe buffer;
+ * the format's parser then gets the whole scratch. */
+#define DETECT_MIN_SCRATCH DETECT_PROBE_SIZE
+
+/* The per-format parsers (qcow2.c, raw.c, vmdk.c, vpc.c, vhdx.c). */
+uint32_t qcow2_parse(const struct fmt_source *src, const struct fmt_scratch *scratch, struct backing_info *out);
+uint32_t raw_parse(const struct fmt_source *src, const struct fmt_scratch *scratch, struct backing_info *out);
+uint32_t vmdk_parse(const struct fmt_source *src, const struct fmt_scratch *scratch, struct backing_info *out);
+uint32_t vpc_parse(const struct fmt_source *src, const struct fmt_scratch *scratch, struct backing_info *out);
+uint32_t vhdx_parse(const struct fmt_source *src, const struct fmt_scratch *scratch, struct backing_info *out);
+
+/*
+ * Decides the format like qemu-img's probe: qcow2 ("QFI\xfb", version >=
+ * 2), vmdk ("KDMV" or "COWD", or a text descriptor whose first line that
+ * is neither a comment nor blank is "version=1|2|3"), vpc ("conectix" at
+ * offset 0 only: qemu probes a fixed VHD, whose only footer is at the end,
+ * as raw), vhdx ("vhdxfile" at 0), otherwise raw. Files another qemu
+ * driver would claim (qcow version 1, QED, VDI, Parallels, Bochs, cloop,
+ * LUKS) give CREATE_ERR_BACKING_FORMAT: treating them as raw would get
+ * their size wrong. *format is a FORMAT_*.
+ */
+uint32_t fmt_detect(const struct fmt_source *src, const struct fmt_scratch *scratch, uint32_t *format);
+
+/* Parses src as format (FORMAT_*; -F given): CREATE_ERR_BACKING_FORMAT
+ * for a format with no parser. */
+uint32_t fmt_parse(uint32_t format, const struct fmt_source *src, const struct fmt_scratch *scratch,
+		   struct backing_info *out);
+
+/* fmt_detect, then fmt_parse with the detected format. */
+uint32_t fmt_probe(const struct fmt_source *src, const struct fmt_scratch *scratch, struct backing_info *out);
+
+#endif

@@ -1,0 +1,84 @@
+#include "qcow2_geom.h"
+
+static bool pow2(uint64_t v)
+{
+	return v && !(v & (v - 1));
+}
+
+static uint32_t log2u(uint64_t v)
+{
+	uint32_t n = 0;
+	while (v > 1) {
+		v >>= 1;
+		n++;
+	}
+	return n;
+}
+
+uint32_t q2_geom_init(const struct create_config *cfg, uint64_t virtual_size, struct q2_geom *g)
+{
+	uint32_t flags = cfg->flags;
+	uint64_t cs = cfg->qcow2_cluster_size ? cfg->qcow2_cluster_size : 65536;
+	uint64_t rbits = cfg->qcow2_refcount_bits ? cfg->qcow2_refcount_bits : 16;
+
+	g->version = (flags & FLAG_COMPAT_V3) ? 3 : 2;
+	g->extended_l2 = (flags & FLAG_EXTENDED_L2) != 0;
+	g->lazy_refcounts = (flags & FLAG_LAZY_REFCOUNTS) != 0;
+	g->zstd = (flags & FLAG_COMPRESSION_ZSTD) != 0;
+	g->prealloc = cfg->preallocation;
+
+	/* The same refusals as qemu's qcow2_co_create, in its order. */
+	if (g->extended_l2 && g->version < 3)
+		return CREATE_ERR_INVALID_OPTION;
+	if (!pow2(cs) || cs < 512 || cs > MAX_CLUSTER_SIZE)
+		return CREATE_ERR_INVALID_OPTION;
+	if (g->extended_l2 && cs < 512u * 32u) /* 32 subclusters of >= 512 */
+		return CREATE_ERR_INVALID_OPTION;
+	if (g->prealloc > PREALLOC_FULL)
+		return CREATE_ERR_INVALID_OPTION;
+	if (cfg->backing_file_len > CREATE_CONFIG_MAX_BACKING_FILE)
+		return CREATE_ERR_BAD_CONFIG;
+	if (cfg->backing_file_len && g->prealloc != PREALLOC_OFF && !g->extended_l2)
+		return CREATE_ERR_INVALID_OPTION;
+	if (!cfg->backing_file_len && cfg->backing_format != FORMAT_UNSET)
+		return CREATE_ERR_INVALID_OPTION;
+	if (g->lazy_refcounts && g->version < 3)
+		return CREATE_ERR_INVALID_OPTION;
+	if (rbits > 64 || !pow2(rbits))
+		return CREATE_ERR_INVALID_OPTION;
+	if (g->version < 3 && rbits != 16)
+		return CREATE_ERR_INVALID_OPTION;
+	if (g->zstd && g->version < 3)
+		return CREATE_ERR_INVALID_OPTION;
+	if (cfg->backing_format > FORMAT_VHDX)
+		return CREATE_ERR_BACKING_FORMAT;
+
+	g->cluster_bits = log2u(cs);
+	g->cs = cs;
+	g->subcluster_bits = g->extended_l2 ? g->cluster_bits - 5 : g->cluster_bits;
+	g->refcount_order = log2u(rbits);
+	g->rb_bits = g->cluster_bits + 3 - g->refcount_order;
+	g->l2e_size = g->extended_l2 ? 16 : 8;
+	g->l2_bits = g->cluster_bits - (g->extended_l2 ? 4 : 3);
+
+	/* qemu-img rounds the size up to a sector silently. */
+	if (virtual_size > (uint64_t)INT64_MAX - 511)
+		return CREATE_ERR_INVALID_SIZE;
+	g->vsize = (virtual_size + 511) & ~(uint64_t)511;
+	uint32_t shift = g->cluster_bits + g->l2_bits;
+	g->l1_size = (g->vsize >> shift) + ((g->vsize & (((uint64_t)1 << shift) - 1)) != 0);
+	if (g->l1_size > Q2_MAX_L1_ENTRIES)
+		return CREATE_ERR_INVALID_SIZE;
+
+	g->backing = cfg->backing_file_len ? cfg->backing_file : 0;
+	g->backing_len = cfg->backing_file_len;
+	g->backing_format = cfg->backing_format;
+	/* qemu keeps backing names in 1024-byte buffers: at most 1023 bytes,
+	 * and a NUL would end the name early. */
+	if (g->backing_len > 1023)
+		return CREATE_ERR_BACKING_TOO_LONG;
+	for (uint32_t i = 0; i < g->backing_len; i++)
+		if (!g->backing[i])
+			return CREATE_ERR_INVALID_OPTION;
+	return CREATE_ERR_OK;
+}

@@ -1,0 +1,128 @@
+/*
+ * qcow2 backing-file header parser. Checks what qemu checks before it
+ * trusts a header, with every length bounded before use: the input is
+ * untrusted.
+ */
+#include "qcow2.h"
+
+#include "endian.h"
+
+#define QCOW_MAGIC 0x514649fbu
+#define V2_LEN 72u
+#define V3_LEN 104u
+#define KNOWN_INCOMPAT 0x1fu        /* dirty, corrupt, data file, compression, extended L2 */
+#define MAX_L1_ENTRIES (4u << 20)   /* QCOW_MAX_L1_SIZE / 8 */
+#define MAX_REFTABLE_BYTES (8u << 20)
+
+static int rd(const struct fmt_source *src, uint64_t off, void *buf, uint32_t len)
+{
+	if (off > src->size || len > src->size - off)
+		return -1;
+	return src->read(src->ctx, off, buf, len) < 0 ? -1 : 0;
+}
+
+/* offset is cluster-aligned and offset + len does not overflow 2^63. */
+static int table_ok(uint64_t off, uint64_t len, uint64_t cs)
+{
+	if (off & (cs - 1))
+		return 0;
+	if (off > (UINT64_C(1) << 62) || len > (UINT64_C(1) << 62))
+		return 0;
+	return 1;
+}
+
+uint32_t qcow2_parse(const struct fmt_source *src, const struct fmt_scratch *scratch,
+		     struct backing_info *out)
+{
+	(void)scratch; /* the header fits on the stack */
+	uint8_t h[V3_LEN];
+
+	if (!src || !out || !src->read)
+		return CREATE_ERR_BAD_CONFIG;
+	if (src->size < V2_LEN)
+		return CREATE_ERR_BACKING_PARSE;
+	uint32_t n = src->size < V3_LEN ? V2_LEN : V3_LEN;
+	if (rd(src, 0, h, n))
+		return CREATE_ERR_BACKING_READ_FAILED;
+
+	if (get_be32(h) != QCOW_MAGIC)
+		return CREATE_ERR_BACKING_PARSE;
+	uint32_t version = get_be32(h + 4);
+	uint64_t bf_off = get_be64(h + 8);
+	uint32_t bf_len = get_be32(h + 16);
+	uint32_t cbits = get_be32(h + 20);
+	uint64_t size = get_be64(h + 24);
+	uint32_t crypt = get_be32(h + 32);
+	uint32_t l1_size = get_be32(h + 36);
+	uint64_t l1_off = get_be64(h + 40);
+	uint64_t rt_off = get_be64(h + 48);
+	uint32_t rt_clusters = get_be32(h + 56);
+
+	if (version != 2 && version != 3)
+		return CREATE_ERR_BACKING_PARSE;
+	if (cbits < 9 || cbits > 21)
+		return CREATE_ERR_BACKING_PARSE;
+	uint64_t cs = UINT64_C(1) << cbits;
+
+	uint32_t hlen = V2_LEN;
+	if (version == 3) {
+		if (n < V3_LEN)
+			return CREATE_ERR_BACKING_PARSE;
+		if (get_be64(h + 72) & ~(uint64_t)KNOWN_INCOMPAT)
+			return CREATE_ERR_BACKING_PARSE;
+		if (get_be32(h + 96) > 6) /* refcount_order */
+			return CREATE_ERR_BACKING_PARSE;
+		hlen = get_be32(h + 100);
+		if (hlen < V3_LEN || hlen > cs)
+			return CREATE_ERR_BACKING_PARSE;
+	}
+	if (crypt > 2)
+		return CREATE_ERR_BACKING_PARSE;
+	if (size > (uint64_t)INT64_MAX)
+		return CREATE_ERR_BACKING_PARSE;
+
+	/* The L1 table must map the whole disk and stay below qemu's cap. */
+	uint32_t shift = cbits + cbits - 3;
+	if (version == 3 && (get_be64(h + 72) & 0x10))
+		shift--; /* extended L2 entries are 16 bytes */
+	uint64_t need = (size >> shift) + ((size & ((UINT64_C(1) << shift) - 1)) != 0);
+	if (l1_size > MAX_L1_ENTRIES || l1_size < need)
+		return CREATE_ERR_BACKING_PARSE;
+	if (l1_size && !table_ok(l1_off, (uint64_t)l1_size * 8, cs))
+		return CREATE_ERR_BACKING_PARSE;
+	if (rt_clusters == 0 || (uint64_t)rt_clusters * cs > MAX_REFTABLE_BYTES ||
+	    !table_ok(rt_off, (uint64_t)rt_clusters * cs, cs) || rt_off == 0)
+		return CREATE_ERR_BACKING_PARSE;
+
+	/* The backing file name lives in the header cluster. */
+	uint64_t ext_end = cs;
+	if (bf_off) {
+		if (bf_len > 1023 || bf_off < hlen || bf_off > cs || bf_len > cs - bf_off)
+			return CREATE_ERR_BACKING_PARSE;
+		ext_end = bf_off;
+	}
+
+	/* Header extensions: each fits before ext_end; the walk always moves
+	 * forward by at least 8 bytes, so it ends. */
+	uint64_t off = hlen;
+	while (1) {
+		uint8_t e[8];
+		if (off > ext_end || ext_end - off < 8)
+			break; /* qemu stops where no extension header fits */
+		if (off + 8 > src->size)
+			break; /* qemu reads zeros past the end: no more extensions */
+		if (rd(src, off, e, 8))
+			return CREATE_ERR_BACKING_READ_FAILED;
+		uint32_t magic = get_be32(e), len = get_be32(e + 4);
+		off += 8;
+		if (magic == 0)
+			break;
+		if (len > ext_end - off)
+			return CREATE_ERR_BACKING_PARSE;
+		off += ((uint64_t)len + 7) & ~(uint64_t)7;
+	}
+
+	out->format = FORMAT_QCOW2;
+	out->virtual_size = size;
+	return CREATE_ERR_OK;
+}

@@ -1,0 +1,111 @@
+//go:build cgo
+
+package format
+
+import (
+	"encoding/binary"
+	"math/rand"
+	"os"
+	"path/filepath"
+	"testing"
+
+	"instar/shared"
+)
+
+// q2Sample is a qcow2 image from qemu-img with a backing name, so that the
+// malformed cases have every field to break.
+func q2Sample(t *testing.T, opts string) []byte {
+	t.Helper()
+	needQemuImg(t)
+	p := filepath.Join(t.TempDir(), "s.qcow2")
+	args := []string{"-f", "qcow2", "-b", "base.raw", "-F", "raw", "-u"}
+	if opts != "" {
+		args = append(args, "-o", opts)
+	}
+	if out, err := qemuCreate(append(args, p, "1G")...); err != nil {
+		t.Fatal(err, out)
+	}
+	d, err := os.ReadFile(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return d
+}
+
+func TestQcow2ParseMalformed(t *testing.T) {
+	good := q2Sample(t, "")
+	be32 := binary.BigEndian.PutUint32
+	be64 := binary.BigEndian.PutUint64
+	parse := func(d []byte) uint32 {
+		_, code := Qcow2Parse(bytesReader(d), int64(len(d)), 0)
+		return code
+	}
+	if got, code := Qcow2Parse(bytesReader(good), int64(len(good)), 0); code != shared.CreateErrOK || got.VirtualSize != 1<<30 {
+		t.Fatalf("good image: %+v %d", got, code)
+	}
+	P := uint32(shared.CreateErrBackingParse)
+	for _, c := range []struct {
+		name string
+		mod  func(d []byte) []byte
+		want uint32
+	}{
+		{"empty", func(d []byte) []byte { return nil }, P},
+		{"truncated 71", func(d []byte) []byte { return d[:71] }, P},
+		{"truncated 100", func(d []byte) []byte { return d[:100] }, P},
+		{"bad magic", func(d []byte) []byte { d[3] = 0xfc; return d }, P},
+		{"version 1", func(d []byte) []byte { be32(d[4:], 1); return d }, P},
+		{"version 4", func(d []byte) []byte { be32(d[4:], 4); return d }, P},
+		{"cluster bits 8", func(d []byte) []byte { be32(d[20:], 8); return d }, P},
+		{"cluster bits 22", func(d []byte) []byte { be32(d[20:], 22); return d }, P},
+		{"cluster bits huge", func(d []byte) []byte { be32(d[20:], 0xffffffff); return d }, P},
+		{"size 2^63", func(d []byte) []byte { be64(d[24:], 1<<63); return d }, P},
+		{"size beyond L1", func(d []byte) []byte { be64(d[24:], 1<<30+1); return d }, P},
+		{"L1 too large", func(d []byte) []byte { be32(d[36:], 4<<20+1); be64(d[24:], 1<<50); return d }, P},
+		{"L1 unaligned", func(d []byte) []byte { be64(d[40:], 0x30008); return d }, P},
+		{"L1 offset huge", func(d []byte) []byte { be64(d[40:], 1<<63); return d }, P},
+		{"refcount table empty", func(d []byte) []byte { be32(d[56:], 0); return d }, P},
+		{"refcount table at 0", func(d []byte) []byte { be64(d[48:], 0); return d }, P},
+		{"refcount table unaligned", func(d []byte) []byte { be64(d[48:], 0x10001); return d }, P},
+		{"refcount table huge", func(d []byte) []byte { be32(d[56:], 0xffffffff); return d }, P},
+		{"crypt method 3", func(d []byte) []byte { be32(d[32:], 3); return d }, P},
+		{"unknown incompatible bit", func(d []byte) []byte { d[79] |= 0x20; return d }, P},
+		{"refcount order 7", func(d []byte) []byte { be32(d[96:], 7); return d }, P},
+		{"header length 103", func(d []byte) []byte { be32(d[100:], 103); return d }, P},
+		{"header length > cluster", func(d []byte) []byte { be32(d[100:], 65537); return d }, P},
+		{"backing name too long", func(d []byte) []byte { be32(d[16:], 1024); return d }, P},
+		{"backing name past cluster", func(d []byte) []byte { be64(d[8:], 65530); return d }, P},
+		{"backing name inside header", func(d []byte) []byte { be64(d[8:], 50); return d }, P},
+		{"backing offset huge", func(d []byte) []byte { be64(d[8:], 1<<63); return d }, P},
+		{"extension too long", func(d []byte) []byte { be32(d[116:], 0xfffffff0); return d }, P},
+		{"extension past backing name", func(d []byte) []byte { be32(d[116:], 600); return d }, P},
+		{"header cluster cut short", func(d []byte) []byte { return d[:200] }, shared.CreateErrOK},
+	} {
+		d := append([]byte(nil), good...)
+		if got := parse(c.mod(d)); got != c.want {
+			t.Errorf("%s: got %d, want %d", c.name, got, c.want)
+		}
+	}
+	if _, code := Qcow2Parse(errReader{}, int64(len(good)), 0); code != shared.CreateErrBackingReadFailed {
+		t.Errorf("read failure: %d", code)
+	}
+}
+
+// Random corruption of header bytes: any result but a crash (the
+// sanitizer run makes out-of-bounds accesses fatal).
+func TestQcow2ParseFuzz(t *testing.T) {
+	samples := [][]byte{q2Sample(t, ""), q2Sample(t, "compat=0.10"), q2Sample(t, "cluster_size=512")}
+	rng := rand.New(rand.NewSource(1))
+	for i := 0; i < 20000; i++ {
+		d := append([]byte(nil), samples[i%len(samples)][:1024]...)
+		for k := rng.Intn(8) + 1; k > 0; k-- {
+			d[rng.Intn(200)] = byte(rng.Intn(256))
+		}
+		if rng.Intn(4) == 0 {
+			d = d[:rng.Intn(len(d))]
+		}
+		got, code := FmtProbe(bytesReader(d), int64(len(d)), DetectMinScratch)
+		if code == shared.CreateErrOK && got.Format == shared.FormatQcow2 && got.VirtualSize >= 1<<63 {
+			t.Fatalf("accepted size %d", got.VirtualSize)
+		}
+	}
+}

@@ -1,0 +1,364 @@
+//go:build cgo
+
+package format
+
+import (
+	"bytes"
+	"encoding/binary"
+	"hash/crc32"
+	"os"
+	"path/filepath"
+	"testing"
+
+	"instar/shared"
+)
+
+var castagnoli = crc32.MakeTable(crc32.Castagnoli)
+
+// vhdxFixCRC recomputes the CRC-32C of the n-byte structure at off whose
+// checksum field is at off+4 (headers: 4 KiB, region tables: 64 KiB).
+func vhdxFixCRC(d []byte, off, n int) {
+	binary.LittleEndian.PutUint32(d[off+4:], 0)
+	binary.LittleEndian.PutUint32(d[off+4:], crc32.Checksum(d[off:off+n], castagnoli))
+}
+
+func vhdxSamples(t *testing.T, dir string) map[string]string {
+	t.Helper()
+	out := map[string]string{}
+	for name, tc := range map[string]struct{ opts, size string }{
+		"base":      {"subformat=dynamic", "1G"},
+		"fixed":     {"subformat=fixed,block_state_zero=off,block_size=1M", "4M"},
+		"fixedzero": {"subformat=fixed", "4M"},
+		"nozero":    {"block_state_zero=off", "3G"},
+		"big":       {"block_size=1M", "5G"},
+		"log":       {"log_size=3M,block_size=2M", "100M"},
+		"tiny":      {"subformat=dynamic", "1"},
+		"empty":     {"subformat=dynamic", "0"},
+		"huge":      {"subformat=dynamic", "64T"},
+	} {
+		p := filepath.Join(dir, name+".vhdx")
+		if o, err := qemuCreate("-f", "vhdx", "-o", tc.opts, p, tc.size); err != nil {
+			t.Fatalf("qemu-img create: %v: %s", err, o)
+		}
+		out[name] = p
+	}
+	return out
+}
+
+func TestVhdxParseQemuImages(t *testing.T) {
+	needQemuImg(t)
+	t.Parallel()
+	for name, p := range vhdxSamples(t, t.TempDir()) {
+		data, err := os.ReadFile(p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		got, code := VhdxParse(bytesReader(data), int64(len(data)), VhdxMinScratch)
+		want := qemuVirtualSize(t, p, "vhdx")
+		if code != shared.CreateErrOK || got.Format != shared.FormatVhdx || int64(got.VirtualSize) != want {
+			t.Errorf("%s: parse = %+v, %d; qemu-img says %d", name, got, code, want)
+		}
+	}
+}
+
+// TestVhdxParseMalformed mutates qemu-made images and checks that the
+// parser agrees with qemu-img info on each (both refuse, or both accept
+// with the same size), without reading out of bounds.
+func TestVhdxParseMalformed(t *testing.T) {
+	needQemuImg(t)
+	t.Parallel()
+	samples := vhdxSamples(t, t.TempDir())
+	const (
+		h1, h2 = 0x10000, 0x20000
+		r1, r2 = 0x30000, 0x40000
+		meta   = 0x300000 // metadata region of "base"
+		items  = meta + 0x10000
+	)
+	le16 := func(off int, v uint16) func([]byte) []byte {
+		return func(d []byte) []byte { binary.LittleEndian.PutUint16(d[off:], v); return d }
+	}
+	le32 := func(off int, v uint32) func([]byte) []byte {
+		return func(d []byte) []byte { binary.LittleEndian.PutUint32(d[off:], v); return d }
+	}
+	le64 := func(off int, v uint64) func([]byte) []byte {
+		return func(d []byte) []byte { binary.LittleEndian.PutUint64(d[off:], v); return d }
+	}
+	fixHdr := func(h int, f func([]byte) []byte) func([]byte) []byte {
+		return func(d []byte) []byte { d = f(d); vhdxFixCRC(d, h, 4096); return d }
+	}
+	fixRT := func(f func([]byte) []byte) func([]byte) []byte {
+		return func(d []byte) []byte { d = f(d); vhdxFixCRC(d, r1, 64<<10); return d }
+	}
+	seq := func(d []byte, h int) uint64 { return binary.LittleEndian.Uint64(d[h+8:]) }
+	// logEntry writes a one-sector log entry at the start of the log and
+	// sets a log GUID in both headers; good says whether its CRC is right.
+	logEntry := func(good bool, descs uint32) func([]byte) []byte {
+		return func(d []byte) []byte {
+			guid := []byte("0123456789abcdef")
+			for _, h := range []int{h1, h2} {
+				copy(d[h+48:], guid)
+				vhdxFixCRC(d, h, 4096)
+			}
+			e := d[0x100000 : 0x100000+4096]
+			copy(e, "loge")
+			binary.LittleEndian.PutUint32(e[8:], 4096)
+			binary.LittleEndian.PutUint64(e[16:], 1)
+			binary.LittleEndian.PutUint32(e[24:], descs)
+			copy(e[32:], guid)
+			binary.LittleEndian.PutUint32(e[4:], 0)
+			sum := crc32.Checksum(e, castagnoli)
+			if !good {
+				sum ^= 1
+			}
+			binary.LittleEndian.PutUint32(e[4:], sum)
+			return d
+		}
+	}
+	type mut struct {
+		name, src string
+		f         func([]byte) []byte
+	}
+	muts := []mut{
+		{"ok", "base", func(d []byte) []byte { return d }},
+		{"empty-file", "base", func(d []byte) []byte { return nil }},
+		{"file-id", "base", func(d []byte) []byte { d[0] = 'x'; return d }},
+		{"trunc-100", "base", func(d []byte) []byte { return d[:100] }},
+		{"trunc-200k", "base", func(d []byte) []byte { return d[:0x32000] }},
+		{"trunc-1M", "base", func(d []byte) []byte { return d[:0x100000] }},
+		{"trunc-3M", "base", func(d []byte) []byte { return d[:0x300000] }},
+		{"trunc-meta", "base", func(d []byte) []byte { return d[:0x300100] }},
+		{"trunc-items", "base", func(d []byte) []byte { return d[:0x310010] }},
+		{"trunc-4M", "base", func(d []byte) []byte { return d[:0x400000] }},
+		{"trunc-odd", "fixed", func(d []byte) []byte { return d[:len(d)-1000] }},
+		{"h1-crc", "base", le32(h1+4, 0)},
+		{"h2-crc", "base", le32(h2+4, 0)},
+		{"both-crc", "base", func(d []byte) []byte { d[h1+4]++; d[h2+4]++; return d }},
+		{"h1-sig", "base", fixHdr(h1, func(d []byte) []byte { d[h1] = 'x'; return d })},
+		{"h1-version-2", "base", fixHdr(h1, le16(h1+66, 2))},
+		{"h2-version-0", "base", fixHdr(h2, le16(h2+66, 0))},
+		{"both-version-2", "base", func(d []byte) []byte {
+			d = fixHdr(h1, le16(h1+66, 2))(d)
+			return fixHdr(h2, le16(h2+66, 2))(d)
+		}},
+		{"h2-log-version", "base", fixHdr(h2, le16(h2+64, 1))},
+		{"h1-log-version-h2-current", "base", fixHdr(h1, le16(h1+64, 1))},
+		{"h1-current-log-version", "base", func(d []byte) []byte {
+			d = le64(h1+8, seq(d, h2)+1)(d)
+			return fixHdr(h1, le16(h1+64, 1))(d)
+		}},
+		{"log-guid-empty-log", "base", fixHdr(h2, func(d []byte) []byte { d[h2+48] = 1; return d })},
+		{"log-len-0", "base", fixHdr(h2, le32(h2+68, 0))},
+		{"log-len-4k", "base", fixHdr(h2, le32(h2+68, 4096))},
+		{"log-len-overlap", "base", fixHdr(h2, le32(h2+68, 0x101000))},
+		{"log-off-odd", "base", fixHdr(h2, le64(h2+72, 0x80000))},
+		{"log-off-far", "base", fixHdr(h2, le64(h2+72, 0xff00000000))},
+		{"log-off-on-bat", "base", fixHdr(h2, le64(h2+72, 0x200000))},
+		{"seq-equal-same", "base", func(d []byte) []byte {
+			d = le64(h2+8, seq(d, h1))(d)
+			return fixHdr(h2, func(d []byte) []byte { return d })(d)
+		}},
+		{"seq-equal-differ", "base", func(d []byte) []byte {
+			d = le64(h2+8, seq(d, h1))(d)
+			d = fixHdr(h2, func(d []byte) []byte { return d })(d)
+			return fixHdr(h1, func(d []byte) []byte { d[h1+100] = 1; return d })(d)
+		}},
+		{"log-entry-valid", "base", logEntry(true, 0)},
+		{"log-entry-bad-crc", "base", logEntry(false, 0)},
+		{"log-entry-too-many-descs", "base", logEntry(true, 200)},
+		{"r1-crc", "base", le32(r1+4, 0)},
+		{"r2-crc", "base", le32(r2+4, 0)},
+		{"r1-sig", "base", fixRT(func(d []byte) []byte { d[r1] = 'x'; return d })},
+		{"r1-count-0", "base", fixRT(le32(r1+8, 0))},
+		{"r1-count-1", "base", fixRT(le32(r1+8, 1))},
+		{"r1-count-3", "base", fixRT(le32(r1+8, 3))},
+		{"r1-count-2047", "base", fixRT(le32(r1+8, 2047))},
+		{"r1-count-2048", "base", fixRT(le32(r1+8, 2048))},
+		{"r1-count-max", "base", fixRT(le32(r1+8, 0xFFFFFFFF))},
+		{"r1-unknown-required", "base", fixRT(func(d []byte) []byte {
+			binary.LittleEndian.PutUint32(d[r1+8:], 3)
+			copy(d[r1+80:], "0123456789abcdef")
+			binary.LittleEndian.PutUint64(d[r1+96:], 0x500000)
+			binary.LittleEndian.PutUint32(d[r1+104:], 0x100000)
+			binary.LittleEndian.PutUint32(d[r1+108:], 1)
+			return d
+		})},
+		{"r1-unknown-optional", "base", fixRT(func(d []byte) []byte {
+			binary.LittleEndian.PutUint32(d[r1+8:], 3)
+			copy(d[r1+80:], "0123456789abcdef")
+			binary.LittleEndian.PutUint64(d[r1+96:], 0x200000)
+			binary.LittleEndian.PutUint32(d[r1+104:], 0x100000)
+			return d
+		})},
+		{"r1-dup-bat", "base", fixRT(func(d []byte) []byte {
+			binary.LittleEndian.PutUint32(d[r1+8:], 3)
+			copy(d[r1+80:r1+112], d[r1+16:r1+48])
+			return d
+		})},
+		{"r1-bat-required", "base", fixRT(le32(r1+44, 1))},
+		{"bat-off-unaligned", "base", fixRT(le64(r1+32, 0x210000))},
+		{"bat-off-0", "base", fixRT(le64(r1+32, 0))},
+		{"bat-off-past-end", "base", fixRT(le64(r1+32, 1<<40))},
+		{"bat-off-max", "base", fixRT(le64(r1+32, ^uint64(0)-100))},
+		{"bat-off-far-unaligned", "base", fixRT(le64(r1+32, 0x480000))},
+		{"bat-len-0", "base", fixRT(le32(r1+40, 0))},
+		{"bat-len-256", "base", fixRT(le32(r1+40, 256))},
+		{"bat-len-1016", "base", fixRT(le32(r1+40, 1016))},
+		{"bat-len-1024", "base", fixRT(le32(r1+40, 1024))},
+		{"bat-len-2M", "base", fixRT(le32(r1+40, 0x200000))},
+		{"meta-off-past-end", "base", fixRT(le64(r1+64, 1<<40))},
+		{"meta-off-unaligned", "base", fixRT(le64(r1+64, 0x310000))},
+		{"meta-len-0", "base", fixRT(le32(r1+72, 0))},
+		{"meta-len-big", "base", fixRT(le32(r1+72, 0x1000000))},
+		{"meta-sig", "base", func(d []byte) []byte { d[meta] = 'x'; return d }},
+		{"meta-count-0", "base", le16(meta+10, 0)},
+		{"meta-count-4", "base", le16(meta+10, 4)},
+		{"meta-count-6", "base", le16(meta+10, 6)},
+		{"meta-count-2047", "base", le16(meta+10, 2047)},
+		{"meta-count-2048", "base", le16(meta+10, 2048)},
+		{"meta-count-max", "base", le16(meta+10, 0xFFFF)},
+		{"fp-off-0", "base", le32(meta+0x30, 0)},
+		{"fp-off-64k-1", "base", le32(meta+0x30, 0xFFFF)},
+		{"fp-off-1M", "base", le32(meta+0x30, 0x100000)},
+		{"fp-off-max", "base", le32(meta+0x30, 0xFFFFFFFF)},
+		{"fp-moved-1M", "base", func(d []byte) []byte {
+			binary.LittleEndian.PutUint32(d[meta+0x30:], 0x100000)
+			copy(d[meta+0x100000:], d[items:items+8])
+			return d
+		}},
+		{"fp-len-0", "base", le32(meta+0x34, 0)},
+		{"fp-flags-0", "base", le32(meta+0x38, 0)},
+		{"unknown-item-required", "base", func(d []byte) []byte {
+			binary.LittleEndian.PutUint16(d[meta+10:], 6)
+			copy(d[meta+0xc0:], "0123456789abcdef")
+			binary.LittleEndian.PutUint32(d[meta+0xd0:], 0x10000)
+			binary.LittleEndian.PutUint32(d[meta+0xd8:], 4)
+			return d
+		}},
+		{"unknown-item-optional", "base", func(d []byte) []byte {
+			binary.LittleEndian.PutUint16(d[meta+10:], 6)
+			copy(d[meta+0xc0:], "0123456789abcdef")
+			binary.LittleEndian.PutUint32(d[meta+0xd0:], 0x10000)
+			binary.LittleEndian.PutUint32(d[meta+0xd8:], 3)
+			return d
+		}},
+		{"dup-fp", "base", func(d []byte) []byte {
+			binary.LittleEndian.PutUint16(d[meta+10:], 6)
+			copy(d[meta+0xc0:meta+0xe0], d[meta+0x20:meta+0x40])
+			return d
+		}},
+		{"parent-locator-item", "base", func(d []byte) []byte {
+			binary.LittleEndian.PutUint16(d[meta+10:], 6)
+			copy(d[meta+0xc0:], []byte{0x2D, 0x5F, 0xD3, 0xA8, 0x0B, 0xB3, 0x4D, 0x45, 0xAB, 0xF7, 0xD3, 0xD8, 0x48, 0x34, 0xAB, 0x0C})
+			binary.LittleEndian.PutUint32(d[meta+0xd0:], 0x10100)
+			binary.LittleEndian.PutUint32(d[meta+0xd8:], 4)
+			return d
+		}},
+		{"bs-0", "base", le32(items, 0)},
+		{"bs-512k", "base", le32(items, 512<<10)},
+		{"bs-3M", "base", le32(items, 3<<20)},
+		{"bs-512M", "base", le32(items, 512<<20)},
+		{"bs-1M", "base", le32(items, 1<<20)},
+		{"bs-256M", "base", le32(items, 256<<20)},
+		{"has-parent", "base", le32(items+4, 2)},
+		{"leave-allocated", "base", le32(items+4, 1)},
+		{"fp-flag-4", "base", le32(items+4, 4)},
+		{"vds-0", "base", le64(items+8, 0)},
+		{"vds-1", "base", le64(items+8, 1)},
+		{"vds-1000", "base", le64(items+8, 1000)},
+		{"vds-2G", "base", le64(items+8, 2<<30)},
+		{"vds-64T", "base", le64(items+8, 64<<40)},
+		{"vds-huge", "base", le64(items+8, 0xff00000000000000)},
+		{"vds-max", "base", le64(items+8, ^uint64(0))},
+		{"vds-64T+512-bigbat", "base", func(d []byte) []byte {
+			d = fixRT(func(d []byte) []byte {
+				binary.LittleEndian.PutUint64(d[r1+32:], 1<<40)
+				binary.LittleEndian.PutUint32(d[r1+40:], 0x400000)
+				return d
+			})(d)
+			binary.LittleEndian.PutUint32(d[items:], 256<<20)
+			binary.LittleEndian.PutUint64(d[items+8:], 64<<40+512)
+			return d
+		}},
+		{"lss-4096", "base", le32(items+32, 4096)},
+		{"lss-1024", "base", le32(items+32, 1024)},
+		{"pss-4096", "base", le32(items+36, 4096)},
+		{"pss-1024", "base", le32(items+36, 1024)},
+		// "fixed": 4 MiB, 1 MiB blocks at 8..12 MiB, file 12 MiB, BAT at 2 MiB.
+		{"e0-last-block", "fixed", le64(0x200000, 0xb00006)},
+		{"e0-eof", "fixed", le64(0x200000, 0xc00006)},
+		{"e0-eof-half", "fixed", le64(0x200000, 0xb80006)},
+		{"e0-meta", "fixed", le64(0x200000, 0x300006)},
+		{"e0-log", "fixed", le64(0x200000, 0x100006)},
+		{"e0-bat", "fixed", le64(0x200000, 0x200006)},
+		{"e0-header", "fixed", le64(0x200000, 0x000006)},
+		{"e0-dup", "fixed", le64(0x200000, 0x900006)},
+		{"e0-huge", "fixed", le64(0x200000, 0xff00000000000006)},
+		{"e0-max", "fixed", le64(0x200000, ^uint64(0)-1)},
+		{"e0-state1", "fixed", le64(0x200000, 0x800001)},
+		{"e0-state3", "fixed", le64(0x200000, 0x800003)},
+		{"e0-state7-past", "fixed", le64(0x200000, 0xf00007)},
+		{"e0-state2-past", "fixed", le64(0x200000, 0xf00002)},
+		{"e0-low-bits", "fixed", le64(0x200000, 0x880006)},
+		{"e3-past", "fixed", le64(0x200000+24, 0xf00006)},
+		{"e4-past-beyond-count", "fixed", le64(0x200000+32, 0xf00006)},
+		{"fixed-trunc-511", "fixed", func(d []byte) []byte { return d[:len(d)-511] }},
+		{"fixed-trunc-512", "fixed", func(d []byte) []byte { return d[:len(d)-512] }},
+		{"fixed-trunc-1M", "fixed", func(d []byte) []byte { return d[:len(d)-1<<20] }},
+		{"zero-len-region-in-bat", "base", fixRT(func(d []byte) []byte {
+			binary.LittleEndian.PutUint32(d[r1+8:], 3)
+			copy(d[r1+80:], "0123456789abcdef")
+			binary.LittleEndian.PutUint64(d[r1+96:], 0x280000)
+			return d
+		})},
+		{"unknown-region-on-block", "fixed", fixRT(func(d []byte) []byte {
+			binary.LittleEndian.PutUint32(d[r1+8:], 3)
+			copy(d[r1+80:], "0123456789abcdef")
+			binary.LittleEndian.PutUint64(d[r1+96:], 0x900000)
+			binary.LittleEndian.PutUint32(d[r1+104:], 0x1000)
+			return d
+		})},
+		{"unknown-region-next-to-block", "fixed", fixRT(func(d []byte) []byte {
+			binary.LittleEndian.PutUint32(d[r1+8:], 3)
+			copy(d[r1+80:], "0123456789abcdef")
+			binary.LittleEndian.PutUint64(d[r1+96:], 0xc00000)
+			binary.LittleEndian.PutUint32(d[r1+104:], 0x1000)
+			return d
+		})},
+		{"many-zero-regions", "fixed", fixRT(func(d []byte) []byte {
+			binary.LittleEndian.PutUint32(d[r1+8:], 2047)
+			return d
+		})},
+		// "big": 5 GiB, 1 MiB blocks: entry 4096 is a sector bitmap entry.
+		{"sb-past", "big", le64(0x200000+4096*8, 0x1000000000|6)},
+		{"sb-past-state7", "big", le64(0x200000+4096*8, 0x1000000000|7)},
+		{"sb-meta", "big", le64(0x200000+4096*8, 0x300006)},
+	}
+	for _, m := range muts {
+		t.Run(m.name, func(t *testing.T) {
+			t.Parallel()
+			orig, err := os.ReadFile(samples[m.src])
+			if err != nil {
+				t.Fatal(err)
+			}
+			d := m.f(orig)
+			p := filepath.Join(t.TempDir(), "m.vhdx")
+			if err := os.WriteFile(p, d, 0o644); err != nil {
+				t.Fatal(err)
+			}
+			want := qemuVirtualSize(t, p, "vhdx")
+			got, code := VhdxParse(bytesReader(bytes.Clone(d)), int64(len(d)), VhdxMinScratch)
+			switch {
+			case want < 0 && code != shared.CreateErrBackingParse:
+				t.Errorf("qemu-img refuses it, we give %+v (code %d)", got, code)
+			case want >= 0 && (code != shared.CreateErrOK || int64(got.VirtualSize) != want):
+				t.Errorf("qemu-img says size %d, we give %+v (code %d)", want, got, code)
+			}
+		})
+	}
+}
+
+func TestVhdxParseScratch(t *testing.T) {
+	if _, code := VhdxParse(bytesReader(make([]byte, 1<<20)), 1<<20, VhdxMinScratch-1); code != shared.CreateErrBackingParse {
+		t.Errorf("small scratch: %d", code)
+	}
+}

@@ -1,0 +1,160 @@
+//go:build cgo
+
+package format
+
+// Test helpers shared by the vpc, vhdx and vmdk tests: a sink that writes
+// plan output to files, the host step, and running qemu-img.
+
+import (
+	"bytes"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+
+	"instar/shared"
+)
+
+// qemuImg is the oracle.
+const qemuImg = "/usr/bin/qemu-img"
+
+// testTimestamp is a fixed time for reproducible output (2024-01-02).
+const testTimestamp = 1704153600
+
+// scratchDefault is what the guest will give planners: 2 MiB + 64 KiB.
+const scratchDefault = 2<<20 + 64<<10
+
+func needQemuImg(t *testing.T) {
+	t.Helper()
+	if _, err := os.Stat(qemuImg); err != nil {
+		t.Skipf("%s not available: %v", qemuImg, err)
+	}
+}
+
+// baseConfig returns a config for format with fixed time and entropy.
+func baseConfig(format uint32, size uint64) *shared.CreateConfig {
+	cfg := &shared.CreateConfig{
+		Magic:        shared.CreateConfigMagic,
+		TargetFormat: format,
+		SectorSize:   512,
+		VirtualSize:  size,
+		Timestamp:    testTimestamp,
+	}
+	for i := range cfg.Entropy {
+		cfg.Entropy[i] = byte(i*37 + 11)
+	}
+	return cfg
+}
+
+// fileSink writes each output to its own file and checks that no write
+// goes past the end the planner will report.
+type fileSink struct {
+	mu     sync.Mutex
+	files  []*os.File
+	ranges [][][2]int64 // per output, what was written
+}
+
+func newFileSink(paths []string) (*fileSink, error) {
+	s := &fileSink{}
+	for _, p := range paths {
+		f, err := os.OpenFile(p, os.O_RDWR|os.O_CREATE|os.O_TRUNC, 0o644)
+		if err != nil {
+			s.close()
+			return nil, err
+		}
+		s.files = append(s.files, f)
+		s.ranges = append(s.ranges, nil)
+	}
+	return s, nil
+}
+
+func (s *fileSink) WriteAt(output uint32, p []byte, off int64) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if int(output) >= len(s.files) {
+		return fmt.Errorf("write to output %d; only %d files", output, len(s.files))
+	}
+	s.ranges[output] = append(s.ranges[output], [2]int64{off, off + int64(len(p))})
+	_, err := s.files[output].WriteAt(p, off)
+	return err
+}
+
+func (s *fileSink) close() {
+	for _, f := range s.files {
+		f.Close()
+	}
+}
+
+// finish applies the host step: each output is truncated to its final
+// size (which leaves unwritten space sparse) and synced. Writes past that
+// size are an error: the host would refuse them.
+func (s *fileSink) finish(sizes []uint64) error {
+	defer s.close()
+	if len(sizes) != len(s.files) {
+		return fmt.Errorf("planner used %d outputs, test expected %d", len(sizes), len(s.files))
+	}
+	for i, f := range s.files {
+		for _, r := range s.ranges[i] {
+			if uint64(r[1]) > sizes[i] {
+				return fmt.Errorf("output %d: write [%d,%d) past the final size %d", i, r[0], r[1], sizes[i])
+			}
+		}
+		if err := f.Truncate(int64(sizes[i])); err != nil {
+			return err
+		}
+		// qemu-img flushes on close; until then ext4's delayed allocation
+		// leaves extent-tree blocks out of st_blocks, and allocated sizes
+		// would differ by a block.
+		if err := f.Sync(); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// qemuCreate runs qemu-img create and returns its combined output.
+func qemuCreate(args ...string) (string, error) {
+	cmd := exec.Command(qemuImg, append([]string{"create", "-q"}, args...)...)
+	var out bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &out
+	err := cmd.Run()
+	return strings.TrimSpace(out.String()), err
+}
+
+// pairDirs makes ours/ and theirs/ under a fresh temporary directory.
+func pairDirs(t *testing.T) (ours, theirs string) {
+	t.Helper()
+	d := t.TempDir()
+	// FORMAT_TEST_KEEP=dir keeps the images for a look after the test.
+	if keep := os.Getenv("FORMAT_TEST_KEEP"); keep != "" {
+		var err error
+		if d, err = os.MkdirTemp(keep, "case"); err != nil {
+			t.Fatal(err)
+		}
+		t.Logf("images in %s", d)
+	}
+	ours, theirs = filepath.Join(d, "ours"), filepath.Join(d, "theirs")
+	for _, p := range []string{ours, theirs} {
+		if err := os.Mkdir(p, 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return ours, theirs
+}
+
+// bytesReader is an io.ReaderAt over a byte slice for parser tests.
+type bytesReader []byte
+
+func (b bytesReader) ReadAt(p []byte, off int64) (int, error) {
+	if off < 0 || off > int64(len(b)) {
+		return 0, fmt.Errorf("read at %d of %d", off, len(b))
+	}
+	n := copy(p, b[off:])
+	if n < len(p) {
+		return n, fmt.Errorf("short read at %d", off)
+	}
+	return n, nil
+}

@@ -1,0 +1,130 @@
+/*
+ * The VHD backing-file parser. It accepts what qemu 7.2's vpc driver opens
+ * and reports the virtual size `qemu-img info` shows (observed rules):
+ *  - the file's length counts in whole sectors (qemu rounds it up), and
+ *    bytes read past the end are zeros;
+ *  - a footer at offset 0 means a dynamic image (its dynamic header is then
+ *    always read, whatever the disk type says); otherwise the footer must be
+ *    in the last sector and say "fixed";
+ *  - the footer checksum must match;
+ *  - the size is cylinders*heads*sectors, unless the creator is one known to
+ *    write exact sizes ("win ", "qem2", "d2v ", "CTXS", "tap\0") or the
+ *    geometry is the largest (65535/16/255): then it is the current size;
+ *  - at most 2040 GiB;
+ *  - dynamic: "cxsparse" header, block size a power of two >= 512, at most
+ *    2^29-1 BAT entries covering the size, BAT and every allocated block
+ *    (with its bitmap) inside the file.
+ */
+#include "vpc.h"
+
+#include "endian.h"
+#include "instar/mem.h"
+#include "read_padded.h"
+#include "vpc_internal.h"
+
+#define VPC_MAX_TABLE_ENTRIES 0x1FFFFFFFu
+
+static int creator_gives_exact_size(const uint8_t *app)
+{
+	static const char exact[][4] = { "win ", "qem2", "d2v ", "CTXS", { 't', 'a', 'p', 0 } };
+	for (uint32_t i = 0; i < sizeof(exact) / sizeof(exact[0]); i++) {
+		if (memcmp(app, exact[i], 4) == 0)
+			return 1;
+	}
+	return 0;
+}
+
+/* Ends of allocated blocks must stay inside the file; so must the BAT. */
+static uint32_t scan_bat(const struct fmt_source *src, const struct fmt_scratch *scratch,
+			 uint64_t table_offset, uint32_t entries, uint32_t block_size)
+{
+	uint64_t bitmap = ((uint64_t)block_size / VPC_SECTOR / 8 + VPC_SECTOR - 1) / VPC_SECTOR *
+			  VPC_SECTOR;
+	uint64_t table_bytes = (uint64_t)entries * 4;
+	uint64_t len = padded_length(src);
+	if (table_offset > len || table_bytes > len - table_offset)
+		return CREATE_ERR_BACKING_PARSE;
+	uint64_t table_end = (table_offset + table_bytes + VPC_SECTOR - 1) / VPC_SECTOR * VPC_SECTOR;
+	if (table_end > len)
+		return CREATE_ERR_BACKING_PARSE;
+
+	uint32_t chunk = scratch->size < MAX_TRANSFER ? (uint32_t)scratch->size : MAX_TRANSFER;
+	chunk &= ~3u;
+	uint64_t done = 0;
+	while (done < table_bytes) {
+		uint32_t n = table_bytes - done < chunk ? (uint32_t)(table_bytes - done) : chunk;
+		if (read_padded(src, table_offset + done, scratch->buf, n) != 0)
+			return CREATE_ERR_BACKING_PARSE;
+		for (uint32_t i = 0; i < n; i += 4) {
+			uint32_t e = get_be32(scratch->buf + i);
+			if (e == 0xFFFFFFFFu)
+				continue;
+			/* e*512 < 2^41 and bitmap+block < 2^33: no overflow. */
+			uint64_t end = (uint64_t)e * VPC_SECTOR + bitmap + block_size;
+			if (end > len)
+				return CREATE_ERR_BACKING_PARSE;
+		}
+		done += n;
+	}
+	return CREATE_ERR_OK;
+}
+
+static uint32_t check_dynamic(const struct fmt_source *src, const struct fmt_scratch *scratch,
+			      const uint8_t *footer, uint64_t sectors)
+{
+	uint8_t *h = scratch->buf;
+	uint64_t off = get_be64(footer + VPC_F_DATA_OFFSET);
+	if (read_padded(src, off, h, VPC_DYN_HEADER_SIZE) != 0)
+		return CREATE_ERR_BACKING_PARSE;
+	if (memcmp(h + VPC_D_COOKIE, "cxsparse", 8) != 0)
+		return CREATE_ERR_BACKING_PARSE;
+	uint32_t block_size = get_be32(h + VPC_D_BLOCK_SIZE);
+	if (block_size < VPC_SECTOR || (block_size & (block_size - 1)) != 0)
+		return CREATE_ERR_BACKING_PARSE;
+	uint32_t entries = get_be32(h + VPC_D_MAX_ENTRIES);
+	if (entries > VPC_MAX_TABLE_ENTRIES)
+		return CREATE_ERR_BACKING_PARSE;
+	/* entries < 2^29 and block_size <= 2^31: the product fits 64 bits. */
+	if ((uint64_t)entries * block_size < sectors * VPC_SECTOR)
+		return CREATE_ERR_BACKING_PARSE;
+	return scan_bat(src, scratch, get_be64(h + VPC_D_TABLE_OFFSET), entries, block_size);
+}
+
+uint32_t vpc_parse(const struct fmt_source *src, const struct fmt_scratch *scratch,
+		   struct backing_info *out)
+{
+	uint8_t footer[VPC_FOOTER_SIZE];
+	int dynamic = 1;
+
+	if (scratch->buf == 0 || scratch->size < VPC_MIN_SCRATCH || src->size == 0 ||
+	    src->size > READ_PADDED_MAX_SIZE)
+		return CREATE_ERR_BACKING_PARSE;
+	if (read_padded(src, 0, footer, VPC_FOOTER_SIZE) != 0)
+		return CREATE_ERR_BACKING_PARSE;
+	if (memcmp(footer + VPC_F_COOKIE, "conectix", 8) != 0) {
+		dynamic = 0;
+		if (read_padded(src, padded_length(src) - VPC_FOOTER_SIZE, footer, VPC_FOOTER_SIZE) != 0)
+			return CREATE_ERR_BACKING_PARSE;
+		if (memcmp(footer + VPC_F_COOKIE, "conectix", 8) != 0 ||
+		    get_be32(footer + VPC_F_DISK_TYPE) != VPC_DISK_FIXED)
+			return CREATE_ERR_BACKING_PARSE;
+	}
+	if (get_be32(footer + VPC_F_CHECKSUM) !=
+	    vpc_checksum(footer, VPC_FOOTER_SIZE, VPC_F_CHECKSUM))
+		return CREATE_ERR_BACKING_PARSE;
+
+	uint64_t sectors = (uint64_t)get_be16(footer + VPC_F_GEOMETRY) *
+			   footer[VPC_F_GEOMETRY + 2] * footer[VPC_F_GEOMETRY + 3];
+	if (creator_gives_exact_size(footer + VPC_F_CREATOR_APP) || sectors == VPC_CHS_MAX_SECTORS)
+		sectors = get_be64(footer + VPC_F_CURRENT_SIZE) / VPC_SECTOR;
+	if (sectors > VPC_MAX_SECTORS)
+		return CREATE_ERR_BACKING_PARSE;
+	if (dynamic) {
+		uint32_t err = check_dynamic(src, scratch, footer, sectors);
+		if (err != CREATE_ERR_OK)
+			return err;
+	}
+	out->format = FORMAT_VPC;
+	out->virtual_size = sectors * VPC_SECTOR;
+	return CREATE_ERR_OK;
+}

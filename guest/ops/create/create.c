@@ -1,0 +1,191 @@
+/*
+ * The create operation: read the CreateConfig the host wrote, parse the
+ * backing file's header when one is attached (here in the guest, never on
+ * the host), plan the image's metadata with the format library, write it
+ * through the call table, and report a CreateResult.
+ */
+#include "instar/op.h"
+#include "format.h"
+#include "detect.h"
+#include "qcow2.h"
+#include "vpc.h"
+#include "vhdx.h"
+#include "vmdk.h"
+
+#define SCRATCH_BASE ((uint8_t *)(uintptr_t)SCRATCH_MEM_BASE)
+#define SCRATCH_SIZE ((size_t)(ALLOC_HEAP_BASE - SCRATCH_MEM_BASE))
+
+struct create {
+	const struct call_table *ct;
+	const struct create_config *cfg;
+	struct create_result result;
+	struct plan_result plan;
+};
+
+static int sink_write(void *ctx, uint32_t output, uint64_t offset, const void *buf, uint32_t len)
+{
+	const struct call_table *ct = ctx;
+	return ct->write_output(output, offset, buf, len);
+}
+
+static int source_read(void *ctx, uint64_t offset, void *buf, uint32_t len)
+{
+	const struct call_table *ct = ctx;
+	return ct->read_input(0, offset, buf, len);
+}
+
+static const char *error_text(uint32_t code)
+{
+	switch (code) {
+	case CREATE_ERR_INVALID_OPTION:
+		return "create: invalid option value or combination for this format";
+	case CREATE_ERR_INVALID_SIZE:
+		return "create: image size is not valid for this format";
+	case CREATE_ERR_SCRATCH_TOO_SMALL:
+		return "create: option combination exceeds the guest's memory";
+	case CREATE_ERR_BACKING_READ_FAILED:
+		return "create: could not read the backing file";
+	case CREATE_ERR_BACKING_PARSE:
+		return "create: the backing file's header is not valid";
+	case CREATE_ERR_BACKING_TOO_LONG:
+		return "create: backing file name is too long";
+	case CREATE_ERR_WRITE_FAILED:
+		return "create: writing the image failed";
+	case CREATE_ERR_UNSUPPORTED_FORMAT:
+		return "create: format not supported";
+	case CREATE_ERR_BAD_CONFIG:
+		return "create: the configuration from the host is not valid";
+	case CREATE_ERR_BACKING_FORMAT:
+		return "create: the backing file's format is not the one given";
+	}
+	return "create: failed";
+}
+
+static void finish(struct create *c, uint32_t err)
+{
+	c->result.error = err;
+	if (err != CREATE_ERR_OK)
+		c->ct->send_error(err, error_text(err));
+	c->ct->send_create_result(&c->result);
+	c->ct->send_complete("create", c->result.metadata_bytes_written, err == CREATE_ERR_OK);
+}
+
+static int ct_has_backing(const struct call_table *ct)
+{
+	return ct->get_input_device_count() >= 1;
+}
+
+static struct fmt_source backing_source(const struct call_table *ct)
+{
+	return (struct fmt_source){.read = source_read, .ctx = (void *)ct, .size = ct->get_input_size(0)};
+}
+
+/* probe_backing parses the attached backing file; it fills the detected
+ * format and, when the config has no size, the virtual size. */
+static uint32_t probe_backing(struct create *c, uint64_t *virtual_size)
+{
+	const struct create_config *cfg = c->cfg;
+	if (!ct_has_backing(c->ct))
+		return CREATE_ERR_BAD_CONFIG;
+	struct fmt_source src = backing_source(c->ct);
+	struct fmt_scratch scratch = {.buf = SCRATCH_BASE, .size = SCRATCH_SIZE};
+	struct backing_info info = {0};
+	uint32_t err;
+	if (cfg->backing_format == FORMAT_UNSET) {
+		/* qemu-img 7.2 refuses -b without -F, naming what it detected. */
+		uint32_t detected = FORMAT_UNSET;
+		if (fmt_detect(&src, &scratch, &detected) == CREATE_ERR_OK)
+			c->result.backing_format = detected;
+		return CREATE_ERR_BACKING_FORMAT;
+	}
+	/* With -F the backing file is parsed as that format, not probed, as
+	 * qemu does (a fixed VHD probes as raw, yet -F vpc opens it). */
+	if ((err = fmt_parse(cfg->backing_format, &src, &scratch, &info)) != CREATE_ERR_OK)
+		return err;
+	c->result.backing_format = cfg->backing_format;
+	if (*virtual_size == 0)
+		*virtual_size = info.virtual_size;
+	return CREATE_ERR_OK;
+}
+
+static uint32_t plan(struct create *c, uint64_t virtual_size)
+{
+	const struct create_config *cfg = c->cfg;
+	struct fmt_sink sink = {.write = sink_write, .ctx = (void *)c->ct};
+	struct fmt_scratch scratch = {.buf = SCRATCH_BASE, .size = SCRATCH_SIZE};
+	switch (cfg->target_format) {
+	case FORMAT_QCOW2: {
+		struct qcow2_area area = {0, 0};
+		uint32_t err = qcow2_plan_ex(cfg, virtual_size, &scratch, &sink, &c->plan, &area);
+		c->result.prealloc_start = area.start;
+		c->result.prealloc_end = area.end;
+		return err;
+	}
+	case FORMAT_VPC:
+		return vpc_plan(cfg, virtual_size, &scratch, &sink, &c->plan);
+	case FORMAT_VHDX:
+		return vhdx_plan(cfg, virtual_size, &scratch, &sink, &c->plan);
+	case FORMAT_VMDK: {
+		/* The new descriptor records the backing file's CID; without an
+		 * attached backing file (-u) there is none to read. */
+		uint32_t parent_cid = 0xffffffffu;
+		if (cfg->backing_file_len > 0 && ct_has_backing(c->ct)) {
+			struct fmt_source src = backing_source(c->ct);
+			uint32_t err = vmdk_parent_cid(&src, &scratch, &parent_cid);
+			if (err != CREATE_ERR_OK)
+				return err;
+		}
+		if (cfg->image_name_len > CREATE_CONFIG_MAX_IMAGE_NAME)
+			return CREATE_ERR_BAD_CONFIG;
+		return vmdk_plan(cfg, virtual_size, cfg->image_name, cfg->image_name_len, parent_cid,
+				 &scratch, &sink, &c->plan);
+	}
+	}
+	return CREATE_ERR_UNSUPPORTED_FORMAT;
+}
+
+OPERATION_ENTRY void _start(const struct call_table *ct)
+{
+	struct create c = {
+		.ct = ct,
+		.cfg = (const struct create_config *)(uintptr_t)OPERATION_CONFIG_ADDR,
+		.result = {.magic = CREATE_RESULT_MAGIC},
+	};
+	const struct create_config *cfg = c.cfg;
+	c.result.target_format = cfg->target_format;
+	if (cfg->magic != CREATE_CONFIG_MAGIC ||
+	    (ct->get_output_device_count() < 1 && !(cfg->flags & FLAG_PROBE_ONLY))) {
+		finish(&c, CREATE_ERR_BAD_CONFIG);
+		return;
+	}
+	if (cfg->backing_file_len > CREATE_CONFIG_MAX_BACKING_FILE) {
+		finish(&c, CREATE_ERR_BACKING_TOO_LONG);
+		return;
+	}
+	uint64_t virtual_size = cfg->virtual_size;
+	uint32_t err;
+	if (cfg->backing_file_len > 0 && !(cfg->flags & FLAG_BACKING_UNSAFE) &&
+	    (err = probe_backing(&c, &virtual_size)) != CREATE_ERR_OK) {
+		finish(&c, err);
+		return;
+	}
+	/* Every format works in whole 512-byte sectors, as qemu-img does. */
+	if (virtual_size > UINT64_MAX - 511) {
+		finish(&c, CREATE_ERR_INVALID_SIZE);
+		return;
+	}
+	virtual_size = (virtual_size + 511) & ~(uint64_t)511;
+	c.result.resolved_virtual_size = virtual_size;
+	if (cfg->flags & FLAG_PROBE_ONLY) {
+		finish(&c, CREATE_ERR_OK);
+		return;
+	}
+	err = plan(&c, virtual_size);
+	if (err == CREATE_ERR_OK) {
+		c.result.resolved_virtual_size = c.plan.virtual_size;
+		c.result.metadata_bytes_written = c.plan.bytes_written;
+		c.result.file_size_after = c.plan.file_size[0];
+		c.result.resolved_unit_size = c.plan.unit_size;
+	}
+	finish(&c, err);
+}
