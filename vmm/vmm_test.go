@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -94,8 +95,35 @@ func TestHostileGuests(t *testing.T) {
 			if time.Since(start) > 30*time.Second {
 				t.Errorf("took %v to stop", time.Since(start))
 			}
+			if kids := children(t); len(kids) > 0 {
+				t.Errorf("processes left behind: %v", kids)
+			}
 		})
 	}
+}
+
+// children lists this process's child processes, live or zombie: a guest
+// run must leave none.
+func children(t *testing.T) []string {
+	t.Helper()
+	ents, err := os.ReadDir("/proc")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var kids []string
+	for _, e := range ents {
+		stat, err := os.ReadFile(filepath.Join("/proc", e.Name(), "stat"))
+		if err != nil {
+			continue
+		}
+		// pid (comm) state ppid ...: comm may hold spaces, so split after ')'.
+		s := string(stat)
+		fields := strings.Fields(s[strings.LastIndexByte(s, ')')+1:])
+		if len(fields) > 1 && fields[1] == strconv.Itoa(os.Getpid()) {
+			kids = append(kids, e.Name()+" "+s[:strings.LastIndexByte(s, ')')+1])
+		}
+	}
+	return kids
 }
 
 func deadline(r vmm.StopReason) time.Duration {

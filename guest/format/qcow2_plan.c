@@ -44,7 +44,8 @@ struct q2_plan {
 	uint8_t *ebuf; /* write buffer */
 	uint32_t elen;
 	uint64_t *win; /* refcount-table window, or L1 chunk */
-	uint64_t wcap;
+	uint64_t wcap; /* slots the scratch has room for */
+	uint64_t l1cap; /* slots of an L1 chunk: wcap, or less for a small L1 */
 
 	/* survey results */
 	struct q2_stale stale[Q2_MAX_STALE];
@@ -93,7 +94,9 @@ static int out(struct q2_plan *p, uint64_t off, const uint8_t *buf, uint64_t len
 
 static int out_zeros(struct q2_plan *p, uint64_t off, uint64_t len)
 {
-	memset(p->ebuf, 0, p->elen);
+	/* Only as much as is written: the buffer is up to 1 MiB of fresh
+	 * memory, and the zeros here are usually a few bytes of COW tail. */
+	memset(p->ebuf, 0, min64(len, p->elen));
 	while (len) {
 		uint64_t n = min64(len, p->elen);
 		if (out(p, off, p->ebuf, n))
@@ -183,7 +186,7 @@ static int out_l2(struct q2_plan *p)
 /* Writes the L1 chunk [l1_k0, ...) and moves to the next one. */
 static int flush_l1(struct q2_plan *p)
 {
-	uint64_t n = min64(p->wcap, p->g.l1_size - p->l1_k0);
+	uint64_t n = min64(p->l1cap, p->g.l1_size - p->l1_k0);
 	uint8_t *b = (uint8_t *)p->win;
 	for (uint64_t k = 0; k < n; k++) {
 		uint64_t c = p->win[k];
@@ -260,7 +263,7 @@ static int tables_l2(void *ctx, uint64_t l1i, uint64_t c)
 	struct q2_plan *p = ctx;
 	if (out_l2(p))
 		return 1;
-	while (l1i >= p->l1_k0 + p->wcap)
+	while (l1i >= p->l1_k0 + p->l1cap)
 		if (flush_l1(p))
 			return 1;
 	p->win[l1i - p->l1_k0] = c;
@@ -318,12 +321,15 @@ static uint32_t run(struct q2_plan *p, const struct q2_hooks *h)
 }
 
 /* Runs the model once per window of refcount-table slots below limit;
- * after each run, final() may write what the window knows. */
+ * after each run, final() may write what the window knows. The last
+ * window stops at limit: nothing reads slots past it, and clearing only
+ * the slots in use keeps the cost to the table's size, not the scratch's
+ * (fresh guest memory costs a page fault per 4 KiB touched). */
 static uint32_t windows(struct q2_plan *p, const struct q2_hooks *h, uint64_t limit, int final)
 {
 	for (p->w0 = 0; p->w0 < limit; p->w0 = p->w1) {
-		p->w1 = p->w0 + p->wcap;
-		memset(p->win, 0, p->wcap * 8);
+		p->w1 = p->w0 + min64(p->wcap, limit - p->w0);
+		memset(p->win, 0, (p->w1 - p->w0) * 8);
 		uint32_t e = run(p, h);
 		if (e != CREATE_ERR_OK)
 			return e;
@@ -392,7 +398,10 @@ uint32_t qcow2_plan_ex(const struct create_config *cfg, uint64_t virtual_size,
 	h.l2 = tables_l2;
 	h.map = tables_map;
 	h.cow = tables_cow;
-	memset(p->win, 0, p->wcap * 8);
+	/* L2 tables only exist for l1i < l1_size: a chunk larger than the L1
+	 * table would be cleared for nothing. */
+	p->l1cap = min64(p->wcap, p->g.l1_size);
+	memset(p->win, 0, p->l1cap * 8);
 	p->l1_k0 = 0;
 	if ((e = run(p, &h)) != CREATE_ERR_OK)
 		return e;

@@ -38,11 +38,3 @@ int memcmp(const void *a, const void *b, size_t n)
 	}
 	return 0;
 }
-
-size_t strnlen_bounded(const char *s, size_t max)
-{
-	size_t n = 0;
-	while (n < max && s[n] != '\0')
-		n++;
-	return n;
-}

@@ -1,5 +1,5 @@
-/* The freestanding memory and string routines the guest needs (gcc may emit
- * calls to the first four itself). */
+/* The freestanding memory routines the guest needs (gcc may emit calls to
+ * them itself). */
 #ifndef INSTAR_MEM_H
 #define INSTAR_MEM_H
 
@@ -10,6 +10,5 @@ void *memcpy(void *dst, const void *src, size_t n);
 void *memmove(void *dst, const void *src, size_t n);
 void *memset(void *dst, int c, size_t n);
 int memcmp(const void *a, const void *b, size_t n);
-size_t strnlen_bounded(const char *s, size_t max);
 
 #endif

@@ -1,5 +1,4 @@
-#include "instar/pb.h"
-#include "instar/mem.h"
+#include "pb.h"
 
 enum { WIRE_VARINT = 0, WIRE_LEN = 2 };
 
@@ -45,9 +44,17 @@ void pb_bool_field(struct pb_buf *b, uint32_t field, int v)
 	pb_uint_field(b, field, v ? 1 : 0);
 }
 
+static uint32_t bounded_strlen(const char *s, uint32_t max)
+{
+	uint32_t n = 0;
+	while (n < max && s[n] != '\0')
+		n++;
+	return n;
+}
+
 void pb_string_field(struct pb_buf *b, uint32_t field, const char *s)
 {
-	uint32_t n = s ? (uint32_t)strnlen_bounded(s, PB_MAX_STRING) : 0;
+	uint32_t n = s ? bounded_strlen(s, PB_MAX_STRING) : 0;
 	tag(b, field, WIRE_LEN);
 	pb_varint(b, n);
 	for (uint32_t i = 0; i < n; i++) {

@@ -1,0 +1,96 @@
+#include "msgenc.h"
+#include "pb.h"
+
+/* GuestMessage oneof field numbers, as in shared/guest.proto. */
+enum {
+	GM_PROGRESS = 1,
+	GM_ERROR = 2,
+	GM_LOG = 3,
+	GM_COMPLETE = 4,
+	GM_CREATE_RESULT = 11,
+};
+
+/* The payload is built first, then wrapped; PB_MAX_STRING bounds it. */
+#define PAYLOAD_MAX (PB_MAX_STRING * 2 + 128)
+
+static uint32_t wrap(uint8_t *out, uint32_t cap, uint32_t field, const struct pb_buf *payload)
+{
+	struct pb_buf env;
+	pb_init(&env, out, cap);
+	pb_message_field(&env, field, payload);
+	return env.overflow ? 0 : env.len;
+}
+
+uint32_t msgenc_progress(uint8_t *out, uint32_t cap, uint64_t done, uint64_t total)
+{
+	uint8_t buf[PAYLOAD_MAX];
+	struct pb_buf p;
+	pb_init(&p, buf, sizeof buf);
+	pb_uint_field(&p, 1, done);
+	pb_uint_field(&p, 2, total);
+	return wrap(out, cap, GM_PROGRESS, &p);
+}
+
+uint32_t msgenc_error(uint8_t *out, uint32_t cap, uint32_t code, const char *text)
+{
+	uint8_t buf[PAYLOAD_MAX];
+	struct pb_buf p;
+	pb_init(&p, buf, sizeof buf);
+	pb_uint_field(&p, 1, code);
+	pb_string_field(&p, 2, text);
+	return wrap(out, cap, GM_ERROR, &p);
+}
+
+uint32_t msgenc_log(uint8_t *out, uint32_t cap, const char *text)
+{
+	uint8_t buf[PAYLOAD_MAX];
+	struct pb_buf p;
+	pb_init(&p, buf, sizeof buf);
+	pb_string_field(&p, 1, text);
+	return wrap(out, cap, GM_LOG, &p);
+}
+
+uint32_t msgenc_complete(uint8_t *out, uint32_t cap, const char *op, uint64_t bytes_written, int success)
+{
+	uint8_t buf[PAYLOAD_MAX];
+	struct pb_buf p;
+	pb_init(&p, buf, sizeof buf);
+	pb_string_field(&p, 1, op);
+	pb_uint_field(&p, 2, bytes_written);
+	pb_bool_field(&p, 3, success);
+	return wrap(out, cap, GM_COMPLETE, &p);
+}
+
+static const char *format_name(uint32_t f)
+{
+	switch (f) {
+	case FORMAT_RAW:
+		return "raw";
+	case FORMAT_QCOW2:
+		return "qcow2";
+	case FORMAT_VMDK:
+		return "vmdk";
+	case FORMAT_VPC:
+		return "vpc";
+	case FORMAT_VHDX:
+		return "vhdx";
+	}
+	return "";
+}
+
+uint32_t msgenc_create_result(uint8_t *out, uint32_t cap, const struct create_result *r)
+{
+	uint8_t buf[PAYLOAD_MAX];
+	struct pb_buf p;
+	pb_init(&p, buf, sizeof buf);
+	pb_string_field(&p, 1, format_name(r->target_format));
+	pb_uint_field(&p, 2, r->resolved_virtual_size);
+	pb_uint_field(&p, 3, r->metadata_bytes_written);
+	pb_uint_field(&p, 4, r->file_size_after);
+	pb_uint_field(&p, 5, r->resolved_unit_size);
+	pb_uint_field(&p, 6, r->error);
+	pb_string_field(&p, 7, format_name(r->backing_format));
+	pb_uint_field(&p, 8, r->prealloc_start);
+	pb_uint_field(&p, 9, r->prealloc_end);
+	return wrap(out, cap, GM_CREATE_RESULT, &p);
+}

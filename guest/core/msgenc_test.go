@@ -1,0 +1,80 @@
+package core
+
+import (
+	"math"
+	"strings"
+	"testing"
+
+	"google.golang.org/protobuf/proto"
+
+	"instar/shared"
+	"instar/shared/guestpb"
+)
+
+func decode(t *testing.T, encode func([]byte) int) *guestpb.GuestMessage {
+	t.Helper()
+	b := make([]byte, Cap)
+	n := encode(b)
+	if n == 0 || n > shared.MaxMessageSize {
+		t.Fatalf("encoded %d bytes; want 1 to %d", n, shared.MaxMessageSize)
+	}
+	var m guestpb.GuestMessage
+	if err := proto.Unmarshal(b[:n], &m); err != nil {
+		t.Fatalf("Go cannot decode what the guest encodes: %v", err)
+	}
+	return &m
+}
+
+// maxText is longer than the encoder's 1024-byte string cap, with bytes
+// that must not reach the host as they are.
+var maxText = strings.Repeat("x\x1b\xff", 700)
+
+func TestEveryMessageDecodes(t *testing.T) {
+	const max = math.MaxUint64
+	p := decode(t, func(b []byte) int { return EncodeProgress(b, max, max) }).GetProgress()
+	if p.GetDone() != max || p.GetTotal() != max {
+		t.Errorf("progress %v", p)
+	}
+	e := decode(t, func(b []byte) int { return EncodeError(b, math.MaxUint32, maxText) }).GetError()
+	if e.GetCode() != math.MaxUint32 || len(e.GetMessage()) != 1024 || strings.ContainsAny(e.GetMessage(), "\x1b\xff") {
+		t.Errorf("error: code %d, %d-byte message", e.GetCode(), len(e.GetMessage()))
+	}
+	l := decode(t, func(b []byte) int { return EncodeLog(b, maxText) }).GetLog()
+	if len(l.GetMessage()) != 1024 || l.GetMessage()[:3] != "x??" {
+		t.Errorf("log: %d bytes", len(l.GetMessage()))
+	}
+	c := decode(t, func(b []byte) int { return EncodeComplete(b, maxText, max, true) }).GetComplete()
+	if len(c.GetOperation()) != 1024 || c.GetBytesWritten() != max || !c.GetSuccess() {
+		t.Errorf("complete: %d-byte op, %d, %v", len(c.GetOperation()), c.GetBytesWritten(), c.GetSuccess())
+	}
+	c = decode(t, func(b []byte) int { return EncodeComplete(b, "create", 0, false) }).GetComplete()
+	if c.GetOperation() != "create" || c.GetSuccess() || c.GetBytesWritten() != 0 {
+		t.Errorf("complete %v", c)
+	}
+	full := shared.CreateResult{
+		Magic: shared.CreateResultMagic, TargetFormat: shared.FormatVhdx, ResolvedVirtualSize: max,
+		MetadataBytesWritten: max, FileSizeAfter: max, ResolvedUnitSize: math.MaxUint32,
+		Error: math.MaxUint32, BackingFormat: shared.FormatQcow2, PreallocStart: max - 1, PreallocEnd: max,
+	}
+	r := decode(t, func(b []byte) int { return EncodeCreateResult(b, full) }).GetCreateResult()
+	if r.GetTargetFormat() != "vhdx" || r.GetBackingFormat() != "qcow2" || r.GetResolvedVirtualSize() != max ||
+		r.GetMetadataBytesWritten() != max || r.GetFileSizeAfter() != max || r.GetResolvedUnitSize() != math.MaxUint32 ||
+		r.GetError() != math.MaxUint32 || r.GetPreallocStart() != max-1 || r.GetPreallocEnd() != max {
+		t.Errorf("create result %v", r)
+	}
+	r = decode(t, func(b []byte) int { return EncodeCreateResult(b, shared.CreateResult{TargetFormat: 99}) }).GetCreateResult()
+	if r.GetTargetFormat() != "" {
+		t.Errorf("unknown format encoded as %q", r.GetTargetFormat())
+	}
+}
+
+// A buffer too small for a message gives 0, never a truncated message.
+func TestSmallBufferGivesNothing(t *testing.T) {
+	full := make([]byte, Cap)
+	n := EncodeLog(full, "hello")
+	for c := 1; c < n; c++ {
+		if got := EncodeLog(make([]byte, c), "hello"); got != 0 {
+			t.Fatalf("cap %d: encoded %d bytes of a %d-byte message", c, got, n)
+		}
+	}
+}
