@@ -136,7 +136,9 @@ func Guest() error {
 func Build() error {
 	mg.Deps(Guest)
 	env := map[string]string{"CGO_ENABLED": "0"}
-	return sh.RunWithV(env, "go", "build", "-trimpath", "-o", instarBin, instarPkg)
+	// -s -w drop the symbol table and DWARF (stack traces keep their
+	// names): a third smaller, and a little faster to start.
+	return sh.RunWithV(env, "go", "build", "-trimpath", "-ldflags=-s -w", "-o", instarBin, instarPkg)
 }
 
 // Lint fails unless the Go code is gofmt- and go vet-clean.

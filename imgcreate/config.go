@@ -112,9 +112,6 @@ func configFor(r Request) (*shared.CreateConfig, error) {
 			"twoGbMaxExtentFlat": shared.VmdkTwoGbMaxExtentFlat}); err != nil {
 			return nil, err
 		}
-		if cfg.VmdkSubformat >= shared.VmdkMonolithicFlat {
-			return nil, fmt.Errorf("subformat '%s' writes several files; instar does not create it yet", mustGet(opts, "subformat"))
-		}
 		if cfg.VmdkAdapterType, err = choice(opts, "adapter_type", shared.VmdkAdapterIDE, map[string]uint8{
 			"ide": shared.VmdkAdapterIDE, "lsilogic": shared.VmdkAdapterLsiLogic,
 			"buslogic": shared.VmdkAdapterBusLogic, "legacyESX": shared.VmdkAdapterLegacyESX}); err != nil {
@@ -161,9 +158,4 @@ func configFor(r Request) (*shared.CreateConfig, error) {
 		flag(cfg, opts.Bool("block_state_zero", true), shared.FlagVhdxBlockStateZero)
 	}
 	return cfg, nil
-}
-
-func mustGet(opts *imgopt.Values, name string) string {
-	s, _ := opts.Get(name)
-	return s
 }

@@ -140,10 +140,11 @@ func create(ctx context.Context, r Request) (*Result, error) {
 		// written: its format must be known, and its size may be needed.
 		probe := *cfg
 		probe.Flags |= shared.FlagProbeOnly
-		cr, err := runGuest(ctx, r, &probe, inputs, nil)
+		gr, err := runGuest(ctx, r, &probe, inputs, nil)
 		if err != nil {
 			return nil, err
 		}
+		cr := gr.CreateResult
 		detected := vmm.Printable(cr.GetBackingFormat())
 		if _, known := formatNumbers[detected]; !known {
 			detected = "unknown"
@@ -210,73 +211,56 @@ func outputLimit(cfg *shared.CreateConfig) uint64 {
 	return v + extra
 }
 
-// createImage runs the create guest with a temporary output file, and
-// renames it into place when all went well.
+// createImage runs the create guest with temporary output files, and
+// renames them into place when all went well.
 func createImage(ctx context.Context, r Request, cfg *shared.CreateConfig, inputs []vmm.Input, res *Result) error {
-	return withTempFile(r.Filename, func(f *os.File) error {
-		limit := outputLimit(cfg)
-		out := []vmm.Output{{W: f, Limit: limit, SectorSize: 512}}
-		cr, err := runGuest(ctx, r, cfg, inputs, out)
+	files, err := outputFiles(r.Filename, cfg)
+	if err != nil {
+		return err
+	}
+	names := make([]string, len(files))
+	for i, f := range files {
+		names[i] = f.name
+	}
+	return withTempFiles(names, func(fs []*os.File) error {
+		out := make([]vmm.Output, len(fs))
+		for i, f := range fs {
+			out[i] = vmm.Output{W: f, Limit: files[i].limit, SectorSize: 512}
+		}
+		gr, err := runGuest(ctx, r, cfg, inputs, out)
 		if err != nil {
 			return err
 		}
+		cr := gr.CreateResult
 		if cr.GetError() != shared.CreateErrOK {
 			return errors.New(createErrorText(cr.GetError()))
 		}
 		size := cr.GetFileSizeAfter()
 		start, end := cr.GetPreallocStart(), cr.GetPreallocEnd()
-		if size > limit || start > end || end > size {
+		if size > files[0].limit || start > end || end > size {
 			return fmt.Errorf("guest reported a file size of %d bytes and a data area [%d, %d); the limit is %d",
-				size, start, end, limit)
+				size, start, end, files[0].limit)
 		}
 		// The order is qemu's: allocate the data area, then set the length.
-		if err := preallocate(ctx, f, cfg.Preallocation, start, end, r.OnProgress); err != nil {
+		if err := preallocate(ctx, fs[0], cfg.Preallocation, start, end, r.OnProgress); err != nil {
 			return err
 		}
-		if err := f.Truncate(int64(size)); err != nil {
+		if err := fs[0].Truncate(int64(size)); err != nil {
 			return fmt.Errorf("set image size: %w", err)
+		}
+		for i := 1; i < len(fs); i++ {
+			n, ok := gr.OutputSizes[uint32(i)]
+			if !ok || n > files[i].limit {
+				return fmt.Errorf("guest gave no valid size for %s (%d, limit %d)", files[i].name, n, files[i].limit)
+			}
+			if err := fs[i].Truncate(int64(n)); err != nil {
+				return fmt.Errorf("set size of %s: %w", files[i].name, err)
+			}
 		}
 		res.VirtualSize = cr.GetResolvedVirtualSize()
 		res.FileSize = size
 		return nil
 	})
-}
-
-// withTempFile creates a temporary file beside name, lets fill write it,
-// and renames it to name only if fill succeeds; otherwise it is removed.
-func withTempFile(name string, fill func(*os.File) error) (err error) {
-	dir, base := filepath.Split(name)
-	if dir == "" {
-		dir = "."
-	}
-	var f *os.File
-	var tmp string
-	for i := 0; ; i++ {
-		var rnd [6]byte
-		rand.Read(rnd[:])
-		tmp = filepath.Join(dir, fmt.Sprintf(".%s.instar-%x", base, rnd))
-		f, err = os.OpenFile(tmp, os.O_RDWR|os.O_CREATE|os.O_EXCL, 0o666)
-		if err == nil {
-			break
-		}
-		if !errors.Is(err, os.ErrExist) || i > 10 {
-			return fmt.Errorf("create a temporary file in %s: %w", dir, errors.Unwrap(err))
-		}
-	}
-	defer func() {
-		if cerr := f.Close(); err == nil && cerr != nil {
-			err = fmt.Errorf("close image: %w", cerr)
-		}
-		if err != nil {
-			os.Remove(tmp)
-			return
-		}
-		if rerr := os.Rename(tmp, name); rerr != nil {
-			os.Remove(tmp)
-			err = fmt.Errorf("put the image in place: %w", rerr)
-		}
-	}()
-	return fill(f)
 }
 
 // Entropy and time for the guest. With SOURCE_DATE_EPOCH set, both are
@@ -299,7 +283,7 @@ func entropyAndTime(filename string) ([shared.CreateEntropySize]byte, uint64, er
 }
 
 // runGuest runs the create operation once and returns its result.
-func runGuest(ctx context.Context, r Request, cfg *shared.CreateConfig, in []vmm.Input, out []vmm.Output) (*createResult, error) {
+func runGuest(ctx context.Context, r Request, cfg *shared.CreateConfig, in []vmm.Input, out []vmm.Output) (*vmm.Result, error) {
 	core, op, err := guestBinaries()
 	if err != nil {
 		return nil, err
@@ -319,7 +303,7 @@ func runGuest(ctx context.Context, r Request, cfg *shared.CreateConfig, in []vmm
 	if res.CreateResult == nil {
 		return nil, fmt.Errorf("the create guest completed without a result%s", lastError(res))
 	}
-	return res.CreateResult, nil
+	return res, nil
 }
 
 func lastError(res *vmm.Result) string {

@@ -187,6 +187,18 @@ func (m *machine) message(data []byte) error {
 			return fmt.Errorf("%w: a second create result", errBadMessage)
 		}
 		m.res.CreateResult = p.CreateResult
+	case *guestpb.GuestMessage_OutputSize:
+		o := p.OutputSize.GetOutput()
+		if o == 0 || o >= uint32(len(m.cfg.Outputs)) {
+			return fmt.Errorf("%w: a size for output %d, which is not an extra output", errBadMessage, o)
+		}
+		if _, dup := m.res.OutputSizes[o]; dup {
+			return fmt.Errorf("%w: a second size for output %d", errBadMessage, o)
+		}
+		if m.res.OutputSizes == nil {
+			m.res.OutputSizes = map[uint32]uint64{}
+		}
+		m.res.OutputSizes[o] = p.OutputSize.GetSize()
 	default:
 		return fmt.Errorf("%w: a message with no known payload", errBadMessage)
 	}

@@ -67,9 +67,12 @@ type Config struct {
 type Result struct {
 	Complete     *guestpb.CompleteMessage
 	CreateResult *guestpb.CreateResultMessage
-	Errors       []*guestpb.ErrorMessage
-	Logs         []string
-	Exits        int
+	// OutputSizes holds the final length the guest gave each output
+	// device other than the first.
+	OutputSizes map[uint32]uint64
+	Errors      []*guestpb.ErrorMessage
+	Logs        []string
+	Exits       int
 	// Timings of the run's phases.
 	Setup, Run, Teardown time.Duration
 }

@@ -77,6 +77,11 @@ var parityCases = []parityCase{
 	{name: "vmdk-toolsversion", args: []string{"-f", "vmdk", "-o", "toolsversion=11269", "IMG", "1G"}},
 	{name: "vmdk-zeroed-grain", args: []string{"-f", "vmdk", "-o", "zeroed_grain=on", "IMG", "1G"}},
 	{name: "vmdk-backing", base: []string{"-f", "vmdk", "BASE", "2G"}, args: []string{"-f", "vmdk", "-b", "base", "-F", "vmdk", "IMG"}},
+	{name: "vmdk-backing-unsafe", base: []string{"-f", "vmdk", "BASE", "2G"}, args: []string{"-f", "vmdk", "-u", "-b", "base", "-F", "vmdk", "IMG", "1G"}},
+	{name: "vmdk-flat", args: []string{"-f", "vmdk", "-o", "subformat=monolithicFlat", "IMG", "5G"}},
+	{name: "vmdk-2gb-sparse", args: []string{"-f", "vmdk", "-o", "subformat=twoGbMaxExtentSparse", "IMG", "5G"}},
+	{name: "vmdk-2gb-flat", args: []string{"-f", "vmdk", "-o", "subformat=twoGbMaxExtentFlat,adapter_type=buslogic", "IMG", "4G"}},
+	{name: "vmdk-2gb-sparse-backing", base: []string{"-f", "vmdk", "BASE", "3G"}, args: []string{"-f", "vmdk", "-o", "subformat=twoGbMaxExtentSparse", "-b", "base", "-F", "vmdk", "IMG"}},
 
 	// vpc.
 	{name: "vpc", args: []string{"-f", "vpc", "IMG", "10G"}},
@@ -252,13 +257,42 @@ func TestParity(t *testing.T) {
 			runParity(t, c, func(t *testing.T, ours, theirs string) {
 				format := formatOf(c.args)
 				opt := imgcompare.Options{Format: format, Check: format != "raw",
-					Mask: imgcompare.MaskFor(format), InfoIgnore: imgcompare.InfoIgnoreFor(format)}
+					Mask: imgcompare.MaskFor(format), InfoIgnore: imgcompare.InfoIgnoreFor(format),
+					Extra: extraFiles(t, ours, theirs)}
 				if err := imgcompare.Compare(ours, theirs, opt); err != nil {
 					t.Error(err)
 				}
 			})
 		})
 	}
+}
+
+// extraFiles pairs the other files a create made (vmdk extents) by name,
+// and fails if the two sides made different sets.
+func extraFiles(t *testing.T, ours, theirs string) [][2]string {
+	t.Helper()
+	list := func(dir string) []string {
+		ents, err := os.ReadDir(dir)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var names []string
+		for _, e := range ents {
+			if e.Name() != "img" && e.Name() != "base" {
+				names = append(names, e.Name())
+			}
+		}
+		return names
+	}
+	o, th := list(filepath.Dir(ours)), list(filepath.Dir(theirs))
+	if strings.Join(o, ",") != strings.Join(th, ",") {
+		t.Fatalf("instar made files %v, qemu-img %v", o, th)
+	}
+	var pairs [][2]string
+	for _, n := range o {
+		pairs = append(pairs, [2]string{filepath.Join(filepath.Dir(ours), n), filepath.Join(filepath.Dir(theirs), n)})
+	}
+	return pairs
 }
 
 // TestFailedCreateKeepsExistingFile checks that nothing is lost: a create

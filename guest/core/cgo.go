@@ -69,3 +69,8 @@ func EncodeCreateResult(b []byte, r shared.CreateResult) int {
 	}
 	return int(C.msgenc_create_result(ptr(b), C.uint32_t(len(b)), &cr))
 }
+
+// EncodeOutputSize encodes an output size message.
+func EncodeOutputSize(b []byte, output uint32, size uint64) int {
+	return int(C.msgenc_output_size(ptr(b), C.uint32_t(len(b)), C.uint32_t(output), C.uint64_t(size)))
+}

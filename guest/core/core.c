@@ -114,6 +114,11 @@ static uint64_t ct_get_input_size(uint32_t dev)
 	return di ? di->size : 0;
 }
 
+static void ct_send_output_size(uint32_t dev, uint64_t size)
+{
+	msg_output_size(&core_dev, dev, size);
+}
+
 void core_main(void);
 
 void core_main(void)
@@ -140,6 +145,7 @@ void core_main(void)
 		.get_output_device_count = ct_get_output_device_count,
 		.get_output_limit = ct_get_output_limit,
 		.get_input_size = ct_get_input_size,
+		.send_output_size = ct_send_output_size,
 	};
 	if (!core_dev.table) {
 		msg_error(&core_dev, 0, "core: device table is invalid");

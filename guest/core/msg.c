@@ -37,3 +37,9 @@ void msg_create_result(struct dev *d, const struct create_result *r)
 	uint8_t buf[MAX_MESSAGE_SIZE];
 	send(d, buf, msgenc_create_result(buf, sizeof buf, r));
 }
+
+void msg_output_size(struct dev *d, uint32_t output, uint64_t size)
+{
+	uint8_t buf[MAX_MESSAGE_SIZE];
+	send(d, buf, msgenc_output_size(buf, sizeof buf, output, size));
+}

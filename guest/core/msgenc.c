@@ -8,6 +8,7 @@ enum {
 	GM_LOG = 3,
 	GM_COMPLETE = 4,
 	GM_CREATE_RESULT = 11,
+	GM_OUTPUT_SIZE = 12,
 };
 
 /* The payload is built first, then wrapped; PB_MAX_STRING bounds it. */
@@ -93,4 +94,14 @@ uint32_t msgenc_create_result(uint8_t *out, uint32_t cap, const struct create_re
 	pb_uint_field(&p, 8, r->prealloc_start);
 	pb_uint_field(&p, 9, r->prealloc_end);
 	return wrap(out, cap, GM_CREATE_RESULT, &p);
+}
+
+uint32_t msgenc_output_size(uint8_t *out, uint32_t cap, uint32_t output, uint64_t size)
+{
+	uint8_t buf[PAYLOAD_MAX];
+	struct pb_buf p;
+	pb_init(&p, buf, sizeof buf);
+	pb_uint_field(&p, 1, output);
+	pb_uint_field(&p, 2, size);
+	return wrap(out, cap, GM_OUTPUT_SIZE, &p);
 }

@@ -11,5 +11,6 @@ uint32_t msgenc_error(uint8_t *out, uint32_t cap, uint32_t code, const char *tex
 uint32_t msgenc_log(uint8_t *out, uint32_t cap, const char *text);
 uint32_t msgenc_complete(uint8_t *out, uint32_t cap, const char *op, uint64_t bytes_written, int success);
 uint32_t msgenc_create_result(uint8_t *out, uint32_t cap, const struct create_result *r);
+uint32_t msgenc_output_size(uint8_t *out, uint32_t cap, uint32_t output, uint64_t size);
 
 #endif

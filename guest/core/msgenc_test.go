@@ -62,6 +62,10 @@ func TestEveryMessageDecodes(t *testing.T) {
 		r.GetError() != math.MaxUint32 || r.GetPreallocStart() != max-1 || r.GetPreallocEnd() != max {
 		t.Errorf("create result %v", r)
 	}
+	o := decode(t, func(b []byte) int { return EncodeOutputSize(b, math.MaxUint32, max) }).GetOutputSize()
+	if o.GetOutput() != math.MaxUint32 || o.GetSize() != max {
+		t.Errorf("output size %v", o)
+	}
 	r = decode(t, func(b []byte) int { return EncodeCreateResult(b, shared.CreateResult{TargetFormat: 99}) }).GetCreateResult()
 	if r.GetTargetFormat() != "" {
 		t.Errorf("unknown format encoded as %q", r.GetTargetFormat())

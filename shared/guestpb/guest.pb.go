@@ -355,6 +355,61 @@ func (x *CreateResultMessage) GetPreallocEnd() uint64 {
 	return 0
 }
 
+// OutputSizeMessage gives the final length of one output device other than
+// the first (whose length is in CreateResultMessage): the extents of a
+// multi-file vmdk.
+type OutputSizeMessage struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Output        uint32                 `protobuf:"varint,1,opt,name=output,proto3" json:"output,omitempty"`
+	Size          uint64                 `protobuf:"varint,2,opt,name=size,proto3" json:"size,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *OutputSizeMessage) Reset() {
+	*x = OutputSizeMessage{}
+	mi := &file_shared_guest_proto_msgTypes[5]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *OutputSizeMessage) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*OutputSizeMessage) ProtoMessage() {}
+
+func (x *OutputSizeMessage) ProtoReflect() protoreflect.Message {
+	mi := &file_shared_guest_proto_msgTypes[5]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use OutputSizeMessage.ProtoReflect.Descriptor instead.
+func (*OutputSizeMessage) Descriptor() ([]byte, []int) {
+	return file_shared_guest_proto_rawDescGZIP(), []int{5}
+}
+
+func (x *OutputSizeMessage) GetOutput() uint32 {
+	if x != nil {
+		return x.Output
+	}
+	return 0
+}
+
+func (x *OutputSizeMessage) GetSize() uint64 {
+	if x != nil {
+		return x.Size
+	}
+	return 0
+}
+
 // GuestMessage is the envelope of every guest-to-host message.
 type GuestMessage struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
@@ -365,6 +420,7 @@ type GuestMessage struct {
 	//	*GuestMessage_Log
 	//	*GuestMessage_Complete
 	//	*GuestMessage_CreateResult
+	//	*GuestMessage_OutputSize
 	Payload       isGuestMessage_Payload `protobuf_oneof:"payload"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
@@ -372,7 +428,7 @@ type GuestMessage struct {
 
 func (x *GuestMessage) Reset() {
 	*x = GuestMessage{}
-	mi := &file_shared_guest_proto_msgTypes[5]
+	mi := &file_shared_guest_proto_msgTypes[6]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -384,7 +440,7 @@ func (x *GuestMessage) String() string {
 func (*GuestMessage) ProtoMessage() {}
 
 func (x *GuestMessage) ProtoReflect() protoreflect.Message {
-	mi := &file_shared_guest_proto_msgTypes[5]
+	mi := &file_shared_guest_proto_msgTypes[6]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -397,7 +453,7 @@ func (x *GuestMessage) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GuestMessage.ProtoReflect.Descriptor instead.
 func (*GuestMessage) Descriptor() ([]byte, []int) {
-	return file_shared_guest_proto_rawDescGZIP(), []int{5}
+	return file_shared_guest_proto_rawDescGZIP(), []int{6}
 }
 
 func (x *GuestMessage) GetPayload() isGuestMessage_Payload {
@@ -452,6 +508,15 @@ func (x *GuestMessage) GetCreateResult() *CreateResultMessage {
 	return nil
 }
 
+func (x *GuestMessage) GetOutputSize() *OutputSizeMessage {
+	if x != nil {
+		if x, ok := x.Payload.(*GuestMessage_OutputSize); ok {
+			return x.OutputSize
+		}
+	}
+	return nil
+}
+
 type isGuestMessage_Payload interface {
 	isGuestMessage_Payload()
 }
@@ -476,6 +541,10 @@ type GuestMessage_CreateResult struct {
 	CreateResult *CreateResultMessage `protobuf:"bytes,11,opt,name=create_result,json=createResult,proto3,oneof"`
 }
 
+type GuestMessage_OutputSize struct {
+	OutputSize *OutputSizeMessage `protobuf:"bytes,12,opt,name=output_size,json=outputSize,proto3,oneof"`
+}
+
 func (*GuestMessage_Progress) isGuestMessage_Payload() {}
 
 func (*GuestMessage_Error) isGuestMessage_Payload() {}
@@ -485,6 +554,8 @@ func (*GuestMessage_Log) isGuestMessage_Payload() {}
 func (*GuestMessage_Complete) isGuestMessage_Payload() {}
 
 func (*GuestMessage_CreateResult) isGuestMessage_Payload() {}
+
+func (*GuestMessage_OutputSize) isGuestMessage_Payload() {}
 
 var File_shared_guest_proto protoreflect.FileDescriptor
 
@@ -513,13 +584,18 @@ const file_shared_guest_proto_rawDesc = "" +
 	"\x05error\x18\x06 \x01(\rR\x05error\x12%\n" +
 	"\x0ebacking_format\x18\a \x01(\tR\rbackingFormat\x12%\n" +
 	"\x0eprealloc_start\x18\b \x01(\x04R\rpreallocStart\x12!\n" +
-	"\fprealloc_end\x18\t \x01(\x04R\vpreallocEnd\"\xbf\x02\n" +
+	"\fprealloc_end\x18\t \x01(\x04R\vpreallocEnd\"?\n" +
+	"\x11OutputSizeMessage\x12\x16\n" +
+	"\x06output\x18\x01 \x01(\rR\x06output\x12\x12\n" +
+	"\x04size\x18\x02 \x01(\x04R\x04size\"\x83\x03\n" +
 	"\fGuestMessage\x12;\n" +
 	"\bprogress\x18\x01 \x01(\v2\x1d.instar.guest.ProgressMessageH\x00R\bprogress\x122\n" +
 	"\x05error\x18\x02 \x01(\v2\x1a.instar.guest.ErrorMessageH\x00R\x05error\x12,\n" +
 	"\x03log\x18\x03 \x01(\v2\x18.instar.guest.LogMessageH\x00R\x03log\x12;\n" +
 	"\bcomplete\x18\x04 \x01(\v2\x1d.instar.guest.CompleteMessageH\x00R\bcomplete\x12H\n" +
-	"\rcreate_result\x18\v \x01(\v2!.instar.guest.CreateResultMessageH\x00R\fcreateResultB\t\n" +
+	"\rcreate_result\x18\v \x01(\v2!.instar.guest.CreateResultMessageH\x00R\fcreateResult\x12B\n" +
+	"\voutput_size\x18\f \x01(\v2\x1f.instar.guest.OutputSizeMessageH\x00R\n" +
+	"outputSizeB\t\n" +
 	"\apayloadB\x17Z\x15instar/shared/guestpbb\x06proto3"
 
 var (
@@ -534,14 +610,15 @@ func file_shared_guest_proto_rawDescGZIP() []byte {
 	return file_shared_guest_proto_rawDescData
 }
 
-var file_shared_guest_proto_msgTypes = make([]protoimpl.MessageInfo, 6)
+var file_shared_guest_proto_msgTypes = make([]protoimpl.MessageInfo, 7)
 var file_shared_guest_proto_goTypes = []any{
 	(*ProgressMessage)(nil),     // 0: instar.guest.ProgressMessage
 	(*ErrorMessage)(nil),        // 1: instar.guest.ErrorMessage
 	(*LogMessage)(nil),          // 2: instar.guest.LogMessage
 	(*CompleteMessage)(nil),     // 3: instar.guest.CompleteMessage
 	(*CreateResultMessage)(nil), // 4: instar.guest.CreateResultMessage
-	(*GuestMessage)(nil),        // 5: instar.guest.GuestMessage
+	(*OutputSizeMessage)(nil),   // 5: instar.guest.OutputSizeMessage
+	(*GuestMessage)(nil),        // 6: instar.guest.GuestMessage
 }
 var file_shared_guest_proto_depIdxs = []int32{
 	0, // 0: instar.guest.GuestMessage.progress:type_name -> instar.guest.ProgressMessage
@@ -549,11 +626,12 @@ var file_shared_guest_proto_depIdxs = []int32{
 	2, // 2: instar.guest.GuestMessage.log:type_name -> instar.guest.LogMessage
 	3, // 3: instar.guest.GuestMessage.complete:type_name -> instar.guest.CompleteMessage
 	4, // 4: instar.guest.GuestMessage.create_result:type_name -> instar.guest.CreateResultMessage
-	5, // [5:5] is the sub-list for method output_type
-	5, // [5:5] is the sub-list for method input_type
-	5, // [5:5] is the sub-list for extension type_name
-	5, // [5:5] is the sub-list for extension extendee
-	0, // [0:5] is the sub-list for field type_name
+	5, // 5: instar.guest.GuestMessage.output_size:type_name -> instar.guest.OutputSizeMessage
+	6, // [6:6] is the sub-list for method output_type
+	6, // [6:6] is the sub-list for method input_type
+	6, // [6:6] is the sub-list for extension type_name
+	6, // [6:6] is the sub-list for extension extendee
+	0, // [0:6] is the sub-list for field type_name
 }
 
 func init() { file_shared_guest_proto_init() }
@@ -561,12 +639,13 @@ func file_shared_guest_proto_init() {
 	if File_shared_guest_proto != nil {
 		return
 	}
-	file_shared_guest_proto_msgTypes[5].OneofWrappers = []any{
+	file_shared_guest_proto_msgTypes[6].OneofWrappers = []any{
 		(*GuestMessage_Progress)(nil),
 		(*GuestMessage_Error)(nil),
 		(*GuestMessage_Log)(nil),
 		(*GuestMessage_Complete)(nil),
 		(*GuestMessage_CreateResult)(nil),
+		(*GuestMessage_OutputSize)(nil),
 	}
 	type x struct{}
 	out := protoimpl.TypeBuilder{
@@ -574,7 +653,7 @@ func file_shared_guest_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_shared_guest_proto_rawDesc), len(file_shared_guest_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   6,
+			NumMessages:   7,
 			NumExtensions: 0,
 			NumServices:   0,
 		},

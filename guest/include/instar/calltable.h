@@ -35,6 +35,8 @@ struct call_table {
 	uint32_t (*get_output_device_count)(void);
 	uint64_t (*get_output_limit)(uint32_t dev); /* in bytes */
 	uint64_t (*get_input_size)(uint32_t dev);   /* in bytes */
+	/* The final length of output dev (1..): multi-file formats. */
+	void (*send_output_size)(uint32_t dev, uint64_t size);
 };
 
 /* The operation's entry point, linked first at OPERATION_LOAD_ADDR. */

@@ -186,6 +186,8 @@ OPERATION_ENTRY void _start(const struct call_table *ct)
 		c.result.metadata_bytes_written = c.plan.bytes_written;
 		c.result.file_size_after = c.plan.file_size[0];
 		c.result.resolved_unit_size = c.plan.unit_size;
+		for (uint32_t i = 1; i < c.plan.output_count && i < MAX_OUTPUTS; i++)
+			ct->send_output_size(i, c.plan.file_size[i]);
 	}
 	finish(&c, err);
 }
