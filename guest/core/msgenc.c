@@ -1,4 +1,5 @@
 #include "msgenc.h"
+#include "instar/format_name.h"
 #include "pb.h"
 
 /* GuestMessage oneof field numbers, as in shared/guest.proto. */
@@ -60,23 +61,6 @@ uint32_t msgenc_complete(uint8_t *out, uint32_t cap, const char *op, uint64_t by
 	pb_uint_field(&p, 2, bytes_written);
 	pb_bool_field(&p, 3, success);
 	return wrap(out, cap, GM_COMPLETE, &p);
-}
-
-static const char *format_name(uint32_t f)
-{
-	switch (f) {
-	case FORMAT_RAW:
-		return "raw";
-	case FORMAT_QCOW2:
-		return "qcow2";
-	case FORMAT_VMDK:
-		return "vmdk";
-	case FORMAT_VPC:
-		return "vpc";
-	case FORMAT_VHDX:
-		return "vhdx";
-	}
-	return "";
 }
 
 uint32_t msgenc_create_result(uint8_t *out, uint32_t cap, const struct create_result *r)

@@ -1,4 +1,5 @@
 #include "qcow2_header.h"
+#include "instar/format_name.h"
 
 #include "endian.h"
 #include "instar/mem.h"
@@ -31,23 +32,6 @@ static const struct {
 };
 #define FEATURE_ENTRY 48u
 #define NFEATURES (sizeof(features) / sizeof(features[0]))
-
-static const char *format_name(uint32_t f)
-{
-	switch (f) {
-	case FORMAT_RAW:
-		return "raw";
-	case FORMAT_QCOW2:
-		return "qcow2";
-	case FORMAT_VMDK:
-		return "vmdk";
-	case FORMAT_VPC:
-		return "vpc";
-	case FORMAT_VHDX:
-		return "vhdx";
-	}
-	return 0;
-}
 
 static uint32_t cstrlen(const char *s)
 {
