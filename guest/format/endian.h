@@ -1,5 +1,8 @@
 /* Explicit little- and big-endian encoders and decoders for on-disk
- * structures: never cast a buffer to a struct. */
+ * structures: never cast a buffer to a struct. The 64-bit stores are
+ * written out byte by byte rather than as loops: gcc merges such stores
+ * into one (byte-swapped) store even at -Os, but keeps a loop a loop, and a
+ * qcow2 L2 table takes one store per data cluster. */
 #ifndef FORMAT_ENDIAN_H
 #define FORMAT_ENDIAN_H
 
@@ -19,8 +22,14 @@ static inline void put_le32(uint8_t *p, uint32_t v)
 
 static inline void put_le64(uint8_t *p, uint64_t v)
 {
-	for (int i = 0; i < 8; i++)
-		p[i] = (uint8_t)(v >> (8 * i));
+	p[0] = (uint8_t)v;
+	p[1] = (uint8_t)(v >> 8);
+	p[2] = (uint8_t)(v >> 16);
+	p[3] = (uint8_t)(v >> 24);
+	p[4] = (uint8_t)(v >> 32);
+	p[5] = (uint8_t)(v >> 40);
+	p[6] = (uint8_t)(v >> 48);
+	p[7] = (uint8_t)(v >> 56);
 }
 
 static inline void put_be16(uint8_t *p, uint16_t v)
@@ -37,8 +46,14 @@ static inline void put_be32(uint8_t *p, uint32_t v)
 
 static inline void put_be64(uint8_t *p, uint64_t v)
 {
-	for (int i = 0; i < 8; i++)
-		p[i] = (uint8_t)(v >> (56 - 8 * i));
+	p[0] = (uint8_t)(v >> 56);
+	p[1] = (uint8_t)(v >> 48);
+	p[2] = (uint8_t)(v >> 40);
+	p[3] = (uint8_t)(v >> 32);
+	p[4] = (uint8_t)(v >> 24);
+	p[5] = (uint8_t)(v >> 16);
+	p[6] = (uint8_t)(v >> 8);
+	p[7] = (uint8_t)v;
 }
 
 static inline uint16_t get_le16(const uint8_t *p)

@@ -77,10 +77,14 @@ static int put(struct writer *w, uint64_t off, const void *buf, uint32_t len)
 	return 0;
 }
 
-/* Writes len bytes of value c from off, in chunks of the scratch buffer. */
+/* Writes len bytes of value c from off, in chunks of the scratch buffer.
+ * Only the part of the buffer a write uses is filled: len is usually a few
+ * KiB, the chunk up to 1 MiB of fresh memory. */
 static int fill(struct writer *w, uint8_t *buf, uint32_t chunk, uint64_t off, uint64_t len,
 		uint8_t c)
 {
+	if (len < chunk)
+		chunk = (uint32_t)len;
 	memset(buf, c, chunk);
 	while (len > 0) {
 		uint32_t n = len < chunk ? (uint32_t)len : chunk;
