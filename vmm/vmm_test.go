@@ -81,6 +81,7 @@ func TestHostileGuests(t *testing.T) {
 	}
 	for _, c := range cases {
 		t.Run(c.guest, func(t *testing.T) {
+			fds := openFDs(t)
 			start := time.Now()
 			_, err := vmm.Run(acc, vmm.Config{
 				Core: core, Operation: testGuest(t, c.guest),
@@ -98,8 +99,22 @@ func TestHostileGuests(t *testing.T) {
 			if kids := children(t); len(kids) > 0 {
 				t.Errorf("processes left behind: %v", kids)
 			}
+			if now := openFDs(t); now != fds {
+				t.Errorf("%d file descriptors open before the run, %d after", fds, now)
+			}
 		})
 	}
+}
+
+// openFDs counts this process's open file descriptors: a guest run must
+// release every one it opened (VM, vCPU, memfds), on every path.
+func openFDs(t *testing.T) int {
+	t.Helper()
+	ents, err := os.ReadDir("/proc/self/fd")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return len(ents)
 }
 
 // children lists this process's child processes, live or zombie: a guest
