@@ -17,6 +17,7 @@ import (
 	"os"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"time"
 
 	"instar/imgopt"
@@ -232,7 +233,22 @@ func createImage(ctx context.Context, r Request, cfg *shared.CreateConfig, input
 			return err
 		}
 		cr := gr.CreateResult
-		if cr.GetError() != shared.CreateErrOK {
+		switch cr.GetError() {
+		case shared.CreateErrOK:
+		case shared.CreateErrInvalidOption:
+			// Which option is wrong is the guest's knowledge; name what
+			// the user set, so the message points somewhere.
+			set := r.Options.Explicit("size", "backing_file", "backing_fmt")
+			if r.Options.Has("backing_file") {
+				set = append(set, "with a backing file")
+			}
+			if len(set) == 0 {
+				return errors.New(createErrorText(cr.GetError()))
+			}
+			return fmt.Errorf("%s does not accept %s (see -o help)", r.Format, strings.Join(set, ", "))
+		case shared.CreateErrInvalidSize:
+			return fmt.Errorf("%s cannot make an image of %d bytes", r.Format, cfg.VirtualSize)
+		default:
 			return errors.New(createErrorText(cr.GetError()))
 		}
 		size := cr.GetFileSizeAfter()

@@ -229,6 +229,12 @@ func ParseBool(s string) (bool, error) {
 	return false, fmt.Errorf("'%s' is not on or off", s)
 }
 
+// Has reports whether the option was set.
+func (v *Values) Has(name string) bool {
+	_, ok := v.set[name]
+	return ok
+}
+
 // Get returns an option's value and whether it was set.
 func (v *Values) Get(name string) (string, bool) {
 	s, ok := v.set[name]
@@ -253,6 +259,26 @@ func (v *Values) Bool(name string, def bool) bool {
 	}
 	b, _ := ParseBool(s)
 	return b
+}
+
+// Explicit lists the options set, in the "Formatting" line's order, as
+// name=value, leaving out the given names.
+func (v *Values) Explicit(except ...string) []string {
+	var out []string
+outer:
+	for _, d := range v.format.Options {
+		val, ok := v.set[d.Name]
+		if !ok {
+			continue
+		}
+		for _, e := range except {
+			if e == d.Name {
+				continue outer
+			}
+		}
+		out = append(out, d.Name+"="+val)
+	}
+	return out
 }
 
 // Formatting returns qemu-img's line for the image about to be created.
