@@ -233,6 +233,11 @@ func createImage(ctx context.Context, r Request, cfg *shared.CreateConfig, input
 			return err
 		}
 		cr := gr.CreateResult
+		if cr.GetError() != shared.CreateErrOK {
+			if why := guestReason(gr); why != "" {
+				return errors.New(why)
+			}
+		}
 		switch cr.GetError() {
 		case shared.CreateErrOK:
 		case shared.CreateErrInvalidOption:
@@ -320,6 +325,17 @@ func runGuest(ctx context.Context, r Request, cfg *shared.CreateConfig, in []vmm
 		return nil, fmt.Errorf("the create guest completed without a result%s", lastError(res))
 	}
 	return res, nil
+}
+
+// guestReason is the rule a planner says was broken, when it gave one: the
+// guest's generic texts start with "create: ". It is printable ASCII only.
+func guestReason(res *vmm.Result) string {
+	if n := len(res.Errors); n > 0 {
+		if msg := vmm.Printable(res.Errors[n-1].GetMessage()); !strings.HasPrefix(msg, "create: ") {
+			return msg
+		}
+	}
+	return ""
 }
 
 func lastError(res *vmm.Result) string {

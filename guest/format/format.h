@@ -44,6 +44,9 @@ struct plan_result {
 	uint32_t unit_size;       /* cluster, grain or block size; 0 if none */
 	uint32_t output_count;    /* how many output devices were used */
 	uint64_t file_size[MAX_OUTPUTS]; /* final length of each output */
+	/* On an error, the rule that was broken, in qemu-img's words where a
+	 * planner knows them (else NULL): a static string. */
+	const char *reason;
 };
 
 /* What a parser reports about a backing file. */

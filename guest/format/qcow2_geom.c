@@ -15,7 +15,15 @@ static uint32_t log2u(uint64_t v)
 	return n;
 }
 
-uint32_t q2_geom_init(const struct create_config *cfg, uint64_t virtual_size, struct q2_geom *g)
+static uint32_t refuse(const char **reason, uint32_t err, const char *why)
+{
+	if (reason)
+		*reason = why;
+	return err;
+}
+
+uint32_t q2_geom_init(const struct create_config *cfg, uint64_t virtual_size, struct q2_geom *g,
+		     const char **reason)
 {
 	uint32_t flags = cfg->flags;
 	uint64_t cs = cfg->qcow2_cluster_size ? cfg->qcow2_cluster_size : 65536;
@@ -29,27 +37,35 @@ uint32_t q2_geom_init(const struct create_config *cfg, uint64_t virtual_size, st
 
 	/* The same refusals as qemu's qcow2_co_create, in its order. */
 	if (g->extended_l2 && g->version < 3)
-		return CREATE_ERR_INVALID_OPTION;
+		return refuse(reason, CREATE_ERR_INVALID_OPTION,
+			      "Extended L2 entries are only supported with compatibility level 1.1 and above (use version=v3 or greater)");
 	if (!pow2(cs) || cs < 512 || cs > MAX_CLUSTER_SIZE)
-		return CREATE_ERR_INVALID_OPTION;
+		return refuse(reason, CREATE_ERR_INVALID_OPTION,
+			      "Cluster size must be a power of two between 512 and 2048k");
 	if (g->extended_l2 && cs < 512u * 32u) /* 32 subclusters of >= 512 */
-		return CREATE_ERR_INVALID_OPTION;
+		return refuse(reason, CREATE_ERR_INVALID_OPTION,
+			      "Extended L2 entries are only supported with cluster sizes of at least 16384 bytes");
 	if (g->prealloc > PREALLOC_FULL)
 		return CREATE_ERR_INVALID_OPTION;
 	if (cfg->backing_file_len > CREATE_CONFIG_MAX_BACKING_FILE)
 		return CREATE_ERR_BAD_CONFIG;
 	if (cfg->backing_file_len && g->prealloc != PREALLOC_OFF && !g->extended_l2)
-		return CREATE_ERR_INVALID_OPTION;
+		return refuse(reason, CREATE_ERR_INVALID_OPTION,
+			      "Backing file and preallocation can only be used at the same time if extended_l2 is on");
 	if (!cfg->backing_file_len && cfg->backing_format != FORMAT_UNSET)
-		return CREATE_ERR_INVALID_OPTION;
+		return refuse(reason, CREATE_ERR_INVALID_OPTION, "Backing format cannot be used without backing file");
 	if (g->lazy_refcounts && g->version < 3)
-		return CREATE_ERR_INVALID_OPTION;
+		return refuse(reason, CREATE_ERR_INVALID_OPTION,
+			      "Lazy refcounts only supported with compatibility level 1.1 and above (use version=v3 or greater)");
 	if (rbits > 64 || !pow2(rbits))
-		return CREATE_ERR_INVALID_OPTION;
+		return refuse(reason, CREATE_ERR_INVALID_OPTION,
+			      "Refcount width must be a power of two and may not exceed 64 bits");
 	if (g->version < 3 && rbits != 16)
-		return CREATE_ERR_INVALID_OPTION;
+		return refuse(reason, CREATE_ERR_INVALID_OPTION,
+			      "Different refcount widths than 16 bits require compatibility level 1.1 or above (use version=v3 or greater)");
 	if (g->zstd && g->version < 3)
-		return CREATE_ERR_INVALID_OPTION;
+		return refuse(reason, CREATE_ERR_INVALID_OPTION,
+			      "Non-zlib compression type is only supported with compatibility level 1.1 and above (use version=v3 or greater)");
 	if (cfg->backing_format > FORMAT_VHDX)
 		return CREATE_ERR_BACKING_FORMAT;
 
@@ -68,7 +84,8 @@ uint32_t q2_geom_init(const struct create_config *cfg, uint64_t virtual_size, st
 	uint32_t shift = g->cluster_bits + g->l2_bits;
 	g->l1_size = (g->vsize >> shift) + ((g->vsize & (((uint64_t)1 << shift) - 1)) != 0);
 	if (g->l1_size > Q2_MAX_L1_ENTRIES)
-		return CREATE_ERR_INVALID_SIZE;
+		return refuse(reason, CREATE_ERR_INVALID_SIZE,
+			      "The image size is too large for file format 'qcow2' (try using a larger cluster size)");
 
 	g->backing = cfg->backing_file_len ? cfg->backing_file : 0;
 	g->backing_len = cfg->backing_file_len;

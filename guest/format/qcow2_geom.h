@@ -40,6 +40,8 @@ struct q2_geom {
 
 /* Fills g from cfg and the virtual size, or returns the CREATE_ERR_* that
  * qemu-img's refusal corresponds to. */
-uint32_t q2_geom_init(const struct create_config *cfg, uint64_t virtual_size, struct q2_geom *g);
+/* On a refusal, *reason (when reason is not NULL) is qemu-img's message. */
+uint32_t q2_geom_init(const struct create_config *cfg, uint64_t virtual_size, struct q2_geom *g,
+		     const char **reason);
 
 #endif

@@ -369,7 +369,7 @@ uint32_t qcow2_plan_ex(const struct create_config *cfg, uint64_t virtual_size,
 	p->wcap = (avail - p->elen) / 8;
 	p->sink = sink;
 
-	uint32_t e = q2_geom_init(cfg, virtual_size, &p->g);
+	uint32_t e = q2_geom_init(cfg, virtual_size, &p->g, &res->reason);
 	if (e != CREATE_ERR_OK)
 		return e;
 	if (q2_header_len(&p->g) > p->g.cs)
