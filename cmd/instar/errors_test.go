@@ -65,7 +65,7 @@ func TestBadInputErrors(t *testing.T) {
 		{"unknown command", []string{"frobnicate"}, "unknown command"},
 		{"refused option", []string{"create", "-f", "qcow2", "--accel", "process", "-o", "cluster_size=3000", "x", "1M"}, "Cluster size must be a power of two between 512 and 2048k"},
 		{"refused combination", []string{"create", "-f", "qcow2", "--accel", "process", "-o", "compat=0.10,lazy_refcounts=on", "x", "1M"}, "Lazy refcounts only supported with compatibility level 1.1"},
-		{"size too large for format", []string{"create", "-f", "vpc", "--accel", "process", "x", "3T"}, "vpc cannot make an image of 3298534883328 bytes"},
+		{"size too large for format", []string{"create", "-f", "vpc", "--accel", "process", "x", "3T"}, "The image size is too large for file format 'vpc'"},
 		{"refused option, no reason", []string{"create", "-f", "vhdx", "--accel", "process", "-o", "block_size=3M", "x", "1G"}, "vhdx does not accept block_size=3145728"},
 		{"hostile backing header", []string{"create", "-f", "qcow2", "--accel", "process", "-b", "hostile.qcow2", "-F", "qcow2", "x"}, "not a valid qcow2 image"},
 	}

@@ -119,6 +119,8 @@ uint32_t vpc_plan(const struct create_config *cfg, uint64_t virtual_size,
 		  struct plan_result *res)
 {
 	uint32_t err = check_config(cfg, virtual_size, scratch);
+	if (err == CREATE_ERR_INVALID_SIZE)
+		res->reason = "The image size is too large for file format 'vpc'";
 	if (err != CREATE_ERR_OK)
 		return err;
 
