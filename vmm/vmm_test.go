@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"instar/embed"
 	"instar/shared"
 	"instar/vmm"
 	"instar/vmm/accel"
@@ -58,7 +59,7 @@ func TestSelftest(t *testing.T) {
 // the right reason.
 func TestHostileGuests(t *testing.T) {
 	acc := accelerator(t)
-	core, _, err := selftest.Guest("selftest")
+	core, _, err := embed.Guest("selftest")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -152,7 +153,7 @@ func deadline(r vmm.StopReason) time.Duration {
 // right status and that nothing outside the device limits is touched.
 func TestOutOfRangeRequests(t *testing.T) {
 	acc := accelerator(t)
-	core, _, err := selftest.Guest("selftest")
+	core, _, err := embed.Guest("selftest")
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -45,12 +45,9 @@ func (m *Image) WriteAt(p []byte, off int64) (int, error) {
 	return copy(m.Data[off:], p), nil
 }
 
-// Guest returns core and the named operation from the embedded bundle.
-func Guest(op string) (core, operation []byte, err error) { return embed.Guest(op) }
-
 // Run runs the self-test on acc and checks everything the guest did.
 func Run(acc vmm.Accelerator) (*vmm.Result, error) {
-	core, op, err := Guest("selftest")
+	core, op, err := embed.Guest("selftest")
 	if err != nil {
 		return nil, err
 	}
