@@ -106,6 +106,18 @@ func create(ctx context.Context, r Request) (*Result, error) {
 		start()
 		return res, createRaw(ctx, r, roundUp(size), res)
 	}
+	if r.Accel == nil {
+		return nil, fmt.Errorf("no accelerator to run the %s guest on", r.Format)
+	}
+	// The guests' VMs are set up while the options are checked and the
+	// files opened, and torn down while the files are put in place.
+	guest := vmm.Start(r.Accel)
+	defer guest.Close()
+	var probeGuest *vmm.Guest
+	if hasBacking && !r.Unsafe {
+		probeGuest = vmm.Start(r.Accel)
+		defer probeGuest.Close()
+	}
 	cfg, err := configFor(r)
 	if err != nil {
 		return nil, err
@@ -141,7 +153,7 @@ func create(ctx context.Context, r Request) (*Result, error) {
 		// written: its format must be known, and its size may be needed.
 		probe := *cfg
 		probe.Flags |= shared.FlagProbeOnly
-		gr, err := runGuest(ctx, r, &probe, inputs, nil)
+		gr, err := runGuest(ctx, r, probeGuest, &probe, inputs, nil)
 		if err != nil {
 			return nil, err
 		}
@@ -169,7 +181,7 @@ func create(ctx context.Context, r Request) (*Result, error) {
 		}
 	}
 	start()
-	return res, createImage(ctx, r, cfg, inputs, res)
+	return res, createImage(ctx, r, guest, cfg, inputs, res)
 }
 
 // imgsizeMax is the largest virtual size qemu-img accepts.
@@ -214,7 +226,7 @@ func outputLimit(cfg *shared.CreateConfig) uint64 {
 
 // createImage runs the create guest with temporary output files, and
 // renames them into place when all went well.
-func createImage(ctx context.Context, r Request, cfg *shared.CreateConfig, inputs []vmm.Input, res *Result) error {
+func createImage(ctx context.Context, r Request, guest *vmm.Guest, cfg *shared.CreateConfig, inputs []vmm.Input, res *Result) error {
 	files, err := outputFiles(r.Filename, cfg)
 	if err != nil {
 		return err
@@ -228,7 +240,7 @@ func createImage(ctx context.Context, r Request, cfg *shared.CreateConfig, input
 		for i, f := range fs {
 			out[i] = vmm.Output{W: f, Limit: files[i].limit, SectorSize: 512}
 		}
-		gr, err := runGuest(ctx, r, cfg, inputs, out)
+		gr, err := runGuest(ctx, r, guest, cfg, inputs, out)
 		if err != nil {
 			return err
 		}
@@ -303,8 +315,8 @@ func entropyAndTime(filename string) ([shared.CreateEntropySize]byte, uint64, er
 	return e, uint64(time.Now().Unix()), nil
 }
 
-// runGuest runs the create operation once and returns its result.
-func runGuest(ctx context.Context, r Request, cfg *shared.CreateConfig, in []vmm.Input, out []vmm.Output) (*vmm.Result, error) {
+// runGuest runs the create operation on g and returns its result.
+func runGuest(ctx context.Context, r Request, g *vmm.Guest, cfg *shared.CreateConfig, in []vmm.Input, out []vmm.Output) (*vmm.Result, error) {
 	core, op, err := guestBinaries()
 	if err != nil {
 		return nil, err
@@ -313,7 +325,7 @@ func runGuest(ctx context.Context, r Request, cfg *shared.CreateConfig, in []vmm
 	if err := binary.Write(&buf, binary.LittleEndian, cfg); err != nil {
 		return nil, fmt.Errorf("encode create config: %w", err)
 	}
-	res, err := vmm.Run(r.Accel, vmm.Config{
+	res, err := g.Run(vmm.Config{
 		Context: ctx,
 		Core:    core, Operation: op, OperationConfig: buf.Bytes(),
 		Inputs: in, Outputs: out, Deadline: r.Deadline,

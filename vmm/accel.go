@@ -29,6 +29,13 @@ type VMConfig struct {
 	// Unmapped lists guest ranges the guest must not be able to touch
 	// (the VMM-private region, the stack guard page). Each is page-aligned.
 	Unmapped []Range
+	// LockedThread promises that the caller has locked its goroutine to
+	// its OS thread (runtime.LockOSThread) and makes every call to the
+	// VM but Interrupt from it, until Close returns. An accelerator that
+	// must serve a VM from one thread (process: ptrace) then serves it on
+	// the caller's thread, without handing each exit to a thread of its
+	// own and back.
+	LockedThread bool
 }
 
 // Range is a half-open range of guest addresses [Start, End).

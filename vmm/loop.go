@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"sync"
 	"time"
 
 	"google.golang.org/protobuf/proto"
@@ -219,3 +220,27 @@ func Printable(s string) string {
 		return r
 	}, s)
 }
+
+// warmDecoder decodes one message of every payload kind once, on a
+// goroutine of its own: the protobuf runtime builds each message type's
+// decoding tables on first use, which would otherwise happen in the guest
+// loop, inside the time a create takes.
+var warmDecoder = sync.OnceFunc(func() {
+	go func() {
+		for _, m := range []proto.Message{
+			&guestpb.GuestMessage{Payload: &guestpb.GuestMessage_Progress{Progress: &guestpb.ProgressMessage{Done: 1}}},
+			&guestpb.GuestMessage{Payload: &guestpb.GuestMessage_Error{Error: &guestpb.ErrorMessage{Message: "x"}}},
+			&guestpb.GuestMessage{Payload: &guestpb.GuestMessage_Log{Log: &guestpb.LogMessage{Message: "x"}}},
+			&guestpb.GuestMessage{Payload: &guestpb.GuestMessage_Complete{Complete: &guestpb.CompleteMessage{Success: true}}},
+			&guestpb.GuestMessage{Payload: &guestpb.GuestMessage_CreateResult{CreateResult: &guestpb.CreateResultMessage{Error: 1}}},
+			&guestpb.GuestMessage{Payload: &guestpb.GuestMessage_OutputSize{OutputSize: &guestpb.OutputSizeMessage{Output: 1}}},
+		} {
+			b, err := proto.Marshal(m)
+			if err != nil {
+				continue
+			}
+			var msg guestpb.GuestMessage
+			_ = proto.Unmarshal(b, &msg)
+		}
+	}()
+})

@@ -12,8 +12,11 @@ package vmm
 import (
 	"context"
 	"encoding/binary"
+	"errors"
 	"fmt"
 	"io"
+	"runtime"
+	"sync"
 	"time"
 
 	"instar/shared"
@@ -77,15 +80,93 @@ type Result struct {
 	Setup, Run, Teardown time.Duration
 }
 
-// Run runs one guest to completion on acc. It returns an error when the
-// guest could not be set up, or was stopped (*GuestError); a guest that
-// completed and reported failure is a Result with Complete.Success false.
+// Run runs one guest to completion on acc and releases it. It returns an
+// error when the guest could not be set up, or was stopped (*GuestError); a
+// guest that completed and reported failure is a Result with
+// Complete.Success false.
 func Run(acc Accelerator, cfg Config) (*Result, error) {
-	start := time.Now()
+	g := Start(acc)
+	res, err := g.Run(cfg)
+	g.Close()
+	if res != nil {
+		res.Teardown = g.teardown
+	}
+	return res, err
+}
+
+// Guest is one guest run whose VM is set up in the background: Start
+// creates the VM (for process, starts and confines the child) while the
+// caller prepares the run's files and config, and Close tears it down
+// while the caller finishes. A Guest serves one Run; its VM lives on one
+// goroutine locked to its OS thread, so no exit crosses threads.
+type Guest struct {
+	acc     Accelerator
+	started time.Time
+	cfgs    chan Config // Run's config, to the guest's goroutine
+	results chan runOutcome
+	quit    chan struct{} // closed by Close
+	done    chan struct{} // closed once the VM is released
+	closed  sync.Once
+	ran     bool
+
+	setup    time.Duration // VM creation, until Run supplies a config
+	teardown time.Duration // read after done
+}
+
+type runOutcome struct {
+	res *Result
+	err error
+}
+
+// Start begins setting up a VM on acc for one Run. The caller must Close
+// the Guest, whether or not it runs it.
+func Start(acc Accelerator) *Guest {
+	g := &Guest{
+		acc:     acc,
+		started: time.Now(),
+		cfgs:    make(chan Config),
+		results: make(chan runOutcome, 1),
+		quit:    make(chan struct{}),
+		done:    make(chan struct{}),
+	}
+	warmDecoder()
+	go g.serve()
+	return g
+}
+
+// Run loads cfg into the guest's VM and runs it to completion, as the
+// package-level Run does. A Guest runs once; a second Run is an error.
+func (g *Guest) Run(cfg Config) (*Result, error) {
+	if g.ran {
+		return nil, errors.New("vmm: a Guest runs only once")
+	}
+	g.ran = true
 	if err := validate(&cfg); err != nil {
 		return nil, err
 	}
-	vm, err := acc.NewVM(VMConfig{
+	select {
+	case g.cfgs <- cfg:
+	case <-g.done:
+		return nil, errors.New("vmm: the guest is closed")
+	}
+	out := <-g.results
+	return out.res, out.err
+}
+
+// Close stops the guest if it has not run, and waits until its VM is
+// released. It is safe to call more than once.
+func (g *Guest) Close() {
+	g.closed.Do(func() { close(g.quit) })
+	<-g.done
+}
+
+// serve is the guest's goroutine: it owns the VM from creation to release
+// on one locked OS thread.
+func (g *Guest) serve() {
+	runtime.LockOSThread()
+	defer runtime.UnlockOSThread()
+	defer close(g.done)
+	vm, vmErr := g.acc.NewVM(VMConfig{
 		RAMSize:  shared.GuestRAMSize,
 		Entry:    shared.CoreLoadAddr,
 		StackTop: shared.StackTop,
@@ -93,22 +174,38 @@ func Run(acc Accelerator, cfg Config) (*Result, error) {
 			{shared.VMMPrivateBase, shared.VMMPrivateBase + shared.VMMPrivateSize},
 			{shared.StackGuardAddr, shared.StackGuardAddr + shared.StackGuardSize},
 		},
+		LockedThread: true,
 	})
-	if err != nil {
-		return nil, fmt.Errorf("create %s VM: %w", acc.Name(), err)
+	g.setup = time.Since(g.started)
+	if vm != nil {
+		defer func() {
+			t := time.Now()
+			vm.Close()
+			g.teardown = time.Since(t)
+		}()
 	}
+	select {
+	case cfg := <-g.cfgs:
+		if vmErr != nil {
+			g.results <- runOutcome{nil, fmt.Errorf("create %s VM: %w", g.acc.Name(), vmErr)}
+			return
+		}
+		res, err := g.run(vm, cfg)
+		g.results <- runOutcome{res, err}
+	case <-g.quit:
+	}
+}
+
+// run loads and runs one guest on vm.
+func (g *Guest) run(vm VM, cfg Config) (*Result, error) {
+	start := time.Now()
 	m := &machine{cfg: cfg, vm: vm, mem: vm.Memory(), res: &Result{}}
-	defer func() {
-		t := time.Now()
-		vm.Close()
-		m.res.Teardown = time.Since(t)
-	}()
 	if err := m.load(); err != nil {
 		return nil, err
 	}
-	m.res.Setup = time.Since(start)
+	m.res.Setup = g.setup + time.Since(start)
 	t := time.Now()
-	err = m.loop()
+	err := m.loop()
 	m.res.Run = time.Since(t)
 	if err != nil {
 		return nil, err

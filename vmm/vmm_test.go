@@ -196,3 +196,49 @@ func TestOutOfRangeRequests(t *testing.T) {
 		t.Error("the output device was written outside the one allowed page")
 	}
 }
+
+// TestGuestLifecycle checks that a started guest is released whether or
+// not it runs, and that it runs once.
+func TestGuestLifecycle(t *testing.T) {
+	acc := accelerator(t)
+	core, op, err := embed.Guest("selftest")
+	if err != nil {
+		t.Fatal(err)
+	}
+	before := len(children(t))
+	fds := openFDs(t)
+
+	unused := vmm.Start(acc)
+	unused.Close()
+	unused.Close()
+	if n := len(children(t)); n != before {
+		t.Errorf("%d child processes after closing an unused guest, want %d", n, before)
+	}
+	if _, err := unused.Run(vmm.Config{Core: core, Operation: op}); err == nil {
+		t.Error("Run after Close succeeded")
+	}
+
+	g := vmm.Start(acc)
+	cfg := vmm.Config{
+		Core: core, Operation: op,
+		Inputs:  []vmm.Input{{R: &selftest.Image{Data: make([]byte, 4096)}, Size: 4096, SectorSize: 512}},
+		Outputs: []vmm.Output{{W: &selftest.Image{Data: make([]byte, 4096)}, Limit: 4096, SectorSize: 512}},
+	}
+	res, err := g.Run(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Complete == nil {
+		t.Error("no completion message")
+	}
+	if _, err := g.Run(cfg); err == nil || !strings.Contains(err.Error(), "only once") {
+		t.Errorf("second Run: %v, want a refusal", err)
+	}
+	g.Close()
+	if n := len(children(t)); n != before {
+		t.Errorf("%d child processes after Close, want %d", n, before)
+	}
+	if n := openFDs(t); n != fds {
+		t.Errorf("%d open fds after Close, want %d", n, fds)
+	}
+}

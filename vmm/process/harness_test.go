@@ -72,7 +72,13 @@ func newHost() *host {
 // the device table describing h's devices.
 func (h *host) load(tb testing.TB, core, op []byte) vmm.VM {
 	tb.Helper()
-	v, err := New().NewVM(testConfig())
+	return h.loadWith(tb, testConfig(), core, op)
+}
+
+// loadWith is load with a VM configuration of the caller's.
+func (h *host) loadWith(tb testing.TB, cfg vmm.VMConfig, core, op []byte) vmm.VM {
+	tb.Helper()
+	v, err := New().NewVM(cfg)
 	if err != nil {
 		tb.Fatal(err)
 	}

@@ -3,6 +3,7 @@ package process
 import (
 	"fmt"
 	"os"
+	"runtime"
 	"strconv"
 	"strings"
 	"testing"
@@ -21,11 +22,40 @@ func TestAvailable(t *testing.T) {
 	}
 }
 
-// TestSelftest runs core and the selftest operation to HLT.
+// TestSelftest runs core and the selftest operation to HLT, traced by the
+// accelerator's own thread and on the caller's locked thread.
 func TestSelftest(t *testing.T) {
+	for _, locked := range []bool{false, true} {
+		t.Run(fmt.Sprintf("LockedThread=%v", locked), func(t *testing.T) {
+			if locked {
+				// The subtest's goroutine ends locked, which retires
+				// its thread: nothing else inherits a tracer thread.
+				runtime.LockOSThread()
+			}
+			testSelftest(t, locked)
+		})
+	}
+}
+
+func testSelftest(t *testing.T, locked bool) {
 	h := newHost()
-	v := h.load(t, guestBinary(t, "core"), guestBinary(t, "selftest"))
+	cfg := testConfig()
+	cfg.LockedThread = locked
+	v := h.loadWith(t, cfg, guestBinary(t, "core"), guestBinary(t, "selftest"))
 	pid := childPid(v)
+	if locked {
+		// Another thread may not drive a VM made with LockedThread.
+		errs := make(chan error)
+		go func() {
+			runtime.LockOSThread()
+			defer runtime.UnlockOSThread()
+			_, err := v.Run()
+			errs <- err
+		}()
+		if err := <-errs; err == nil || !strings.Contains(err.Error(), "LockedThread") {
+			t.Fatalf("Run from another thread: %v, want a LockedThread error", err)
+		}
+	}
 	e, err := h.serve(v)
 	if err != nil {
 		t.Fatal(err)

@@ -16,8 +16,10 @@ import (
 const ramFD = 3
 
 // vm is one guest process. Every ptrace request must come from the thread
-// that started the child, so a dedicated goroutine locked to its thread
-// (the tracer, trace.go) owns the child; Run hands it work over channels.
+// that started the child. With VMConfig.LockedThread that is the caller's
+// thread and Run traces directly (direct); otherwise a dedicated goroutine
+// locked to its thread (the tracer, trace.go) owns the child and Run hands
+// it work over channels, which costs two thread switches per exit.
 type vm struct {
 	cfg vmm.VMConfig
 	mem []byte   // guest RAM, mapped MAP_SHARED in the VMM
@@ -31,6 +33,9 @@ type vm struct {
 	closed sync.Once      // Close runs once
 	intr   atomic.Bool    // Interrupt (or Close) was called
 	pid    int            // the child, for tests and messages
+
+	direct *tracer // set with LockedThread: Run traces on the caller's thread
+	tid    int     // that thread
 
 	mu     sync.Mutex  // guards proc and reaped against Interrupt
 	proc   *os.Process // signals go through its pidfd, so a reaped pid is never hit
@@ -60,6 +65,16 @@ func newVM(cfg vmm.VMConfig, stub *stubImage) (_ *vm, err error) {
 	}()
 	if err := v.makeRAM(); err != nil {
 		return nil, err
+	}
+	if cfg.LockedThread {
+		t := &tracer{v: v}
+		v.tid = unix.Gettid()
+		if err := t.start(stub); err != nil {
+			close(v.done)
+			return nil, err
+		}
+		v.direct = t
+		return v, nil
 	}
 	started := make(chan error, 1)
 	go v.trace(stub, started)
@@ -107,6 +122,17 @@ func (v *vm) Memory() []byte { return v.mem }
 func (v *vm) Run() (vmm.Exit, error) {
 	v.runMu.Lock()
 	defer v.runMu.Unlock()
+	if t := v.direct; t != nil {
+		select {
+		case <-v.done:
+			return vmm.Exit{}, errClosed
+		default:
+		}
+		if tid := unix.Gettid(); tid != v.tid {
+			return vmm.Exit{}, fmt.Errorf("process accelerator: Run called on thread %d, but the VM was created with LockedThread on thread %d", tid, v.tid)
+		}
+		return t.run()
+	}
 	select {
 	case v.runReq <- struct{}{}:
 	case <-v.done:
@@ -140,8 +166,13 @@ func (v *vm) kill() {
 func (v *vm) Close() error {
 	v.closed.Do(func() {
 		v.Interrupt()
-		close(v.quit)
-		<-v.done
+		if t := v.direct; t != nil {
+			t.kill()
+			close(v.done)
+		} else {
+			close(v.quit)
+			<-v.done
+		}
 		v.release()
 	})
 	return nil
