@@ -21,6 +21,7 @@ import (
 	"github.com/magefile/mage/sh"
 
 	"instar/embed/bundle"
+	"instar/embed/bundle/pack"
 	"instar/tools/cheader"
 	"instar/tools/guestbuild"
 	"instar/tools/vmtest"
@@ -123,7 +124,7 @@ func Guest() error {
 	})
 	// End of the process stub.
 	var buf bytes.Buffer
-	if err := bundle.Write(&buf, bins); err != nil {
+	if err := pack.Write(&buf, bins); err != nil {
 		return err
 	}
 	if old, err := os.ReadFile(bundlePath); err == nil && bytes.Equal(old, buf.Bytes()) {

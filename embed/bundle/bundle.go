@@ -1,20 +1,16 @@
-// Package bundle writes and reads the guest bundle: a newc cpio archive of
-// guest binaries with a manifest that records each binary's load address,
-// in-memory size and sha256. A bundle whose manifest and contents disagree is
-// refused.
+// Package bundle reads the guest bundle that package pack writes: a newc
+// cpio archive of guest binaries with a manifest that records each binary's
+// load address, in-memory size and sha256. A bundle whose manifest and
+// contents disagree is refused. The reader is our own, a few dozen lines
+// over the embedded bytes: it keeps the cpio library and its dependencies
+// out of the instar binary, whose start-up time is part of every command.
 package bundle
 
 import (
-	"bytes"
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
-	"errors"
 	"fmt"
-	"io"
-	"sort"
-
-	"github.com/u-root/u-root/pkg/cpio"
 )
 
 // ManifestName is the archive member that holds the manifest.
@@ -50,63 +46,13 @@ func (b *Bundle) Get(name string) (*Binary, error) {
 	return bin, nil
 }
 
-// Write packs binaries into a cpio archive with a manifest. The archive is a
-// pure function of its input, so builds are reproducible.
-func Write(w io.Writer, bins []Binary) error {
-	sorted := append([]Binary(nil), bins...)
-	sort.Slice(sorted, func(i, j int) bool { return sorted[i].Name < sorted[j].Name })
-	manifest := make([]Entry, 0, len(sorted))
-	for _, b := range sorted {
-		sum := sha256.Sum256(b.Data)
-		e := b.Entry
-		e.Size = uint64(len(b.Data))
-		e.SHA256 = hex.EncodeToString(sum[:])
-		manifest = append(manifest, e)
-	}
-	mj, err := json.MarshalIndent(manifest, "", "  ")
-	if err != nil {
-		return fmt.Errorf("encode manifest: %w", err)
-	}
-	cw := cpio.Newc.Writer(w)
-	recs := []cpio.Record{cpio.StaticFile(ManifestName, string(mj), 0o444)}
-	for _, b := range sorted {
-		recs = append(recs, cpio.StaticFile(b.Name, string(b.Data), 0o444))
-	}
-	for _, r := range recs {
-		if err := cw.WriteRecord(r); err != nil {
-			return fmt.Errorf("write %s to bundle: %w", r.Name, err)
-		}
-	}
-	if err := cpio.WriteTrailer(cw); err != nil {
-		return fmt.Errorf("write bundle trailer: %w", err)
-	}
-	return nil
-}
-
 // Read parses and verifies a bundle: every manifest entry must have a member
 // of exactly that size and sha256, and every member must be in the manifest.
+// The binaries' Data alias archive.
 func Read(archive []byte) (*Bundle, error) {
-	rr := cpio.Newc.Reader(bytes.NewReader(archive))
-	members := map[string][]byte{}
-	for {
-		rec, err := rr.ReadRecord()
-		if errors.Is(err, io.EOF) {
-			break
-		}
-		if err != nil {
-			return nil, fmt.Errorf("read guest bundle: %w", err)
-		}
-		if rec.Name == "TRAILER!!!" {
-			break
-		}
-		data, err := io.ReadAll(io.NewSectionReader(rec.ReaderAt, 0, int64(rec.FileSize)))
-		if err != nil {
-			return nil, fmt.Errorf("read guest bundle member %s: %w", rec.Name, err)
-		}
-		if _, dup := members[rec.Name]; dup {
-			return nil, fmt.Errorf("guest bundle has %s twice", rec.Name)
-		}
-		members[rec.Name] = data
+	members, err := readNewc(archive)
+	if err != nil {
+		return nil, fmt.Errorf("read guest bundle: %w", err)
 	}
 	mj, ok := members[ManifestName]
 	if !ok {
