@@ -48,4 +48,3 @@ func Write(w io.Writer, bins []bundle.Binary) error {
 	}
 	return nil
 }
-
