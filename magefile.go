@@ -24,6 +24,7 @@ import (
 	"instar/embed/bundle/pack"
 	"instar/tools/cheader"
 	"instar/tools/guestbuild"
+	"instar/tools/msggen"
 	"instar/tools/vmtest"
 )
 
@@ -36,15 +37,21 @@ const (
 	instarBin   = "bin/instar"
 	instarPkg   = "./cmd/instar"
 	protoGenBin = "build/tools/protoc-gen-go"
+	guestmsgGo  = "shared/guestmsg/guestmsg.go"
 )
 
 // Generate writes the generated sources: the guest's C header from package
-// shared, and the Go code for shared/guest.proto.
+// shared, and the Go code for shared/guest.proto: the protobuf library's
+// (shared/guestpb, the reference the tests decode with) and instar's own
+// decoder (shared/guestmsg).
 func Generate() error {
 	if _, err := cheader.Generate("shared", headerPath); err != nil {
 		return err
 	}
-	return protoc(".")
+	if err := protoc("."); err != nil {
+		return err
+	}
+	return msggen.Generate(protoPath, guestmsgGo)
 }
 
 // protoc generates the protobuf Go code under outDir (the repository root
@@ -89,6 +96,9 @@ func Generated() error {
 	have, err := os.ReadFile(pb)
 	if err != nil || !bytes.Equal(want, have) {
 		return fmt.Errorf("%s is stale: run `go run mage.go generate`", pb)
+	}
+	if stale, err := msggen.Stale(protoPath, guestmsgGo); err != nil || stale {
+		return fmt.Errorf("%s is stale (%v): run `go run mage.go generate`", guestmsgGo, err)
 	}
 	return nil
 }

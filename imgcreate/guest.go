@@ -5,10 +5,10 @@ import (
 
 	"instar/embed"
 	"instar/shared"
-	"instar/shared/guestpb"
+	"instar/shared/guestmsg"
 )
 
-type createResult = guestpb.CreateResultMessage
+type createResult = guestmsg.CreateResultMessage
 
 // guestBinaries returns core and the create operation from the bundle.
 func guestBinaries() (core, op []byte, err error) { return embed.Guest("create") }

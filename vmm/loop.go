@@ -5,13 +5,10 @@ import (
 	"errors"
 	"fmt"
 	"strings"
-	"sync"
 	"time"
 
-	"google.golang.org/protobuf/proto"
-
 	"instar/shared"
-	"instar/shared/guestpb"
+	"instar/shared/guestmsg"
 )
 
 // StopReason says why the VMM stopped a guest.
@@ -168,28 +165,28 @@ func reasonOf(err error) StopReason {
 
 // message decodes and records one GuestMessage.
 func (m *machine) message(data []byte) error {
-	var msg guestpb.GuestMessage
-	if err := proto.Unmarshal(data, &msg); err != nil {
+	var msg guestmsg.GuestMessage
+	if err := msg.Unmarshal(data); err != nil {
 		return fmt.Errorf("%w: %d bytes do not decode: %v", errBadMessage, len(data), err)
 	}
 	switch p := msg.Payload.(type) {
-	case *guestpb.GuestMessage_Progress:
+	case *guestmsg.ProgressMessage:
 		if m.cfg.OnProgress != nil {
-			m.cfg.OnProgress(p.Progress.GetDone(), p.Progress.GetTotal())
+			m.cfg.OnProgress(p.Done, p.Total)
 		}
-	case *guestpb.GuestMessage_Error:
-		m.res.Errors = append(m.res.Errors, p.Error)
-	case *guestpb.GuestMessage_Log:
-		m.res.Logs = append(m.res.Logs, Printable(p.Log.GetMessage()))
-	case *guestpb.GuestMessage_Complete:
-		m.res.Complete = p.Complete
-	case *guestpb.GuestMessage_CreateResult:
+	case *guestmsg.ErrorMessage:
+		m.res.Errors = append(m.res.Errors, p)
+	case *guestmsg.LogMessage:
+		m.res.Logs = append(m.res.Logs, Printable(p.Message))
+	case *guestmsg.CompleteMessage:
+		m.res.Complete = p
+	case *guestmsg.CreateResultMessage:
 		if m.res.CreateResult != nil {
 			return fmt.Errorf("%w: a second create result", errBadMessage)
 		}
-		m.res.CreateResult = p.CreateResult
-	case *guestpb.GuestMessage_OutputSize:
-		o := p.OutputSize.GetOutput()
+		m.res.CreateResult = p
+	case *guestmsg.OutputSizeMessage:
+		o := p.Output
 		if o == 0 || o >= uint32(len(m.cfg.Outputs)) {
 			return fmt.Errorf("%w: a size for output %d, which is not an extra output", errBadMessage, o)
 		}
@@ -199,7 +196,7 @@ func (m *machine) message(data []byte) error {
 		if m.res.OutputSizes == nil {
 			m.res.OutputSizes = map[uint32]uint64{}
 		}
-		m.res.OutputSizes[o] = p.OutputSize.GetSize()
+		m.res.OutputSizes[o] = p.Size
 	default:
 		return fmt.Errorf("%w: a message with no known payload", errBadMessage)
 	}
@@ -221,26 +218,3 @@ func Printable(s string) string {
 	}, s)
 }
 
-// warmDecoder decodes one message of every payload kind once, on a
-// goroutine of its own: the protobuf runtime builds each message type's
-// decoding tables on first use, which would otherwise happen in the guest
-// loop, inside the time a create takes.
-var warmDecoder = sync.OnceFunc(func() {
-	go func() {
-		for _, m := range []proto.Message{
-			&guestpb.GuestMessage{Payload: &guestpb.GuestMessage_Progress{Progress: &guestpb.ProgressMessage{Done: 1}}},
-			&guestpb.GuestMessage{Payload: &guestpb.GuestMessage_Error{Error: &guestpb.ErrorMessage{Message: "x"}}},
-			&guestpb.GuestMessage{Payload: &guestpb.GuestMessage_Log{Log: &guestpb.LogMessage{Message: "x"}}},
-			&guestpb.GuestMessage{Payload: &guestpb.GuestMessage_Complete{Complete: &guestpb.CompleteMessage{Success: true}}},
-			&guestpb.GuestMessage{Payload: &guestpb.GuestMessage_CreateResult{CreateResult: &guestpb.CreateResultMessage{Error: 1}}},
-			&guestpb.GuestMessage{Payload: &guestpb.GuestMessage_OutputSize{OutputSize: &guestpb.OutputSizeMessage{Output: 1}}},
-		} {
-			b, err := proto.Marshal(m)
-			if err != nil {
-				continue
-			}
-			var msg guestpb.GuestMessage
-			_ = proto.Unmarshal(b, &msg)
-		}
-	}()
-})

@@ -20,7 +20,7 @@ import (
 	"time"
 
 	"instar/shared"
-	"instar/shared/guestpb"
+	"instar/shared/guestmsg"
 )
 
 // Defaults for Config.
@@ -68,12 +68,12 @@ type Config struct {
 
 // Result is what a guest reported in a run that completed.
 type Result struct {
-	Complete     *guestpb.CompleteMessage
-	CreateResult *guestpb.CreateResultMessage
+	Complete     *guestmsg.CompleteMessage
+	CreateResult *guestmsg.CreateResultMessage
 	// OutputSizes holds the final length the guest gave each output
 	// device other than the first.
 	OutputSizes map[uint32]uint64
-	Errors      []*guestpb.ErrorMessage
+	Errors      []*guestmsg.ErrorMessage
 	Logs        []string
 	Exits       int
 	// Timings of the run's phases.
@@ -129,7 +129,6 @@ func Start(acc Accelerator) *Guest {
 		quit:    make(chan struct{}),
 		done:    make(chan struct{}),
 	}
-	warmDecoder()
 	go g.serve()
 	return g
 }

@@ -8,19 +8,26 @@ import (
 	"google.golang.org/protobuf/proto"
 
 	"instar/shared"
+	"instar/shared/guestmsg"
 	"instar/shared/guestpb"
 )
 
-func decode(t *testing.T, encode func([]byte) int) *guestpb.GuestMessage {
+// decode decodes what encode writes with the host's decoder, after
+// checking that the protobuf library reads it too.
+func decode(t *testing.T, encode func([]byte) int) *guestmsg.GuestMessage {
 	t.Helper()
 	b := make([]byte, Cap)
 	n := encode(b)
 	if n == 0 || n > shared.MaxMessageSize {
 		t.Fatalf("encoded %d bytes; want 1 to %d", n, shared.MaxMessageSize)
 	}
-	var m guestpb.GuestMessage
-	if err := proto.Unmarshal(b[:n], &m); err != nil {
-		t.Fatalf("Go cannot decode what the guest encodes: %v", err)
+	var pb guestpb.GuestMessage
+	if err := proto.Unmarshal(b[:n], &pb); err != nil {
+		t.Fatalf("the protobuf library cannot decode what the guest encodes: %v", err)
+	}
+	var m guestmsg.GuestMessage
+	if err := m.Unmarshal(b[:n]); err != nil {
+		t.Fatalf("the host cannot decode what the guest encodes: %v", err)
 	}
 	return &m
 }
