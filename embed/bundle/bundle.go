@@ -9,20 +9,65 @@ package bundle
 import (
 	"crypto/sha256"
 	"encoding/hex"
-	"encoding/json"
+	"errors"
 	"fmt"
+	"strconv"
+	"strings"
 )
 
 // ManifestName is the archive member that holds the manifest.
-const ManifestName = "manifest.json"
+const ManifestName = "manifest"
+
+// manifestHeader is the manifest's first line: what its columns are.
+const manifestHeader = "# name load_addr mem_size size sha256"
 
 // Entry describes one binary of the bundle.
 type Entry struct {
-	Name     string `json:"name"`
-	LoadAddr uint64 `json:"load_addr"`
-	MemSize  uint64 `json:"mem_size"`
-	Size     uint64 `json:"size"`
-	SHA256   string `json:"sha256"`
+	Name     string
+	LoadAddr uint64
+	MemSize  uint64
+	Size     uint64
+	SHA256   string
+}
+
+// FormatManifest writes entries as the manifest: the header line, then one
+// line per entry with its fields in the header's order (decimal numbers,
+// the sha256 in hex). A plain format, because parsing JSON at start-up
+// cost instar more than the rest of reading the bundle.
+func FormatManifest(entries []Entry) []byte {
+	b := []byte(manifestHeader + "\n")
+	for _, e := range entries {
+		b = fmt.Appendf(b, "%s %d %d %d %s\n", e.Name, e.LoadAddr, e.MemSize, e.Size, e.SHA256)
+	}
+	return b
+}
+
+// ParseManifest reads what FormatManifest writes.
+func ParseManifest(m []byte) ([]Entry, error) {
+	lines := strings.Split(string(m), "\n")
+	if len(lines) < 2 || lines[0] != manifestHeader || lines[len(lines)-1] != "" {
+		return nil, errors.New("not a manifest (header or final newline missing)")
+	}
+	var entries []Entry
+	for i, line := range lines[1 : len(lines)-1] {
+		f := strings.Split(line, " ")
+		if len(f) != 5 {
+			return nil, fmt.Errorf("line %d: %d fields, want 5", i+2, len(f))
+		}
+		e := Entry{Name: f[0], SHA256: f[4]}
+		for j, p := range []*uint64{&e.LoadAddr, &e.MemSize, &e.Size} {
+			v, err := strconv.ParseUint(f[j+1], 10, 64)
+			if err != nil {
+				return nil, fmt.Errorf("line %d: field %d is not a decimal number", i+2, j+2)
+			}
+			*p = v
+		}
+		if e.Name == "" || len(e.SHA256) != 2*sha256.Size {
+			return nil, fmt.Errorf("line %d: empty name or malformed sha256", i+2)
+		}
+		entries = append(entries, e)
+	}
+	return entries, nil
 }
 
 // Binary is a verified binary from the bundle.
@@ -59,8 +104,8 @@ func Read(archive []byte) (*Bundle, error) {
 		return nil, fmt.Errorf("guest bundle has no %s", ManifestName)
 	}
 	delete(members, ManifestName)
-	var manifest []Entry
-	if err := json.Unmarshal(mj, &manifest); err != nil {
+	manifest, err := ParseManifest(mj)
+	if err != nil {
 		return nil, fmt.Errorf("guest bundle manifest: %w", err)
 	}
 	b := &Bundle{Entries: manifest, binaries: map[string]*Binary{}}

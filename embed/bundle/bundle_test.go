@@ -2,7 +2,6 @@ package bundle_test
 
 import (
 	"bytes"
-	"encoding/json"
 	"fmt"
 	"strings"
 	"testing"
@@ -91,11 +90,11 @@ func TestReadRefusesDisagreement(t *testing.T) {
 		{"missing member", func(n string, d []byte) (string, []byte, bool) { return n, d, n != "create" }, "lacks"},
 		{"extra member", func(n string, d []byte) (string, []byte, bool) {
 			if n == ManifestName {
-				var m []Entry
-				if err := json.Unmarshal(d, &m); err != nil {
+				m, err := ParseManifest(d)
+				if err != nil {
 					t.Fatal(err)
 				}
-				d, _ = json.Marshal(m[:1])
+				d = FormatManifest(m[:1])
 			}
 			return n, d, true
 		}, "create is not in the manifest"},
@@ -176,11 +175,8 @@ func newcMember(name string, data []byte) []byte {
 // TestReadRefusesDuplicates checks that a name in the archive twice is
 // refused, and that the same archive without the repeat is read.
 func TestReadRefusesDuplicates(t *testing.T) {
-	manifest, err := json.Marshal([]Entry{{Name: "core", Size: 3, MemSize: 3,
+	manifest := FormatManifest([]Entry{{Name: "core", Size: 3, MemSize: 3,
 		SHA256: "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"}}) // sha256("abc")
-	if err != nil {
-		t.Fatal(err)
-	}
 	build := func(members ...[]byte) []byte {
 		return bytes.Join(append(members, newcMember("TRAILER!!!", nil)), nil)
 	}
@@ -194,5 +190,37 @@ func TestReadRefusesDuplicates(t *testing.T) {
 	}
 	if _, err := Read(build(newcMember(ManifestName, manifest), core, core)); err == nil || !strings.Contains(err.Error(), "twice") {
 		t.Fatalf("Read = %v, want a duplicate refused", err)
+	}
+}
+
+// TestManifest round-trips a manifest and refuses damaged ones.
+func TestManifest(t *testing.T) {
+	entries := []Entry{
+		{Name: "core", LoadAddr: 0x10000, MemSize: 2736, Size: 2664, SHA256: strings.Repeat("ab", 32)},
+		{Name: "stub", LoadAddr: 0x100000000000, MemSize: 5368, Size: 5368, SHA256: strings.Repeat("0f", 32)},
+	}
+	m := FormatManifest(entries)
+	got, err := ParseManifest(m)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if fmt.Sprint(got) != fmt.Sprint(entries) {
+		t.Fatalf("round trip: %v, want %v", got, entries)
+	}
+	good := string(m)
+	for name, bad := range map[string]string{
+		"no header":        strings.SplitN(good, "\n", 2)[1],
+		"no final newline": strings.TrimSuffix(good, "\n"),
+		"missing field":    strings.Replace(good, " 2736", "", 1),
+		"extra field":      strings.Replace(good, " 2736", " 2736 1", 1),
+		"hex number":       strings.Replace(good, " 2736", " 0xab0", 1),
+		"negative number":  strings.Replace(good, " 2736", " -1", 1),
+		"short sha256":     strings.Replace(good, strings.Repeat("ab", 32), "abab", 1),
+		"empty name":       strings.Replace(good, "core ", " ", 1),
+		"blank line":       good + "\n",
+	} {
+		if _, err := ParseManifest([]byte(bad)); err == nil {
+			t.Errorf("%s: ParseManifest accepted %q", name, bad)
+		}
 	}
 }

@@ -30,3 +30,24 @@ func TestAvailableExplains(t *testing.T) {
 		}
 	}
 }
+
+// TestHardwareAssistedAgreesWithCPUInfo checks CPUID's answer against the
+// kernel's vmx and svm flags.
+func TestHardwareAssistedAgreesWithCPUInfo(t *testing.T) {
+	info, err := os.ReadFile("/proc/cpuinfo")
+	if err != nil {
+		t.Fatal(err)
+	}
+	flagged := false
+	for _, line := range strings.Split(string(info), "\n") {
+		if !strings.HasPrefix(line, "flags") {
+			continue
+		}
+		for _, f := range strings.Fields(line) {
+			flagged = flagged || f == "vmx" || f == "svm"
+		}
+	}
+	if got := HardwareAssisted(); got != flagged {
+		t.Errorf("HardwareAssisted() = %v; /proc/cpuinfo has vmx or svm: %v", got, flagged)
+	}
+}

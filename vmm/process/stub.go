@@ -1,8 +1,7 @@
 package process
 
 import (
-	"bytes"
-	"debug/elf"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"sync"
@@ -72,23 +71,45 @@ func loadStub() (*stubImage, error) {
 	return &stubImage{path: fmt.Sprintf("/proc/self/fd/%d", fd), low: low}, nil
 }
 
+// ELF64 header and program header fields checkStub reads. It reads them
+// itself: debug/elf (with the DWARF and compression code it brings) would
+// cost every instar command start-up time for these few fields.
+const (
+	elfHeaderSize  = 64
+	elfPhoff       = 32 // e_phoff
+	elfPhentsize   = 54 // e_phentsize
+	elfPhnum       = 56 // e_phnum
+	elfProgSize    = 56 // sizeof(Elf64_Phdr)
+	elfTypeExec    = 2  // ET_EXEC
+	elfMachineX86  = 62 // EM_X86_64
+	elfProgLoad    = 1  // PT_LOAD
+	elfProgDynamic = 2  // PT_DYNAMIC
+	elfProgInterp  = 3  // PT_INTERP
+)
+
 // checkStub checks that data is a static x86-64 executable and returns the
 // lowest address it loads at.
 func checkStub(data []byte) (uint64, error) {
-	f, err := elf.NewFile(bytes.NewReader(data))
-	if err != nil {
-		return 0, fmt.Errorf("not an ELF file: %w", err)
+	le := binary.LittleEndian
+	if len(data) < elfHeaderSize || string(data[:4]) != "\x7fELF" {
+		return 0, errors.New("not an ELF file")
 	}
-	if f.Class != elf.ELFCLASS64 || f.Machine != elf.EM_X86_64 || f.Type != elf.ET_EXEC {
+	// EI_CLASS 2 is 64-bit, EI_DATA 1 little-endian.
+	if data[4] != 2 || data[5] != 1 || le.Uint16(data[16:]) != elfTypeExec || le.Uint16(data[18:]) != elfMachineX86 {
 		return 0, errors.New("not a static x86-64 executable")
 	}
+	phoff, phnum := le.Uint64(data[elfPhoff:]), uint64(le.Uint16(data[elfPhnum:]))
+	if le.Uint16(data[elfPhentsize:]) != elfProgSize || phoff > uint64(len(data)) || phnum > (uint64(len(data))-phoff)/elfProgSize {
+		return 0, errors.New("program headers outside the file")
+	}
 	low := uint64(1<<64 - 1)
-	for _, p := range f.Progs {
-		switch p.Type {
-		case elf.PT_INTERP, elf.PT_DYNAMIC:
+	for i := uint64(0); i < phnum; i++ {
+		p := data[phoff+i*elfProgSize:]
+		switch le.Uint32(p) {
+		case elfProgInterp, elfProgDynamic:
 			return 0, errors.New("dynamically linked")
-		case elf.PT_LOAD:
-			low = min(low, p.Vaddr)
+		case elfProgLoad:
+			low = min(low, le.Uint64(p[16:])) // p_vaddr
 		}
 	}
 	if low < maxRAM {

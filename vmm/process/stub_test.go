@@ -2,6 +2,9 @@ package process
 
 import (
 	"bufio"
+	"bytes"
+	"debug/elf"
+	"encoding/binary"
 	"os"
 	"strconv"
 	"strings"
@@ -76,4 +79,54 @@ func parseCNumber(s string) (uint64, bool) {
 	s = strings.TrimRight(s, "UL")
 	v, err := strconv.ParseUint(s, 0, 64)
 	return v, err == nil
+}
+
+// TestCheckStub accepts the real stub, with the lowest load address
+// debug/elf finds, and refuses each damaged copy of it.
+func TestCheckStub(t *testing.T) {
+	stub := guestBinary(t, "stub")
+	f, err := elf.NewFile(bytes.NewReader(stub))
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := uint64(1<<64 - 1)
+	var firstLoad int
+	for i, p := range f.Progs {
+		if p.Type == elf.PT_LOAD {
+			if want == 1<<64-1 {
+				firstLoad = i
+			}
+			want = min(want, p.Vaddr)
+		}
+	}
+	if low, err := checkStub(stub); err != nil || low != want {
+		t.Fatalf("checkStub = %#x, %v; want %#x", low, err, want)
+	}
+	le := binary.LittleEndian
+	phoff := int(le.Uint64(stub[32:]))
+	load := phoff + firstLoad*56
+	edit := func(at int, b ...byte) []byte {
+		c := append([]byte(nil), stub...)
+		copy(c[at:], b)
+		return c
+	}
+	u64 := func(v uint64) []byte { return le.AppendUint64(nil, v) }
+	for name, bad := range map[string][]byte{
+		"truncated":            stub[:40],
+		"bad magic":            edit(0, 0x7f, 'E', 'L', 'G'),
+		"32-bit":               edit(4, 1),
+		"big-endian":           edit(5, 2),
+		"shared object":        edit(16, 3, 0),
+		"not x86-64":           edit(18, 183, 0),
+		"bad phentsize":        edit(54, 32, 0),
+		"phoff past the end":   edit(32, u64(uint64(len(stub)))...),
+		"phnum past the end":   edit(56, 0xff, 0xff),
+		"interpreter":          edit(load, 3, 0, 0, 0),
+		"dynamic":              edit(load, 2, 0, 0, 0),
+		"loads in guest range": edit(load+16, u64(0x400000)...),
+	} {
+		if _, err := checkStub(bad); err == nil {
+			t.Errorf("%s: checkStub accepted it", name)
+		}
+	}
 }

@@ -6,7 +6,6 @@ package pack
 import (
 	"crypto/sha256"
 	"encoding/hex"
-	"encoding/json"
 	"fmt"
 	"io"
 	"sort"
@@ -29,10 +28,7 @@ func Write(w io.Writer, bins []bundle.Binary) error {
 		e.SHA256 = hex.EncodeToString(sum[:])
 		manifest = append(manifest, e)
 	}
-	mj, err := json.MarshalIndent(manifest, "", "  ")
-	if err != nil {
-		return fmt.Errorf("encode manifest: %w", err)
-	}
+	mj := bundle.FormatManifest(manifest)
 	cw := cpio.Newc.Writer(w)
 	recs := []cpio.Record{cpio.StaticFile(bundle.ManifestName, string(mj), 0o444)}
 	for _, b := range sorted {
