@@ -8,7 +8,6 @@ package imgcreate
 import (
 	"bytes"
 	"context"
-	"crypto/rand"
 	"crypto/sha256"
 	"encoding/binary"
 	"errors"
@@ -44,6 +43,12 @@ type Request struct {
 	// size is known (from the backing file, if need be), just before the
 	// image is written: where qemu-img prints its "Formatting" line.
 	OnStart func(opts *imgopt.Values)
+	// BeforeNamed, when set, is called before the first file this create
+	// writes gets a name in the file system: until then a process killed
+	// outright leaves nothing behind (the files are O_TMPFILE where the
+	// file system allows), so a command can set its interrupt handler up
+	// concurrently and wait for it here.
+	BeforeNamed func()
 }
 
 // Result describes the image created.
@@ -235,7 +240,7 @@ func createImage(ctx context.Context, r Request, guest *vmm.Guest, cfg *shared.C
 	for i, f := range files {
 		names[i] = f.name
 	}
-	return withTempFiles(names, func(fs []*os.File) error {
+	return withTempFiles(names, r.BeforeNamed, func(fs []*os.File) error {
 		out := make([]vmm.Output, len(fs))
 		for i, f := range fs {
 			out[i] = vmm.Output{W: f, Limit: files[i].limit, SectorSize: 512}
@@ -309,8 +314,8 @@ func entropyAndTime(filename string) ([shared.CreateEntropySize]byte, uint64, er
 		e = sha256.Sum256([]byte("instar create\x00" + s + "\x00" + filepath.Base(filename)))
 		return e, t, nil
 	}
-	if _, err := rand.Read(e[:]); err != nil {
-		return e, 0, fmt.Errorf("read random bytes: %w", err)
+	if err := randomBytes(e[:]); err != nil {
+		return e, 0, err
 	}
 	return e, uint64(time.Now().Unix()), nil
 }

@@ -23,7 +23,7 @@ func createRaw(ctx context.Context, r Request, size uint64, res *Result) error {
 		return err
 	}
 	res.VirtualSize, res.FileSize = size, size
-	return withTempFile(r.Filename, func(f *os.File) error {
+	return withTempFile(r.Filename, r.BeforeNamed, func(f *os.File) error {
 		if err := f.Truncate(int64(size)); err != nil {
 			if errors.Is(err, unix.EFBIG) {
 				return errors.New("the image size is too large for file format 'raw'")

@@ -5,9 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
-	"os/signal"
 	"strconv"
-	"syscall"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -33,6 +31,8 @@ func newCreateCommand() *cobra.Command {
 vpc and vhdx; "-o help" lists a format's options. Sizes take k, M, G, T, P
 or E suffixes. All format logic runs in a sandboxed guest.`,
 		RunE: func(cmd *cobra.Command, args []string) error {
+			ctx := watchInterrupts(cmd.Context())
+			defer ctx.stop()
 			f, err := imgopt.Lookup(format)
 			if err != nil {
 				return err
@@ -93,8 +93,7 @@ or E suffixes. All format logic runs in a sandboxed guest.`,
 				defer bar.finish()
 				req.OnProgress = bar.update
 			}
-			ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt, syscall.SIGTERM)
-			defer stop()
+			req.BeforeNamed = ctx.wait
 			res, err := imgcreate.Create(ctx, req)
 			if err != nil {
 				if ctx.Err() != nil {

@@ -42,3 +42,55 @@ func TestInterruptLeavesNothing(t *testing.T) {
 	}
 	assertOnly(t, dir, "img")
 }
+
+// TestKilledLeavesNothing: a create killed outright (no chance to clean
+// up) still leaves an existing file untouched and no file behind, since
+// the image has no name until it is complete.
+func TestKilledLeavesNothing(t *testing.T) {
+	for _, format := range []string{"raw", "qcow2"} {
+		t.Run(format, func(t *testing.T) {
+			dir := t.TempDir()
+			img := filepath.Join(dir, "img")
+			if err := os.WriteFile(img, []byte("old"), 0o644); err != nil {
+				t.Fatal(err)
+			}
+			cmd := exec.Command(os.Args[0], "create", "-q", "-f", format, "-o", "preallocation=full", img, "64G")
+			cmd.Env = append(os.Environ(), "INSTAR_TEST_MAIN=1")
+			if err := cmd.Start(); err != nil {
+				t.Fatal(err)
+			}
+			time.Sleep(300 * time.Millisecond)
+			cmd.Process.Kill()
+			cmd.Wait()
+			if data, err := os.ReadFile(img); err != nil || string(data) != "old" {
+				t.Errorf("existing file changed: %q, %v", data, err)
+			}
+			assertOnly(t, dir, "img")
+		})
+	}
+}
+
+// TestNewFileMode: a new image gets 0666 less the umask, as qemu-img's do.
+func TestNewFileMode(t *testing.T) {
+	dir := t.TempDir()
+	for _, format := range []string{"raw", "qcow2"} {
+		ours, theirs := filepath.Join(dir, "ours."+format), filepath.Join(dir, "theirs."+format)
+		if _, stderr, status := instar(t, dir, "create", "-q", "-f", format, ours, "1M"); status != 0 {
+			t.Fatalf("instar: status %d: %s", status, stderr)
+		}
+		if out, err := exec.Command("qemu-img", "create", "-q", "-f", format, theirs, "1M").CombinedOutput(); err != nil {
+			t.Fatalf("qemu-img: %v: %s", err, out)
+		}
+		a, err := os.Stat(ours)
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, err := os.Stat(theirs)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if a.Mode() != b.Mode() {
+			t.Errorf("%s: mode %v, qemu-img's %v", format, a.Mode(), b.Mode())
+		}
+	}
+}
