@@ -6,10 +6,8 @@
 package imgcreate
 
 import (
-	"bytes"
 	"context"
 	"crypto/sha256"
-	"encoding/binary"
 	"errors"
 	"fmt"
 	"math"
@@ -116,11 +114,15 @@ func create(ctx context.Context, r Request) (*Result, error) {
 	}
 	// The guests' VMs are set up while the options are checked and the
 	// files opened, and torn down while the files are put in place.
-	guest := vmm.Start(r.Accel)
+	core, op, err := guestBinaries()
+	if err != nil {
+		return nil, err
+	}
+	guest := vmm.Start(r.Accel, core, op)
 	defer guest.Close()
 	var probeGuest *vmm.Guest
 	if hasBacking && !r.Unsafe {
-		probeGuest = vmm.Start(r.Accel)
+		probeGuest = vmm.Start(r.Accel, core, op)
 		defer probeGuest.Close()
 	}
 	cfg, err := configFor(r)
@@ -322,18 +324,10 @@ func entropyAndTime(filename string) ([shared.CreateEntropySize]byte, uint64, er
 
 // runGuest runs the create operation on g and returns its result.
 func runGuest(ctx context.Context, r Request, g *vmm.Guest, cfg *shared.CreateConfig, in []vmm.Input, out []vmm.Output) (*vmm.Result, error) {
-	core, op, err := guestBinaries()
-	if err != nil {
-		return nil, err
-	}
-	var buf bytes.Buffer
-	if err := binary.Write(&buf, binary.LittleEndian, cfg); err != nil {
-		return nil, fmt.Errorf("encode create config: %w", err)
-	}
 	res, err := g.Run(vmm.Config{
-		Context: ctx,
-		Core:    core, Operation: op, OperationConfig: buf.Bytes(),
-		Inputs: in, Outputs: out, Deadline: r.Deadline,
+		Context:         ctx,
+		OperationConfig: shared.Encode(cfg),
+		Inputs:          in, Outputs: out, Deadline: r.Deadline,
 	})
 	if err != nil {
 		return nil, err

@@ -11,7 +11,6 @@ package vmm
 
 import (
 	"context"
-	"encoding/binary"
 	"errors"
 	"fmt"
 	"io"
@@ -85,7 +84,8 @@ type Result struct {
 // guest that completed and reported failure is a Result with
 // Complete.Success false.
 func Run(acc Accelerator, cfg Config) (*Result, error) {
-	g := Start(acc)
+	g := Start(acc, cfg.Core, cfg.Operation)
+	cfg.Core, cfg.Operation = nil, nil
 	res, err := g.Run(cfg)
 	g.Close()
 	if res != nil {
@@ -95,21 +95,23 @@ func Run(acc Accelerator, cfg Config) (*Result, error) {
 }
 
 // Guest is one guest run whose VM is set up in the background: Start
-// creates the VM (for process, starts and confines the child) while the
-// caller prepares the run's files and config, and Close tears it down
-// while the caller finishes. A Guest serves one Run; its VM lives on one
-// goroutine locked to its OS thread, so no exit crosses threads.
+// creates the VM (for process, starts and confines the child) and loads
+// core and the operation while the caller prepares the run's files and
+// config, and the VM is torn down while the caller finishes. A Guest
+// serves one Run; its VM lives on one goroutine locked to its OS thread,
+// so no exit crosses threads.
 type Guest struct {
-	acc     Accelerator
-	started time.Time
-	cfgs    chan Config // Run's config, to the guest's goroutine
-	results chan runOutcome
-	quit    chan struct{} // closed by Close
-	done    chan struct{} // closed once the VM is released
-	closed  sync.Once
-	ran     bool
+	acc             Accelerator
+	core, operation []byte
+	started         time.Time
+	cfgs            chan Config // Run's config, to the guest's goroutine
+	results         chan runOutcome
+	quit            chan struct{} // closed by Close
+	done            chan struct{} // closed once the VM is released
+	closed          sync.Once
+	ran             bool
 
-	setup    time.Duration // VM creation, until Run supplies a config
+	setup    time.Duration // VM creation and loading the images
 	teardown time.Duration // read after done
 }
 
@@ -118,28 +120,41 @@ type runOutcome struct {
 	err error
 }
 
-// Start begins setting up a VM on acc for one Run. The caller must Close
-// the Guest, whether or not it runs it.
-func Start(acc Accelerator) *Guest {
+// Start begins setting up a VM on acc for one Run of core and operation
+// (flat images for CoreLoadAddr and OperationLoadAddr). The caller must
+// Close the Guest, whether or not it runs it.
+func Start(acc Accelerator, core, operation []byte) *Guest {
 	g := &Guest{
-		acc:     acc,
-		started: time.Now(),
-		cfgs:    make(chan Config),
-		results: make(chan runOutcome, 1),
-		quit:    make(chan struct{}),
-		done:    make(chan struct{}),
+		acc:       acc,
+		core:      core,
+		operation: operation,
+		started:   time.Now(),
+		cfgs:      make(chan Config),
+		results:   make(chan runOutcome, 1),
+		quit:      make(chan struct{}),
+		done:      make(chan struct{}),
 	}
 	go g.serve()
+	// Let the new goroutine start now rather than when the caller next
+	// blocks: left in this P's run-next slot it would wait there.
+	runtime.Gosched()
 	return g
 }
 
-// Run loads cfg into the guest's VM and runs it to completion, as the
-// package-level Run does. A Guest runs once; a second Run is an error.
+// Run runs the guest with cfg, whose Core and Operation must be unset (the
+// images are Start's), to completion, as the package-level Run does. A
+// Guest runs once; a second Run is an error.
 func (g *Guest) Run(cfg Config) (*Result, error) {
 	if g.ran {
 		return nil, errors.New("vmm: a Guest runs only once")
 	}
 	g.ran = true
+	if cfg.Core != nil || cfg.Operation != nil {
+		return nil, errors.New("vmm: a Guest's images are given to Start, not Run")
+	}
+	if err := validateImages(g.core, g.operation); err != nil {
+		return nil, err
+	}
 	if err := validate(&cfg); err != nil {
 		return nil, err
 	}
@@ -175,14 +190,17 @@ func (g *Guest) serve() {
 		},
 		LockedThread: true,
 	})
-	g.setup = time.Since(g.started)
 	if vm != nil {
 		defer func() {
 			t := time.Now()
 			vm.Close()
 			g.teardown = time.Since(t)
 		}()
+		if vmErr == nil {
+			vmErr = loadImages(vm.Memory(), g.core, g.operation)
+		}
 	}
+	g.setup = time.Since(g.started)
 	select {
 	case cfg := <-g.cfgs:
 		if vmErr != nil {
@@ -195,13 +213,11 @@ func (g *Guest) serve() {
 	}
 }
 
-// run loads and runs one guest on vm.
+// run loads cfg and runs the guest on vm.
 func (g *Guest) run(vm VM, cfg Config) (*Result, error) {
 	start := time.Now()
 	m := &machine{cfg: cfg, vm: vm, mem: vm.Memory(), res: &Result{}}
-	if err := m.load(); err != nil {
-		return nil, err
-	}
+	m.load()
 	m.res.Setup = g.setup + time.Since(start)
 	t := time.Now()
 	err := m.loop()
@@ -212,12 +228,32 @@ func (g *Guest) run(vm VM, cfg Config) (*Result, error) {
 	return m.res, nil
 }
 
+// validateImages checks the flat images' sizes.
+func validateImages(core, operation []byte) error {
+	switch {
+	case len(core) == 0 || len(core) > shared.CoreMaxSize:
+		return fmt.Errorf("core image is %d bytes; want 1 to %d", len(core), shared.CoreMaxSize)
+	case len(operation) == 0 || len(operation) > shared.OperationMaxSize:
+		return fmt.Errorf("operation image is %d bytes; want 1 to %d", len(operation), shared.OperationMaxSize)
+	}
+	return nil
+}
+
+// loadImages copies core and the operation into guest RAM, when they are
+// valid (Run reports them otherwise).
+func loadImages(mem, core, operation []byte) error {
+	if uint64(len(mem)) < shared.GuestRAMSize {
+		return fmt.Errorf("VM has %d bytes of RAM; need %d", len(mem), shared.GuestRAMSize)
+	}
+	if validateImages(core, operation) == nil {
+		copy(mem[shared.CoreLoadAddr:], core)
+		copy(mem[shared.OperationLoadAddr:], operation)
+	}
+	return nil
+}
+
 func validate(cfg *Config) error {
 	switch {
-	case len(cfg.Core) == 0 || len(cfg.Core) > shared.CoreMaxSize:
-		return fmt.Errorf("core image is %d bytes; want 1 to %d", len(cfg.Core), shared.CoreMaxSize)
-	case len(cfg.Operation) == 0 || len(cfg.Operation) > shared.OperationMaxSize:
-		return fmt.Errorf("operation image is %d bytes; want 1 to %d", len(cfg.Operation), shared.OperationMaxSize)
 	case len(cfg.OperationConfig) > shared.OperationConfigSize:
 		return fmt.Errorf("operation config is %d bytes; at most %d fit", len(cfg.OperationConfig), shared.OperationConfigSize)
 	case len(cfg.Inputs) > shared.MaxInputs:
@@ -248,16 +284,10 @@ func validSectorSize(s uint32) bool {
 	return s >= 512 && s <= shared.MaxSectorSize && s&(s-1) == 0
 }
 
-// load writes the images, the operation config and the device table into
-// guest RAM.
-func (m *machine) load() error {
-	if uint64(len(m.mem)) < shared.GuestRAMSize {
-		return fmt.Errorf("VM has %d bytes of RAM; need %d", len(m.mem), shared.GuestRAMSize)
-	}
-	copy(m.mem[shared.CoreLoadAddr:], m.cfg.Core)
-	copy(m.mem[shared.OperationLoadAddr:], m.cfg.Operation)
+// load writes the operation config and the device table into guest RAM
+// (loadImages has written the images).
+func (m *machine) load() {
 	copy(m.mem[shared.OperationConfigAddr:], m.cfg.OperationConfig)
-
 	t := shared.DeviceTable{
 		Magic:       shared.DeviceTableMagic,
 		InputCount:  uint32(len(m.cfg.Inputs)),
@@ -269,22 +299,5 @@ func (m *machine) load() error {
 	for i, out := range m.cfg.Outputs {
 		t.Outputs[i] = shared.DeviceInfo{Size: out.Limit, SectorSize: out.SectorSize}
 	}
-	w := &sliceWriter{buf: m.mem[shared.DeviceTableAddr : shared.DeviceTableAddr+shared.DeviceTableSize]}
-	if err := binary.Write(w, binary.LittleEndian, &t); err != nil {
-		return fmt.Errorf("write device table: %w", err)
-	}
-	return nil
-}
-
-type sliceWriter struct {
-	buf []byte
-	off int
-}
-
-func (w *sliceWriter) Write(p []byte) (int, error) {
-	if len(p) > len(w.buf)-w.off {
-		return 0, io.ErrShortWrite
-	}
-	w.off += copy(w.buf[w.off:], p)
-	return len(p), nil
+	copy(m.mem[shared.DeviceTableAddr:shared.DeviceTableAddr+shared.DeviceTableSize], shared.Encode(&t))
 }

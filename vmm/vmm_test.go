@@ -208,19 +208,24 @@ func TestGuestLifecycle(t *testing.T) {
 	before := len(children(t))
 	fds := openFDs(t)
 
-	unused := vmm.Start(acc)
+	unused := vmm.Start(acc, core, op)
 	unused.Close()
 	unused.Close()
 	if n := len(children(t)); n != before {
 		t.Errorf("%d child processes after closing an unused guest, want %d", n, before)
 	}
-	if _, err := unused.Run(vmm.Config{Core: core, Operation: op}); err == nil {
+	if _, err := unused.Run(vmm.Config{}); err == nil {
 		t.Error("Run after Close succeeded")
 	}
 
-	g := vmm.Start(acc)
+	withImages := vmm.Start(acc, core, op)
+	if _, err := withImages.Run(vmm.Config{Core: core, Operation: op}); err == nil || !strings.Contains(err.Error(), "Start") {
+		t.Errorf("Run with images: %v, want a refusal", err)
+	}
+	withImages.Close()
+
+	g := vmm.Start(acc, core, op)
 	cfg := vmm.Config{
-		Core: core, Operation: op,
 		Inputs:  []vmm.Input{{R: &selftest.Image{Data: make([]byte, 4096)}, Size: 4096, SectorSize: 512}},
 		Outputs: []vmm.Output{{W: &selftest.Image{Data: make([]byte, 4096)}, Limit: 4096, SectorSize: 512}},
 	}
