@@ -217,4 +217,3 @@ func Printable(s string) string {
 		return r
 	}, s)
 }
-
