@@ -114,15 +114,11 @@ func create(ctx context.Context, r Request) (*Result, error) {
 	}
 	// The guests' VMs are set up while the options are checked and the
 	// files opened, and torn down while the files are put in place.
-	core, op, err := guestBinaries()
-	if err != nil {
-		return nil, err
-	}
-	guest := vmm.Start(r.Accel, core, op)
+	guest := vmm.Start(r.Accel, guestBinaries)
 	defer guest.Close()
 	var probeGuest *vmm.Guest
 	if hasBacking && !r.Unsafe {
-		probeGuest = vmm.Start(r.Accel, core, op)
+		probeGuest = vmm.Start(r.Accel, guestBinaries)
 		defer probeGuest.Close()
 	}
 	cfg, err := configFor(r)

@@ -84,7 +84,8 @@ type Result struct {
 // guest that completed and reported failure is a Result with
 // Complete.Success false.
 func Run(acc Accelerator, cfg Config) (*Result, error) {
-	g := Start(acc, cfg.Core, cfg.Operation)
+	core, op := cfg.Core, cfg.Operation
+	g := Start(acc, func() ([]byte, []byte, error) { return core, op, nil })
 	cfg.Core, cfg.Operation = nil, nil
 	res, err := g.Run(cfg)
 	g.Close()
@@ -101,15 +102,15 @@ func Run(acc Accelerator, cfg Config) (*Result, error) {
 // serves one Run; its VM lives on one goroutine locked to its OS thread,
 // so no exit crosses threads.
 type Guest struct {
-	acc             Accelerator
-	core, operation []byte
-	started         time.Time
-	cfgs            chan Config // Run's config, to the guest's goroutine
-	results         chan runOutcome
-	quit            chan struct{} // closed by Close
-	done            chan struct{} // closed once the VM is released
-	closed          sync.Once
-	ran             bool
+	acc     Accelerator
+	images  func() (core, operation []byte, err error)
+	started time.Time
+	cfgs    chan Config // Run's config, to the guest's goroutine
+	results chan runOutcome
+	quit    chan struct{} // closed by Close
+	done    chan struct{} // closed once the VM is released
+	closed  sync.Once
+	ran     bool
 
 	setup    time.Duration // VM creation and loading the images
 	teardown time.Duration // read after done
@@ -120,15 +121,15 @@ type runOutcome struct {
 	err error
 }
 
-// Start begins setting up a VM on acc for one Run of core and operation
-// (flat images for CoreLoadAddr and OperationLoadAddr). The caller must
-// Close the Guest, whether or not it runs it.
-func Start(acc Accelerator, core, operation []byte) *Guest {
+// Start begins setting up a VM on acc for one Run of the flat images for
+// CoreLoadAddr and OperationLoadAddr that images returns (it is called on
+// the guest's goroutine, so fetching them overlaps the caller's work too).
+// The caller must Close the Guest, whether or not it runs it.
+func Start(acc Accelerator, images func() (core, operation []byte, err error)) *Guest {
 	g := &Guest{
-		acc:       acc,
-		core:      core,
-		operation: operation,
-		started:   time.Now(),
+		acc:     acc,
+		images:  images,
+		started: time.Now(),
 		cfgs:      make(chan Config),
 		results:   make(chan runOutcome, 1),
 		quit:      make(chan struct{}),
@@ -151,9 +152,6 @@ func (g *Guest) Run(cfg Config) (*Result, error) {
 	g.ran = true
 	if cfg.Core != nil || cfg.Operation != nil {
 		return nil, errors.New("vmm: a Guest's images are given to Start, not Run")
-	}
-	if err := validateImages(g.core, g.operation); err != nil {
-		return nil, err
 	}
 	if err := validate(&cfg); err != nil {
 		return nil, err
@@ -196,15 +194,17 @@ func (g *Guest) serve() {
 			vm.Close()
 			g.teardown = time.Since(t)
 		}()
-		if vmErr == nil {
-			vmErr = loadImages(vm.Memory(), g.core, g.operation)
-		}
+	}
+	if vmErr != nil {
+		vmErr = fmt.Errorf("create %s VM: %w", g.acc.Name(), vmErr)
+	} else {
+		vmErr = g.loadImages(vm.Memory())
 	}
 	g.setup = time.Since(g.started)
 	select {
 	case cfg := <-g.cfgs:
 		if vmErr != nil {
-			g.results <- runOutcome{nil, fmt.Errorf("create %s VM: %w", g.acc.Name(), vmErr)}
+			g.results <- runOutcome{nil, vmErr}
 			return
 		}
 		res, err := g.run(vm, cfg)
@@ -228,27 +228,22 @@ func (g *Guest) run(vm VM, cfg Config) (*Result, error) {
 	return m.res, nil
 }
 
-// validateImages checks the flat images' sizes.
-func validateImages(core, operation []byte) error {
+// loadImages fetches, checks and copies core and the operation into guest
+// RAM.
+func (g *Guest) loadImages(mem []byte) error {
+	core, operation, err := g.images()
 	switch {
+	case err != nil:
+		return err
 	case len(core) == 0 || len(core) > shared.CoreMaxSize:
 		return fmt.Errorf("core image is %d bytes; want 1 to %d", len(core), shared.CoreMaxSize)
 	case len(operation) == 0 || len(operation) > shared.OperationMaxSize:
 		return fmt.Errorf("operation image is %d bytes; want 1 to %d", len(operation), shared.OperationMaxSize)
-	}
-	return nil
-}
-
-// loadImages copies core and the operation into guest RAM, when they are
-// valid (Run reports them otherwise).
-func loadImages(mem, core, operation []byte) error {
-	if uint64(len(mem)) < shared.GuestRAMSize {
+	case uint64(len(mem)) < shared.GuestRAMSize:
 		return fmt.Errorf("VM has %d bytes of RAM; need %d", len(mem), shared.GuestRAMSize)
 	}
-	if validateImages(core, operation) == nil {
-		copy(mem[shared.CoreLoadAddr:], core)
-		copy(mem[shared.OperationLoadAddr:], operation)
-	}
+	copy(mem[shared.CoreLoadAddr:], core)
+	copy(mem[shared.OperationLoadAddr:], operation)
 	return nil
 }
 

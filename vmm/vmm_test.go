@@ -205,10 +205,11 @@ func TestGuestLifecycle(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	images := func() ([]byte, []byte, error) { return core, op, nil }
 	before := len(children(t))
 	fds := openFDs(t)
 
-	unused := vmm.Start(acc, core, op)
+	unused := vmm.Start(acc, images)
 	unused.Close()
 	unused.Close()
 	if n := len(children(t)); n != before {
@@ -218,13 +219,13 @@ func TestGuestLifecycle(t *testing.T) {
 		t.Error("Run after Close succeeded")
 	}
 
-	withImages := vmm.Start(acc, core, op)
+	withImages := vmm.Start(acc, images)
 	if _, err := withImages.Run(vmm.Config{Core: core, Operation: op}); err == nil || !strings.Contains(err.Error(), "Start") {
 		t.Errorf("Run with images: %v, want a refusal", err)
 	}
 	withImages.Close()
 
-	g := vmm.Start(acc, core, op)
+	g := vmm.Start(acc, images)
 	cfg := vmm.Config{
 		Inputs:  []vmm.Input{{R: &selftest.Image{Data: make([]byte, 4096)}, Size: 4096, SectorSize: 512}},
 		Outputs: []vmm.Output{{W: &selftest.Image{Data: make([]byte, 4096)}, Limit: 4096, SectorSize: 512}},

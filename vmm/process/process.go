@@ -28,16 +28,14 @@ func New() vmm.Accelerator { return accel{} }
 // Name returns "process".
 func (accel) Name() string { return "process" }
 
-// Available checks what the accelerator needs and can check cheaply: the
-// embedded stub in an executable memfd, /proc/self/fd, and guest addresses
-// at or above vm.mmap_min_addr. ptrace itself is only tried by NewVM, whose
-// error says so when it is forbidden.
+// Available checks what the accelerator needs and can check cheaply:
+// /proc/self/fd, and guest addresses at or above vm.mmap_min_addr. The stub
+// (in an executable memfd) and ptrace are first used by NewVM, whose error
+// says what is missing: NewVM runs in the background while the host
+// prepares a run, so the work is best done there.
 func (accel) Available() error {
 	if _, err := os.Stat("/proc/self/fd"); err != nil {
 		return fmt.Errorf("process accelerator unavailable: /proc is not mounted: %w", err)
-	}
-	if _, err := loadStubOnce(); err != nil {
-		return fmt.Errorf("process accelerator unavailable: %w", err)
 	}
 	if b, err := os.ReadFile("/proc/sys/vm/mmap_min_addr"); err == nil {
 		var minAddr uint64
