@@ -55,8 +55,5 @@ func TestAccelParity(t *testing.T) {
 }
 
 func execute(args []string) error {
-	root := newRootCommand()
-	root.SetOut(&bytes.Buffer{})
-	root.SetArgs(args)
-	return root.Execute()
+	return dispatch(args, &bytes.Buffer{})
 }

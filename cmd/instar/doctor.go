@@ -7,8 +7,7 @@ import (
 	"io"
 	"time"
 
-	"github.com/spf13/cobra"
-
+	"instar/getopt"
 	"instar/vmm"
 	"instar/vmm/accel"
 	"instar/vmm/kvm"
@@ -40,43 +39,49 @@ type doctorSelftest struct {
 
 func ms(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }
 
-func newDoctorCommand() *cobra.Command {
-	var accelName, output string
-	cmd := &cobra.Command{
-		Use:   "doctor",
-		Short: "Say whether this machine can run instar guests, and self-test each usable accelerator",
-		Args:  cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, _ []string) error {
-			if output != "human" && output != "json" {
-				return fmt.Errorf("unknown output format %q (want human or json)", output)
-			}
-			accs := accel.All()
-			if accelName != "auto" {
-				acc, err := accel.Get(accelName)
-				if err != nil {
-					return err
-				}
-				accs = []vmm.Accelerator{acc}
-			}
-			rep := doctor(accs)
-			if output == "json" {
-				enc := json.NewEncoder(cmd.OutOrStdout())
-				enc.SetIndent("", "  ")
-				if err := enc.Encode(rep); err != nil {
-					return err
-				}
-			} else {
-				printDoctor(cmd.OutOrStdout(), rep)
-			}
-			if !rep.Usable {
-				return errors.New("no accelerator can run guests on this machine")
-			}
-			return nil
-		},
+// runDoctor is `instar doctor`.
+func runDoctor(args []string, stdout io.Writer) error {
+	accelName, output, help := "auto", "human", false
+	opts := []getopt.Option{
+		{Long: "accel", Arg: "NAME", Help: "accelerator to check: auto (all, the default), kvm or process", Set: getopt.String(&accelName)},
+		{Long: "output", Arg: "FMT", Help: "output format: human (default) or json", Set: getopt.String(&output)},
+		{Short: 'h', Long: "help", Help: "print this help", Set: getopt.Bool(&help)},
 	}
-	cmd.Flags().StringVar(&accelName, "accel", "auto", "accelerator to check: auto (all), kvm or process")
-	cmd.Flags().StringVar(&output, "output", "human", "output format: human or json")
-	return cmd
+	operands, err := getopt.Parse(args, opts)
+	switch {
+	case err != nil:
+		return fmt.Errorf("doctor: %w (see instar doctor --help)", err)
+	case help:
+		_, err := fmt.Fprint(stdout, "usage: instar doctor [--accel NAME] [--output FMT]\n\n"+
+			"Say whether this machine can run instar guests, and self-test each usable accelerator.\n\noptions:\n"+getopt.Usage(opts))
+		return err
+	case len(operands) > 0:
+		return fmt.Errorf("doctor: unexpected argument: %s", operands[0])
+	case output != "human" && output != "json":
+		return fmt.Errorf("unknown output format %q (want human or json)", output)
+	}
+	accs := accel.All()
+	if accelName != "auto" {
+		acc, err := accel.Get(accelName)
+		if err != nil {
+			return err
+		}
+		accs = []vmm.Accelerator{acc}
+	}
+	rep := doctor(accs)
+	if output == "json" {
+		enc := json.NewEncoder(stdout)
+		enc.SetIndent("", "  ")
+		if err := enc.Encode(rep); err != nil {
+			return err
+		}
+	} else {
+		printDoctor(stdout, rep)
+	}
+	if !rep.Usable {
+		return errors.New("no accelerator can run guests on this machine")
+	}
+	return nil
 }
 
 func doctor(accs []vmm.Accelerator) doctorReport {

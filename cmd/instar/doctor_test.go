@@ -7,11 +7,8 @@ import (
 )
 
 func TestDoctorProcessJSON(t *testing.T) {
-	root := newRootCommand()
 	var out bytes.Buffer
-	root.SetOut(&out)
-	root.SetArgs([]string{"doctor", "--accel", "process", "--output", "json"})
-	if err := root.Execute(); err != nil {
+	if err := dispatch([]string{"doctor", "--accel", "process", "--output", "json"}, &out); err != nil {
 		t.Fatalf("doctor: %v\n%s", err, out.String())
 	}
 	var rep doctorReport
@@ -28,10 +25,7 @@ func TestDoctorProcessJSON(t *testing.T) {
 }
 
 func TestDoctorRefusesUnknownAccelerator(t *testing.T) {
-	root := newRootCommand()
-	root.SetOut(&bytes.Buffer{})
-	root.SetArgs([]string{"doctor", "--accel", "hyperdrive"})
-	if err := root.Execute(); err == nil {
+	if err := dispatch([]string{"doctor", "--accel", "hyperdrive"}, &bytes.Buffer{}); err == nil {
 		t.Error("doctor --accel hyperdrive succeeded")
 	}
 }

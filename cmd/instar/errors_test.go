@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -63,6 +64,11 @@ func TestBadInputErrors(t *testing.T) {
 		{"bad accel", []string{"create", "-f", "qcow2", "--accel", "warp", "x", "1M"}, "unknown accelerator"},
 		{"bad output", []string{"create", "--output", "yaml", "x", "1M"}, "unknown output format"},
 		{"unknown command", []string{"frobnicate"}, "unknown command"},
+		{"no command", []string{}, "missing command"},
+		{"unknown short option", []string{"create", "-z", "x", "1M"}, "invalid option -- 'z'"},
+		{"unknown long option", []string{"create", "--zzz", "x", "1M"}, "unrecognized option '--zzz'"},
+		{"missing option argument", []string{"create", "x", "1M", "-f"}, "option requires an argument -- 'f'"},
+		{"bad timeout", []string{"create", "--timeout", "soon", "x", "1M"}, "invalid duration"},
 		{"refused option", []string{"create", "-f", "qcow2", "--accel", "process", "-o", "cluster_size=3000", "x", "1M"}, "Cluster size must be a power of two between 512 and 2048k"},
 		{"refused combination", []string{"create", "-f", "qcow2", "--accel", "process", "-o", "compat=0.10,lazy_refcounts=on", "x", "1M"}, "Lazy refcounts only supported with compatibility level 1.1"},
 		{"size too large for format", []string{"create", "-f", "vpc", "--accel", "process", "x", "3T"}, "The image size is too large for file format 'vpc'"},
@@ -88,6 +94,49 @@ func TestBadInputErrors(t *testing.T) {
 	for _, e := range ents {
 		if strings.Contains(e.Name(), ".instar-") {
 			t.Errorf("temporary file %s left behind", e.Name())
+		}
+	}
+}
+
+// TestCommandLineForms: the spellings getopt_long accepts (clustered and
+// attached short options, options after the operands, long options and
+// their prefixes) all make the same image.
+func TestCommandLineForms(t *testing.T) {
+	dir := t.TempDir()
+	for i, args := range [][]string{
+		{"-f", "qcow2", "img", "1M"},
+		{"-fqcow2", "img", "1M"},
+		{"-qf", "qcow2", "img", "1M"},
+		{"-qfqcow2", "img", "1M"},
+		{"img", "-f", "qcow2", "1M"},
+		{"img", "1M", "-f", "qcow2"},
+		{"--format=qcow2", "img", "1M"},
+		{"--form", "qcow2", "img", "1M"},
+		{"-f", "qcow2", "--", "img", "1M"},
+	} {
+		sub := filepath.Join(dir, fmt.Sprint(i))
+		if err := os.Mkdir(sub, 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if _, stderr, status := instar(t, sub, append([]string{"create", "--accel", "process"}, args...)...); status != 0 {
+			t.Fatalf("%q: status %d: %s", args, status, stderr)
+		}
+		out, err := exec.Command("qemu-img", "info", "--output=json", filepath.Join(sub, "img")).Output()
+		if err != nil {
+			t.Fatalf("%q: qemu-img info: %v", args, err)
+		}
+		if !strings.Contains(string(out), `"format": "qcow2"`) || !strings.Contains(string(out), `"virtual-size": 1048576`) {
+			t.Errorf("%q: made %s", args, out)
+		}
+	}
+}
+
+// TestHelp: --help prints usage to stdout and exits 0.
+func TestHelp(t *testing.T) {
+	for _, args := range [][]string{{"--help"}, {"create", "--help"}, {"create", "-h"}, {"doctor", "--help"}} {
+		stdout, stderr, status := instar(t, t.TempDir(), args...)
+		if status != 0 || !strings.HasPrefix(stdout, "usage: instar") || stderr != "" {
+			t.Errorf("%q: status %d, stdout %q, stderr %q", args, status, stdout, stderr)
 		}
 	}
 }

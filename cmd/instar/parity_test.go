@@ -162,12 +162,8 @@ func runParityOnce(t *testing.T, c parityCase, compare func(t *testing.T, ours, 
 	theirs := filepath.Join(theirsDir, "img")
 
 	qout, qerr := exec.Command("qemu-img", append([]string{"create"}, substitute(c.args, theirsDir)...)...).CombinedOutput()
-	root := newRootCommand()
 	var iout bytes.Buffer
-	root.SetOut(&iout)
-	root.SetErr(&iout)
-	root.SetArgs(append([]string{"create", "--accel", *parityAccel}, substitute(c.args, oursDir)...))
-	ierr := root.Execute()
+	ierr := dispatch(append([]string{"create", "--accel", *parityAccel}, substitute(c.args, oursDir)...), &iout)
 
 	if c.fails {
 		if qerr == nil {
@@ -308,10 +304,7 @@ func TestFailedCreateKeepsExistingFile(t *testing.T) {
 		{"-f", "qcow2", "-o", "cluster_size=3000", img, "1M"},
 		{"-f", "qcow2", "-b", filepath.Join(dir, "missing"), "-F", "qcow2", img},
 	} {
-		root := newRootCommand()
-		root.SetOut(&bytes.Buffer{})
-		root.SetArgs(append([]string{"create", "--accel", *parityAccel}, args...))
-		if err := root.Execute(); err == nil {
+		if err := dispatch(append([]string{"create", "--accel", *parityAccel}, args...), &bytes.Buffer{}); err == nil {
 			t.Errorf("create %v succeeded", args)
 		}
 		data, err := os.ReadFile(img)

@@ -7,11 +7,8 @@ import (
 )
 
 func TestVersionListsGuestBinaries(t *testing.T) {
-	root := newRootCommand()
 	var out bytes.Buffer
-	root.SetOut(&out)
-	root.SetArgs([]string{"version"})
-	if err := root.Execute(); err != nil {
+	if err := dispatch([]string{"version"}, &out); err != nil {
 		t.Fatal(err)
 	}
 	for _, re := range []string{
