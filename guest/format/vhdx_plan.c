@@ -104,7 +104,7 @@ static uint64_t bat_entry(const struct vhdx_layout *l, uint64_t j, int fixed, in
 static uint32_t write_bat(struct vhdx_writer *w, const struct fmt_scratch *scratch,
 			  const struct vhdx_layout *l, int fixed, int zero)
 {
-	uint32_t chunk = scratch->size < MAX_TRANSFER ? (uint32_t)scratch->size : MAX_TRANSFER;
+	uint32_t chunk = scratch->size < VHDX_BAT_CHUNK ? (uint32_t)scratch->size : VHDX_BAT_CHUNK;
 	chunk &= ~7u;
 	uint64_t j = 0;
 	for (uint64_t done = 0; done < l->bat_length;) {
