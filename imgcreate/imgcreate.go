@@ -33,6 +33,9 @@ type Request struct {
 	Unsafe bool
 	// Accel runs the guest; it is not needed for raw.
 	Accel vmm.Accelerator
+	// Guests, when set, are guests the caller started on Accel with
+	// StartGuests; Create uses them, and the caller closes them.
+	Guests *Guests
 	// Deadline bounds each guest run; zero means vmm.DefaultDeadline.
 	Deadline time.Duration
 	// OnProgress, when set, is told how far preallocation has come.
@@ -67,6 +70,33 @@ type Error struct {
 
 func (e *Error) Error() string { return fmt.Sprintf("%s: %v", e.Filename, e.Err) }
 func (e *Error) Unwrap() error { return e.Err }
+
+// Guests are the VMs a create runs its guests on, set up in the background
+// from StartGuests until Create uses them, and torn down while Create puts
+// the files in place. A caller that starts them as early as it can (before
+// checking its own options, say) takes their set-up off its critical path.
+type Guests struct {
+	create, probe *vmm.Guest
+}
+
+// StartGuests begins setting up the guests of one create on acc: the
+// create guest, and the probe that reads the backing file's header first
+// when probe is set (a backing file that is opened, not -u).
+func StartGuests(acc vmm.Accelerator, probe bool) *Guests {
+	g := &Guests{create: vmm.Start(acc, guestBinaries)}
+	if probe {
+		g.probe = vmm.Start(acc, guestBinaries)
+	}
+	return g
+}
+
+// Close releases the guests, run or not.
+func (g *Guests) Close() {
+	g.create.Close()
+	if g.probe != nil {
+		g.probe.Close()
+	}
+}
 
 // formatsWithBacking are the formats that can record a backing file.
 var formatsWithBacking = map[string]bool{"qcow2": true, "vmdk": true}
@@ -109,17 +139,17 @@ func create(ctx context.Context, r Request) (*Result, error) {
 		start()
 		return res, createRaw(ctx, r, roundUp(size), res)
 	}
-	if r.Accel == nil {
-		return nil, fmt.Errorf("no accelerator to run the %s guest on", r.Format)
+	guests := r.Guests
+	if guests == nil {
+		if r.Accel == nil {
+			return nil, fmt.Errorf("no accelerator to run the %s guest on", r.Format)
+		}
+		guests = StartGuests(r.Accel, hasBacking && !r.Unsafe)
+		defer guests.Close()
 	}
-	// The guests' VMs are set up while the options are checked and the
-	// files opened, and torn down while the files are put in place.
-	guest := vmm.Start(r.Accel, guestBinaries)
-	defer guest.Close()
-	var probeGuest *vmm.Guest
-	if hasBacking && !r.Unsafe {
-		probeGuest = vmm.Start(r.Accel, guestBinaries)
-		defer probeGuest.Close()
+	guest, probeGuest := guests.create, guests.probe
+	if hasBacking && !r.Unsafe && probeGuest == nil {
+		return nil, errors.New("no guest was started to read the backing file")
 	}
 	cfg, err := configFor(r)
 	if err != nil {

@@ -130,10 +130,10 @@ func Start(acc Accelerator, images func() (core, operation []byte, err error)) *
 		acc:     acc,
 		images:  images,
 		started: time.Now(),
-		cfgs:      make(chan Config),
-		results:   make(chan runOutcome, 1),
-		quit:      make(chan struct{}),
-		done:      make(chan struct{}),
+		cfgs:    make(chan Config),
+		results: make(chan runOutcome, 1),
+		quit:    make(chan struct{}),
+		done:    make(chan struct{}),
 	}
 	go g.serve()
 	// Let the new goroutine start now rather than when the caller next

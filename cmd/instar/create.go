@@ -14,6 +14,7 @@ import (
 	"instar/imgcreate"
 	"instar/imgopt"
 	"instar/imgsize"
+	"instar/vmm"
 	"instar/vmm/accel"
 )
 
@@ -69,6 +70,17 @@ func runCreate(args []string, stdout io.Writer) error {
 	}
 	ctx := watchInterrupts(context.Background())
 	defer ctx.stop()
+	var acc vmm.Accelerator
+	var guests *imgcreate.Guests
+	if format != "raw" {
+		// The guests' VMs are set up while the options are checked; an
+		// unusable accelerator is reported below, in its turn.
+		if acc, err = accel.Get(accelName); err != nil {
+			return err
+		}
+		guests = imgcreate.StartGuests(acc, hasBacking && !unsafe)
+		defer guests.Close()
+	}
 	f, err := imgopt.Lookup(format)
 	if err != nil {
 		return err
@@ -115,9 +127,10 @@ func runCreate(args []string, stdout io.Writer) error {
 	if out != "human" && out != "json" {
 		return fmt.Errorf("unknown output format %q (want human or json)", out)
 	}
-	req := imgcreate.Request{Filename: filename, Options: vals, Format: format, Unsafe: unsafe, Deadline: timeout}
-	if format != "raw" {
-		if req.Accel, err = accel.Usable(accelName); err != nil {
+	req := imgcreate.Request{Filename: filename, Options: vals, Format: format, Unsafe: unsafe, Deadline: timeout,
+		Accel: acc, Guests: guests}
+	if acc != nil {
+		if err := accel.CheckUsable(acc); err != nil {
 			return err
 		}
 	}

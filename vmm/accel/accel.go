@@ -37,15 +37,11 @@ func Get(name string) (vmm.Accelerator, error) {
 	return nil, fmt.Errorf("unknown accelerator %q (want auto, kvm or process)", name)
 }
 
-// Usable returns the accelerator for name, or an error saying why it cannot
-// run guests here and what to do instead.
-func Usable(name string) (vmm.Accelerator, error) {
-	acc, err := Get(name)
-	if err != nil {
-		return nil, err
-	}
+// CheckUsable says why acc cannot run guests here, and what to do instead,
+// if it cannot.
+func CheckUsable(acc vmm.Accelerator) error {
 	if err := acc.Available(); err != nil {
-		return nil, fmt.Errorf("accelerator %s is not usable: %w", acc.Name(), err)
+		return fmt.Errorf("accelerator %s is not usable: %w", acc.Name(), err)
 	}
-	return acc, nil
+	return nil
 }

@@ -29,19 +29,13 @@ func New() vmm.Accelerator { return accel{} }
 func (accel) Name() string { return "process" }
 
 // Available checks what the accelerator needs and can check cheaply:
-// /proc/self/fd, and guest addresses at or above vm.mmap_min_addr. The stub
-// (in an executable memfd) and ptrace are first used by NewVM, whose error
+// /proc/self/fd. The stub (in an executable memfd), guest addresses at or
+// above vm.mmap_min_addr, and ptrace are first used by NewVM, whose error
 // says what is missing: NewVM runs in the background while the host
 // prepares a run, so the work is best done there.
 func (accel) Available() error {
 	if _, err := os.Stat("/proc/self/fd"); err != nil {
 		return fmt.Errorf("process accelerator unavailable: /proc is not mounted: %w", err)
-	}
-	if b, err := os.ReadFile("/proc/sys/vm/mmap_min_addr"); err == nil {
-		var minAddr uint64
-		if _, err := fmt.Sscan(string(b), &minAddr); err == nil && minAddr > guestBase {
-			return fmt.Errorf("process accelerator unavailable: vm.mmap_min_addr is %d, above the guest's lowest address %#x; set it to 65536 or less", minAddr, guestBase)
-		}
 	}
 	return nil
 }

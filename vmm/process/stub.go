@@ -4,6 +4,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"os"
 	"sync"
 
 	"golang.org/x/sys/unix"
@@ -156,8 +157,19 @@ func stubMemfd(data []byte) (int, error) {
 	return high, nil
 }
 
+// stubMapFailed is the stub's exit code when mapping guest RAM fails.
+const stubMapFailed = 104
+
 // stubExitError explains a stub that exited before the guest started.
 func stubExitError(code int) error {
+	if code == stubMapFailed {
+		if b, err := os.ReadFile("/proc/sys/vm/mmap_min_addr"); err == nil {
+			var minAddr uint64
+			if _, err := fmt.Sscan(string(b), &minAddr); err == nil && minAddr > guestBase {
+				return fmt.Errorf("the process stub could not map guest RAM: vm.mmap_min_addr is %d, above the guest's lowest address %#x; set it to 65536 or less", minAddr, guestBase)
+			}
+		}
+	}
 	if why, ok := stubExits[code]; ok {
 		return fmt.Errorf("the process stub failed before the guest started: %s (exit code %d)", why, code)
 	}
