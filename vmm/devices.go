@@ -106,8 +106,9 @@ func (m *machine) transfer(r shared.Request) int32 {
 	if !inRange(r.Offset, r.Length, out.Limit) {
 		return shared.StatusOutOfRange
 	}
-	if _, err := out.W.WriteAt(buf, int64(r.Offset)); err != nil {
-		return shared.StatusIOError
+	if m.writer == nil {
+		m.writer = newOutputWriter()
 	}
+	m.writer.write(out.W, r.Device, r.Offset, buf)
 	return shared.StatusOK
 }

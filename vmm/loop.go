@@ -71,17 +71,20 @@ func IsStop(err error, reason StopReason) bool {
 }
 
 type machine struct {
-	cfg Config
-	vm  VM
-	mem []byte
-	res *Result
+	cfg    Config
+	vm     VM
+	mem    []byte
+	res    *Result
+	writer *outputWriter // started by the first write
 }
 
 func (m *machine) stop(reason StopReason, rip uint64, format string, args ...any) error {
 	return &GuestError{Reason: reason, RIP: rip, Detail: fmt.Sprintf(format, args...)}
 }
 
-// loop runs the guest until it halts after completing, or stops it.
+// loop runs the guest until its completion message, or stops it. A guest
+// that has completed is not resumed: the VMM needs nothing more from it,
+// and the HLT that would follow costs an exit.
 func (m *machine) loop() error {
 	timer := time.AfterFunc(m.cfg.Deadline, m.vm.Interrupt)
 	defer timer.Stop()
@@ -103,13 +106,18 @@ func (m *machine) loop() error {
 		case ExitFault:
 			return m.stop(StopFault, exit.RIP, "%s", exit.Reason)
 		case ExitHalt:
-			if m.res.Complete == nil {
-				return m.stop(StopHaltedEarly, exit.RIP, "the guest halted before sending its completion message%s", m.lastError())
-			}
-			return nil
+			return m.stop(StopHaltedEarly, exit.RIP, "the guest halted before sending its completion message%s", m.lastError())
 		case ExitIO:
 			if err := m.io(exit); err != nil {
 				return err
+			}
+			if m.writer != nil {
+				if err := m.writer.check(); err != nil {
+					return err
+				}
+			}
+			if m.res.Complete != nil {
+				return nil
 			}
 		default:
 			return m.stop(StopFault, exit.RIP, "unexpected exit %v", exit.Kind)
@@ -136,9 +144,6 @@ func (m *machine) io(exit Exit) error {
 	if exit.Port != shared.PortRequest || exit.Size != 4 {
 		return m.stop(StopBadRequest, exit.RIP, "%d-byte write to port %#x; only 4-byte writes to %#x are allowed",
 			exit.Size, exit.Port, shared.PortRequest)
-	}
-	if m.res.Complete != nil {
-		return m.stop(StopBadRequest, exit.RIP, "request after the completion message")
 	}
 	addr := uint64(exit.Value)
 	req, err := readRequest(m.mem, addr)

@@ -2,6 +2,7 @@ package vmm_test
 
 import (
 	"bytes"
+	"errors"
 	"flag"
 	"fmt"
 	"os"
@@ -246,5 +247,31 @@ func TestGuestLifecycle(t *testing.T) {
 	}
 	if n := openFDs(t); n != fds {
 		t.Errorf("%d open fds after Close, want %d", n, fds)
+	}
+}
+
+// failingWriter fails every write, as a full disk does.
+type failingWriter struct{}
+
+func (failingWriter) WriteAt([]byte, int64) (int, error) {
+	return 0, errors.New("no space left on device")
+}
+
+// TestWriteFailureEndsTheRun: the host's writes run behind the guest, so a
+// failed one cannot be reported to the guest; it must end the run with the
+// host's error instead of being lost.
+func TestWriteFailureEndsTheRun(t *testing.T) {
+	acc := accelerator(t)
+	core, op, err := embed.Guest("selftest")
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = vmm.Run(acc, vmm.Config{
+		Core: core, Operation: op,
+		Inputs:  []vmm.Input{{R: &selftest.Image{Data: make([]byte, 4096)}, Size: 4096, SectorSize: 512}},
+		Outputs: []vmm.Output{{W: failingWriter{}, Limit: 4096, SectorSize: 512}},
+	})
+	if err == nil || !strings.Contains(err.Error(), "no space left on device") || !strings.Contains(err.Error(), "output 0") {
+		t.Fatalf("Run = %v, want the write failure", err)
 	}
 }
