@@ -188,16 +188,19 @@ func (g *Guest) serve() {
 		},
 		LockedThread: true,
 	})
-	if vm != nil {
+	switch {
+	case vmErr != nil:
+		// A VM that failed to come up has released itself; what NewVM
+		// returned with the error is not used.
+		vmErr = fmt.Errorf("create %s VM: %w", g.acc.Name(), vmErr)
+	case vm == nil:
+		vmErr = fmt.Errorf("create %s VM: the accelerator returned no VM", g.acc.Name())
+	default:
 		defer func() {
 			t := time.Now()
 			vm.Close()
 			g.teardown = time.Since(t)
 		}()
-	}
-	if vmErr != nil {
-		vmErr = fmt.Errorf("create %s VM: %w", g.acc.Name(), vmErr)
-	} else {
 		vmErr = g.loadImages(vm.Memory())
 	}
 	g.setup = time.Since(g.started)

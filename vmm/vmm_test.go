@@ -275,3 +275,29 @@ func TestWriteFailureEndsTheRun(t *testing.T) {
 		t.Fatalf("Run = %v, want the write failure", err)
 	}
 }
+
+// brokenAccel is an accelerator whose VMs never come up; its NewVM returns
+// a nil *brokenVM in a non-nil interface, as a careless one could.
+type brokenAccel struct{}
+
+type brokenVM struct{ vmm.VM }
+
+func (brokenAccel) Name() string     { return "broken" }
+func (brokenAccel) Available() error { return nil }
+func (brokenAccel) NewVM(vmm.VMConfig) (vmm.VM, error) {
+	var v *brokenVM
+	return v, errors.New("no VM today")
+}
+
+// TestNewVMFailure: a VM that cannot be created is an error from Run, never
+// a panic, and Close is not called on what NewVM returned with its error.
+func TestNewVMFailure(t *testing.T) {
+	core, op, err := embed.Guest("selftest")
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = vmm.Run(brokenAccel{}, vmm.Config{Core: core, Operation: op})
+	if err == nil || !strings.Contains(err.Error(), "create broken VM: no VM today") {
+		t.Fatalf("Run = %v, want the NewVM error", err)
+	}
+}

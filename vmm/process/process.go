@@ -53,7 +53,11 @@ func (accel) NewVM(cfg vmm.VMConfig) (vmm.VM, error) {
 	if cfg.RAMSize > stub.low {
 		return nil, fmt.Errorf("process accelerator: guest RAM of %d bytes would overlap the stub at %#x", cfg.RAMSize, stub.low)
 	}
-	return newVM(cfg, stub)
+	v, err := newVM(cfg, stub)
+	if err != nil {
+		return nil, err // not a nil *vm in a non-nil interface
+	}
+	return v, nil
 }
 
 // checkConfig checks cfg against what the stub can set up: RAM a multiple
