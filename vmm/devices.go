@@ -2,6 +2,7 @@ package vmm
 
 import (
 	"encoding/binary"
+	"errors"
 	"fmt"
 	"unsafe"
 
@@ -60,7 +61,7 @@ func inRange(off, n, limit uint64) bool {
 func (m *machine) serve(r shared.Request) (int32, error) {
 	switch r.Op {
 	case shared.ReqRead, shared.ReqWrite:
-		return m.transfer(r), nil
+		return m.transfer(r)
 	case shared.ReqMessage:
 		if r.Length == 0 || r.Length > shared.MaxMessageSize {
 			return 0, fmt.Errorf("%w: %d bytes; messages are 1 to %d bytes", errBadMessage, r.Length, shared.MaxMessageSize)
@@ -77,38 +78,42 @@ func (m *machine) serve(r shared.Request) (int32, error) {
 	return shared.StatusBadRequest, nil
 }
 
-func (m *machine) transfer(r shared.Request) int32 {
+// errHostWrite marks a write the host failed to make (a full disk, say):
+// not the guest's doing, and the run cannot succeed, so it ends the run
+// with the host's error.
+var errHostWrite = errors.New("write the image")
+
+func (m *machine) transfer(r shared.Request) (int32, error) {
 	if r.Length > shared.MaxTransfer {
-		return shared.StatusBadRequest
+		return shared.StatusBadRequest, nil
 	}
 	buf, ok := guestBuffer(m.mem, r.Buffer, r.Length)
 	if !ok {
-		return shared.StatusBadBuffer
+		return shared.StatusBadBuffer, nil
 	}
 	if r.Op == shared.ReqRead {
 		if r.Device >= uint32(len(m.cfg.Inputs)) {
-			return shared.StatusBadRequest
+			return shared.StatusBadRequest, nil
 		}
 		in := m.cfg.Inputs[r.Device]
 		if !inRange(r.Offset, r.Length, in.Size) {
-			return shared.StatusOutOfRange
+			return shared.StatusOutOfRange, nil
 		}
 		if n, err := in.R.ReadAt(buf, int64(r.Offset)); n != len(buf) {
 			_ = err // a short read (the file shrank) is an I/O error to the guest
-			return shared.StatusIOError
+			return shared.StatusIOError, nil
 		}
-		return shared.StatusOK
+		return shared.StatusOK, nil
 	}
 	if r.Device >= uint32(len(m.cfg.Outputs)) {
-		return shared.StatusBadRequest
+		return shared.StatusBadRequest, nil
 	}
 	out := m.cfg.Outputs[r.Device]
 	if !inRange(r.Offset, r.Length, out.Limit) {
-		return shared.StatusOutOfRange
+		return shared.StatusOutOfRange, nil
 	}
-	if m.writer == nil {
-		m.writer = newOutputWriter()
+	if _, err := out.W.WriteAt(buf, int64(r.Offset)); err != nil {
+		return 0, fmt.Errorf("%w: %d bytes at offset %d of output %d: %w", errHostWrite, len(buf), r.Offset, r.Device, err)
 	}
-	m.writer.write(out.W, r.Device, r.Offset, buf)
-	return shared.StatusOK
+	return shared.StatusOK, nil
 }

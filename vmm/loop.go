@@ -71,11 +71,10 @@ func IsStop(err error, reason StopReason) bool {
 }
 
 type machine struct {
-	cfg    Config
-	vm     VM
-	mem    []byte
-	res    *Result
-	writer *outputWriter // started by the first write
+	cfg Config
+	vm  VM
+	mem []byte
+	res *Result
 }
 
 func (m *machine) stop(reason StopReason, rip uint64, format string, args ...any) error {
@@ -110,11 +109,6 @@ func (m *machine) loop() error {
 		case ExitIO:
 			if err := m.io(exit); err != nil {
 				return err
-			}
-			if m.writer != nil {
-				if err := m.writer.check(); err != nil {
-					return err
-				}
 			}
 			if m.res.Complete != nil {
 				return nil
@@ -151,6 +145,9 @@ func (m *machine) io(exit Exit) error {
 		return m.stop(StopBadRequest, exit.RIP, "%v", err)
 	}
 	status, err := m.serve(req)
+	if errors.Is(err, errHostWrite) {
+		return err
+	}
 	if err != nil {
 		return m.stop(reasonOf(err), exit.RIP, "%v", err)
 	}

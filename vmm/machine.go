@@ -224,13 +224,6 @@ func (g *Guest) run(vm VM, cfg Config) (*Result, error) {
 	m.res.Setup = g.setup + time.Since(start)
 	t := time.Now()
 	err := m.loop()
-	if m.writer != nil {
-		// Every write is done (or failed) before Run returns: the caller
-		// may close the files.
-		if werr := m.writer.finish(); err == nil {
-			err = werr
-		}
-	}
 	m.res.Run = time.Since(t)
 	if err != nil {
 		return nil, err

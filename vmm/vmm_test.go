@@ -257,9 +257,9 @@ func (failingWriter) WriteAt([]byte, int64) (int, error) {
 	return 0, errors.New("no space left on device")
 }
 
-// TestWriteFailureEndsTheRun: the host's writes run behind the guest, so a
-// failed one cannot be reported to the guest; it must end the run with the
-// host's error instead of being lost.
+// TestWriteFailureEndsTheRun: a write the host cannot make (a full disk)
+// is not the guest's doing and the run cannot succeed: it ends the run
+// with the host's error.
 func TestWriteFailureEndsTheRun(t *testing.T) {
 	acc := accelerator(t)
 	core, op, err := embed.Guest("selftest")
