@@ -68,8 +68,6 @@ func runCreate(args []string, stdout io.Writer) error {
 		_, err := fmt.Fprint(stdout, createUsage+getopt.Usage(opts))
 		return err
 	}
-	ctx := watchInterrupts(context.Background())
-	defer ctx.stop()
 	var acc vmm.Accelerator
 	var guests *imgcreate.Guests
 	if format != "raw" {
@@ -142,7 +140,10 @@ func runCreate(args []string, stdout io.Writer) error {
 		defer bar.finish()
 		req.OnProgress = bar.update
 	}
-	req.BeforeNamed = ctx.wait
+	prealloc, _ := vals.Get("preallocation")
+	ctx := watchInterrupts(context.Background(), prealloc != "" && prealloc != "off")
+	defer ctx.stop()
+	req.BeforeNamed = ctx.beforeNamed
 	res, err := imgcreate.Create(ctx, req)
 	if err != nil {
 		if ctx.Err() != nil {

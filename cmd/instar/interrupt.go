@@ -8,21 +8,34 @@ import (
 	"syscall"
 )
 
-// interrupts is a context that SIGINT or SIGTERM cancels. The handler is
-// installed on a goroutine of its own, because installing it starts a
-// thread, which need not delay the work; wait blocks until it is in place.
+// interrupts decides what SIGINT and SIGTERM do to a create.
+//
+// A create's files have no name until it is complete (O_TMPFILE), and the
+// guest dies with instar, so a create killed outright leaves nothing
+// behind. A quick create is therefore left to the signals' default action:
+// installing a handler starts two threads, which cost a quick create more
+// time than anything else it does. A create that may run long (with
+// preallocation) gets a handler, installed on a goroutine of its own, that
+// cancels the create so that it stops the guest, says it was interrupted,
+// and exits with status 1. Either way the signals are ignored from the
+// moment the files get their names to the end (beforeNamed), so that no
+// name is left half-made.
 type interrupts struct {
 	context.Context
-	installed chan struct{}
+	installed chan struct{} // nil without a handler
 	done      chan struct{}
 	sigs      chan os.Signal
 	cancel    context.CancelCauseFunc
+	ignored   bool // beforeNamed ignored the signals; stop restores them
 }
 
-func watchInterrupts(parent context.Context) *interrupts {
+func watchInterrupts(parent context.Context, handle bool) *interrupts {
 	ctx, cancel := context.WithCancelCause(parent)
-	in := &interrupts{Context: ctx, installed: make(chan struct{}), done: make(chan struct{}),
-		sigs: make(chan os.Signal, 1), cancel: cancel}
+	in := &interrupts{Context: ctx, cancel: cancel}
+	if !handle {
+		return in
+	}
+	in.installed, in.done, in.sigs = make(chan struct{}), make(chan struct{}), make(chan os.Signal, 1)
 	go func() {
 		signal.Notify(in.sigs, os.Interrupt, syscall.SIGTERM)
 		close(in.installed)
@@ -35,13 +48,28 @@ func watchInterrupts(parent context.Context) *interrupts {
 	return in
 }
 
-// wait returns once the handler is installed.
-func (in *interrupts) wait() { <-in.installed }
+// beforeNamed is called before the create's files get names: from then on
+// a signal must not stop it half-way. With a handler, that is the handler
+// (once it is in place); without one, the signals are ignored.
+func (in *interrupts) beforeNamed() {
+	if in.installed != nil {
+		<-in.installed
+		return
+	}
+	signal.Ignore(os.Interrupt, syscall.SIGTERM)
+	in.ignored = true
+}
 
-// stop uninstalls the handler and releases the context.
+// stop uninstalls the handler or ends the ignoring, and releases the
+// context.
 func (in *interrupts) stop() {
-	close(in.done)
-	<-in.installed
-	signal.Stop(in.sigs)
+	if in.installed != nil {
+		close(in.done)
+		<-in.installed
+		signal.Stop(in.sigs)
+	}
+	if in.ignored {
+		signal.Reset(os.Interrupt, syscall.SIGTERM)
+	}
 	in.cancel(nil)
 }
