@@ -7,13 +7,17 @@
 #include "instar/op.h"
 #include "format.h"
 #include "detect.h"
+#include "gather.h"
 #include "qcow2.h"
 #include "vpc.h"
 #include "vhdx.h"
 #include "vmdk.h"
 
 #define SCRATCH_BASE ((uint8_t *)(uintptr_t)SCRATCH_MEM_BASE)
-#define SCRATCH_SIZE ((size_t)(ALLOC_HEAP_BASE - SCRATCH_MEM_BASE))
+/* The planners' scratch; the gather buffer follows it, below the heap. */
+#define GATHER_SIZE ((uint32_t)32 * 1024)
+#define SCRATCH_SIZE ((size_t)(ALLOC_HEAP_BASE - SCRATCH_MEM_BASE) - GATHER_SIZE)
+#define GATHER_BASE (SCRATCH_BASE + SCRATCH_SIZE)
 
 struct create {
 	const struct call_table *ct;
@@ -108,23 +112,38 @@ static uint32_t probe_backing(struct create *c, uint64_t *virtual_size)
 	return CREATE_ERR_OK;
 }
 
+static uint32_t plan_to(struct create *c, uint64_t virtual_size, const struct fmt_sink *sink);
+
+/* plan writes the image through a sink that gathers adjacent small writes
+ * (each write is an exit), and flushes it. */
 static uint32_t plan(struct create *c, uint64_t virtual_size)
 {
+	struct fmt_sink direct = {.write = sink_write, .ctx = (void *)c->ct};
+	struct fmt_gather gather;
+	fmt_gather_init(&gather, &direct, GATHER_BASE, GATHER_SIZE);
+	struct fmt_sink sink = fmt_gather_sink(&gather);
+	uint32_t err = plan_to(c, virtual_size, &sink);
+	if (fmt_gather_flush(&gather) != 0 && err == CREATE_ERR_OK)
+		err = CREATE_ERR_WRITE_FAILED;
+	return err;
+}
+
+static uint32_t plan_to(struct create *c, uint64_t virtual_size, const struct fmt_sink *sink)
+{
 	const struct create_config *cfg = c->cfg;
-	struct fmt_sink sink = {.write = sink_write, .ctx = (void *)c->ct};
 	struct fmt_scratch scratch = {.buf = SCRATCH_BASE, .size = SCRATCH_SIZE};
 	switch (cfg->target_format) {
 	case FORMAT_QCOW2: {
 		struct qcow2_area area = {0, 0};
-		uint32_t err = qcow2_plan_ex(cfg, virtual_size, &scratch, &sink, &c->plan, &area);
+		uint32_t err = qcow2_plan_ex(cfg, virtual_size, &scratch, sink, &c->plan, &area);
 		c->result.prealloc_start = area.start;
 		c->result.prealloc_end = area.end;
 		return err;
 	}
 	case FORMAT_VPC:
-		return vpc_plan(cfg, virtual_size, &scratch, &sink, &c->plan);
+		return vpc_plan(cfg, virtual_size, &scratch, sink, &c->plan);
 	case FORMAT_VHDX:
-		return vhdx_plan(cfg, virtual_size, &scratch, &sink, &c->plan);
+		return vhdx_plan(cfg, virtual_size, &scratch, sink, &c->plan);
 	case FORMAT_VMDK: {
 		/* The new descriptor records the backing file's CID; without an
 		 * attached backing file (-u) there is none to read. */
@@ -138,7 +157,7 @@ static uint32_t plan(struct create *c, uint64_t virtual_size)
 		if (cfg->image_name_len > CREATE_CONFIG_MAX_IMAGE_NAME)
 			return CREATE_ERR_BAD_CONFIG;
 		return vmdk_plan(cfg, virtual_size, cfg->image_name, cfg->image_name_len, parent_cid,
-				 &scratch, &sink, &c->plan);
+				 &scratch, sink, &c->plan);
 	}
 	}
 	return CREATE_ERR_UNSUPPORTED_FORMAT;
