@@ -22,7 +22,8 @@ static int gather_write_copy(struct fmt_gather *g, uint32_t output, uint64_t off
 {
 	// The planner's buffer is reused after each write: so is this copy.
 	void *buf = malloc(len ? len : 1);
-	memcpy(buf, data, len);
+	if (len)
+		memcpy(buf, data, len);
 	struct fmt_sink s = fmt_gather_sink(g);
 	int r = s.write(s.ctx, output, off, buf, len);
 	memset(buf, 0xAA, len);
