@@ -181,6 +181,12 @@ func (m *machine) message(data []byte) error {
 	case *guestmsg.LogMessage:
 		m.res.Logs = append(m.res.Logs, Printable(p.Message))
 	case *guestmsg.CompleteMessage:
+		if r := p.CreateResult; r != nil {
+			if m.res.CreateResult != nil {
+				return fmt.Errorf("%w: a second create result", errBadMessage)
+			}
+			m.res.CreateResult = r
+		}
 		m.res.Complete = p
 	case *guestmsg.CreateResultMessage:
 		if m.res.CreateResult != nil {

@@ -58,16 +58,33 @@ func EncodeComplete(b []byte, op string, bytes uint64, success bool) int {
 	})
 }
 
+// EncodeCompleteCreate encodes a completion message carrying a create
+// result.
+func EncodeCompleteCreate(b []byte, op string, bytes uint64, success bool, r shared.CreateResult) int {
+	s := C.int(0)
+	if success {
+		s = 1
+	}
+	cr := cCreateResult(r)
+	return cstring(op, func(t *C.char) C.uint32_t {
+		return C.msgenc_complete_create(ptr(b), C.uint32_t(len(b)), t, C.uint64_t(bytes), s, &cr)
+	})
+}
+
 // EncodeCreateResult encodes a create result.
 func EncodeCreateResult(b []byte, r shared.CreateResult) int {
-	cr := C.struct_create_result{
+	cr := cCreateResult(r)
+	return int(C.msgenc_create_result(ptr(b), C.uint32_t(len(b)), &cr))
+}
+
+func cCreateResult(r shared.CreateResult) C.struct_create_result {
+	return C.struct_create_result{
 		magic: C.uint32_t(r.Magic), target_format: C.uint32_t(r.TargetFormat),
 		resolved_virtual_size: C.uint64_t(r.ResolvedVirtualSize), metadata_bytes_written: C.uint64_t(r.MetadataBytesWritten),
 		file_size_after: C.uint64_t(r.FileSizeAfter), resolved_unit_size: C.uint32_t(r.ResolvedUnitSize),
 		error: C.uint32_t(r.Error), backing_format: C.uint32_t(r.BackingFormat),
 		prealloc_start: C.uint64_t(r.PreallocStart), prealloc_end: C.uint64_t(r.PreallocEnd),
 	}
-	return int(C.msgenc_create_result(ptr(b), C.uint32_t(len(b)), &cr))
 }
 
 // EncodeOutputSize encodes an output size message.

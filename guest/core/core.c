@@ -119,6 +119,12 @@ static void ct_send_output_size(uint32_t dev, uint64_t size)
 	msg_output_size(&core_dev, dev, size);
 }
 
+static void ct_send_complete_create(const char *op, uint64_t bytes_written, int success,
+				    const struct create_result *r)
+{
+	msg_complete_create(&core_dev, op, bytes_written, success, r);
+}
+
 void core_main(void);
 
 void core_main(void)
@@ -146,6 +152,7 @@ void core_main(void)
 		.get_output_limit = ct_get_output_limit,
 		.get_input_size = ct_get_input_size,
 		.send_output_size = ct_send_output_size,
+		.send_complete_create = ct_send_complete_create,
 	};
 	if (!core_dev.table) {
 		msg_error(&core_dev, 0, "core: device table is invalid");

@@ -32,6 +32,13 @@ void msg_complete(struct dev *d, const char *op, uint64_t bytes_written, int suc
 	send(d, buf, msgenc_complete(buf, sizeof buf, op, bytes_written, success));
 }
 
+void msg_complete_create(struct dev *d, const char *op, uint64_t bytes_written, int success,
+			 const struct create_result *r)
+{
+	uint8_t buf[MAX_MESSAGE_SIZE];
+	send(d, buf, msgenc_complete_create(buf, sizeof buf, op, bytes_written, success, r));
+}
+
 void msg_create_result(struct dev *d, const struct create_result *r)
 {
 	uint8_t buf[MAX_MESSAGE_SIZE];

@@ -63,20 +63,43 @@ uint32_t msgenc_complete(uint8_t *out, uint32_t cap, const char *op, uint64_t by
 	return wrap(out, cap, GM_COMPLETE, &p);
 }
 
+/* create_result_payload encodes a CreateResultMessage's fields into p. */
+static void create_result_payload(struct pb_buf *p, const struct create_result *r)
+{
+	pb_string_field(p, 1, format_name(r->target_format));
+	pb_uint_field(p, 2, r->resolved_virtual_size);
+	pb_uint_field(p, 3, r->metadata_bytes_written);
+	pb_uint_field(p, 4, r->file_size_after);
+	pb_uint_field(p, 5, r->resolved_unit_size);
+	pb_uint_field(p, 6, r->error);
+	pb_string_field(p, 7, format_name(r->backing_format));
+	pb_uint_field(p, 8, r->prealloc_start);
+	pb_uint_field(p, 9, r->prealloc_end);
+}
+
+uint32_t msgenc_complete_create(uint8_t *out, uint32_t cap, const char *op, uint64_t bytes_written, int success,
+				const struct create_result *r)
+{
+	uint8_t inner[PAYLOAD_MAX];
+	struct pb_buf result;
+	pb_init(&result, inner, sizeof inner);
+	create_result_payload(&result, r);
+	uint8_t buf[PAYLOAD_MAX];
+	struct pb_buf p;
+	pb_init(&p, buf, sizeof buf);
+	pb_string_field(&p, 1, op);
+	pb_uint_field(&p, 2, bytes_written);
+	pb_bool_field(&p, 3, success);
+	pb_message_field(&p, 4, &result);
+	return wrap(out, cap, GM_COMPLETE, &p);
+}
+
 uint32_t msgenc_create_result(uint8_t *out, uint32_t cap, const struct create_result *r)
 {
 	uint8_t buf[PAYLOAD_MAX];
 	struct pb_buf p;
 	pb_init(&p, buf, sizeof buf);
-	pb_string_field(&p, 1, format_name(r->target_format));
-	pb_uint_field(&p, 2, r->resolved_virtual_size);
-	pb_uint_field(&p, 3, r->metadata_bytes_written);
-	pb_uint_field(&p, 4, r->file_size_after);
-	pb_uint_field(&p, 5, r->resolved_unit_size);
-	pb_uint_field(&p, 6, r->error);
-	pb_string_field(&p, 7, format_name(r->backing_format));
-	pb_uint_field(&p, 8, r->prealloc_start);
-	pb_uint_field(&p, 9, r->prealloc_end);
+	create_result_payload(&p, r);
 	return wrap(out, cap, GM_CREATE_RESULT, &p);
 }
 

@@ -10,6 +10,9 @@ uint32_t msgenc_progress(uint8_t *out, uint32_t cap, uint64_t done, uint64_t tot
 uint32_t msgenc_error(uint8_t *out, uint32_t cap, uint32_t code, const char *text);
 uint32_t msgenc_log(uint8_t *out, uint32_t cap, const char *text);
 uint32_t msgenc_complete(uint8_t *out, uint32_t cap, const char *op, uint64_t bytes_written, int success);
+/* A CompleteMessage that carries a create's result. */
+uint32_t msgenc_complete_create(uint8_t *out, uint32_t cap, const char *op, uint64_t bytes_written, int success,
+				const struct create_result *r);
 uint32_t msgenc_create_result(uint8_t *out, uint32_t cap, const struct create_result *r);
 uint32_t msgenc_output_size(uint8_t *out, uint32_t cap, uint32_t output, uint64_t size);
 

@@ -69,6 +69,14 @@ func TestEveryMessageDecodes(t *testing.T) {
 		r.GetError() != math.MaxUint32 || r.GetPreallocStart() != max-1 || r.GetPreallocEnd() != max {
 		t.Errorf("create result %v", r)
 	}
+	cc := decode(t, func(b []byte) int { return EncodeCompleteCreate(b, maxText, max, true, full) }).GetComplete()
+	r = cc.GetCreateResult()
+	if len(cc.GetOperation()) != 1024 || cc.GetBytesWritten() != max || !cc.GetSuccess() ||
+		r.GetTargetFormat() != "vhdx" || r.GetBackingFormat() != "qcow2" || r.GetResolvedVirtualSize() != max ||
+		r.GetMetadataBytesWritten() != max || r.GetFileSizeAfter() != max || r.GetResolvedUnitSize() != math.MaxUint32 ||
+		r.GetError() != math.MaxUint32 || r.GetPreallocStart() != max-1 || r.GetPreallocEnd() != max {
+		t.Errorf("complete with create result: %+v, %+v", cc, r)
+	}
 	o := decode(t, func(b []byte) int { return EncodeOutputSize(b, math.MaxUint32, max) }).GetOutputSize()
 	if o.GetOutput() != math.MaxUint32 || o.GetSize() != max {
 		t.Errorf("output size %v", o)

@@ -174,6 +174,9 @@ type CompleteMessage struct {
 	Operation    string
 	BytesWritten uint64
 	Success      bool
+	// The create operation's result, when it ends a create: one message, and
+	// one exit, for both.
+	CreateResult *CreateResultMessage
 }
 
 // GetOperation returns m.Operation, or its zero value when m is nil.
@@ -198,6 +201,14 @@ func (m *CompleteMessage) GetSuccess() bool {
 		return false
 	}
 	return m.Success
+}
+
+// GetCreateResult returns m.CreateResult, or nil when m is nil.
+func (m *CompleteMessage) GetCreateResult() *CreateResultMessage {
+	if m == nil {
+		return nil
+	}
+	return m.CreateResult
 }
 
 // Unmarshal decodes b into m, as proto.Unmarshal would.
@@ -234,6 +245,18 @@ func (m *CompleteMessage) unmarshal(b []byte) error {
 				return err
 			}
 			m.Success = v != 0
+			b = b[n:]
+		case num == 4 && typ == wireBytes:
+			v, n, err := consumeBytes(b)
+			if err != nil {
+				return err
+			}
+			if m.CreateResult == nil {
+				m.CreateResult = &CreateResultMessage{}
+			}
+			if err := m.CreateResult.unmarshal(v); err != nil {
+				return err
+			}
 			b = b[n:]
 		default:
 			n, err := skipField(num, typ, b, 0)

@@ -41,8 +41,14 @@ func same(pb protoreflect.Message, g reflect.Value) bool {
 			}
 			continue
 		}
-		want := pb.Get(f).Interface()
-		if got := g.FieldByName(msggen.GoName(string(f.Name()))).Interface(); got != want {
+		got := g.FieldByName(msggen.GoName(string(f.Name())))
+		if f.Kind() == protoreflect.MessageKind {
+			if pb.Has(f) != !got.IsNil() || pb.Has(f) && !same(pb.Get(f).Message(), got) {
+				return false
+			}
+			continue
+		}
+		if got.Interface() != pb.Get(f).Interface() {
 			return false
 		}
 	}
@@ -76,6 +82,11 @@ func randomMessage(r *rand.Rand) *guestpb.GuestMessage {
 	}
 	u64 := func() uint64 { return r.Uint64() >> r.IntN(64) }
 	u32 := func() uint32 { return uint32(u64()) }
+	createResult := func() *guestpb.CreateResultMessage {
+		return &guestpb.CreateResultMessage{
+			TargetFormat: str(), ResolvedVirtualSize: u64(), MetadataBytesWritten: u64(), FileSizeAfter: u64(),
+			ResolvedUnitSize: u32(), Error: u32(), BackingFormat: str(), PreallocStart: u64(), PreallocEnd: u64()}
+	}
 	switch r.IntN(7) {
 	case 0:
 		return &guestpb.GuestMessage{Payload: &guestpb.GuestMessage_Progress{Progress: &guestpb.ProgressMessage{Done: u64(), Total: u64()}}}
@@ -84,12 +95,13 @@ func randomMessage(r *rand.Rand) *guestpb.GuestMessage {
 	case 2:
 		return &guestpb.GuestMessage{Payload: &guestpb.GuestMessage_Log{Log: &guestpb.LogMessage{Message: str()}}}
 	case 3:
-		return &guestpb.GuestMessage{Payload: &guestpb.GuestMessage_Complete{Complete: &guestpb.CompleteMessage{
-			Operation: str(), BytesWritten: u64(), Success: r.IntN(2) == 1}}}
+		c := &guestpb.CompleteMessage{Operation: str(), BytesWritten: u64(), Success: r.IntN(2) == 1}
+		if r.IntN(2) == 1 {
+			c.CreateResult = createResult()
+		}
+		return &guestpb.GuestMessage{Payload: &guestpb.GuestMessage_Complete{Complete: c}}
 	case 4:
-		return &guestpb.GuestMessage{Payload: &guestpb.GuestMessage_CreateResult{CreateResult: &guestpb.CreateResultMessage{
-			TargetFormat: str(), ResolvedVirtualSize: u64(), MetadataBytesWritten: u64(), FileSizeAfter: u64(),
-			ResolvedUnitSize: u32(), Error: u32(), BackingFormat: str(), PreallocStart: u64(), PreallocEnd: u64()}}}
+		return &guestpb.GuestMessage{Payload: &guestpb.GuestMessage_CreateResult{CreateResult: createResult()}}
 	case 5:
 		return &guestpb.GuestMessage{Payload: &guestpb.GuestMessage_OutputSize{OutputSize: &guestpb.OutputSizeMessage{Output: u32(), Size: u64()}}}
 	}
@@ -174,6 +186,10 @@ func TestEdgeCases(t *testing.T) {
 		"uint32 from a 64-bit value": cat(tag(2, protowire.BytesType), protowire.AppendBytes(nil, cat(tag(1, protowire.VarintType), protowire.AppendVarint(nil, 1<<40|7)))),
 		"progress merged":            cat(progress(cat(tag(1, protowire.VarintType), []byte{5})), progress(cat(tag(2, protowire.VarintType), []byte{6}))),
 		"progress then log":          cat(progress(cat(tag(1, protowire.VarintType), []byte{5})), tag(3, protowire.BytesType), []byte{0}),
+		"complete, empty result":     cat(tag(4, protowire.BytesType), protowire.AppendBytes(nil, cat(tag(4, protowire.BytesType), []byte{0}))),
+		"complete, result merged": cat(tag(4, protowire.BytesType), protowire.AppendBytes(nil, cat(
+			tag(4, protowire.BytesType), protowire.AppendBytes(nil, cat(tag(2, protowire.VarintType), []byte{7})),
+			tag(4, protowire.BytesType), protowire.AppendBytes(nil, cat(tag(6, protowire.VarintType), []byte{3}))))),
 	}
 	for name, b := range cases {
 		t.Run(name, func(t *testing.T) { check(t, b) })

@@ -178,10 +178,13 @@ func (x *LogMessage) GetMessage() string {
 
 // CompleteMessage ends the run; nothing may follow it but HLT.
 type CompleteMessage struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	Operation     string                 `protobuf:"bytes,1,opt,name=operation,proto3" json:"operation,omitempty"`
-	BytesWritten  uint64                 `protobuf:"varint,2,opt,name=bytes_written,json=bytesWritten,proto3" json:"bytes_written,omitempty"`
-	Success       bool                   `protobuf:"varint,3,opt,name=success,proto3" json:"success,omitempty"`
+	state        protoimpl.MessageState `protogen:"open.v1"`
+	Operation    string                 `protobuf:"bytes,1,opt,name=operation,proto3" json:"operation,omitempty"`
+	BytesWritten uint64                 `protobuf:"varint,2,opt,name=bytes_written,json=bytesWritten,proto3" json:"bytes_written,omitempty"`
+	Success      bool                   `protobuf:"varint,3,opt,name=success,proto3" json:"success,omitempty"`
+	// The create operation's result, when it ends a create: one message, and
+	// one exit, for both.
+	CreateResult  *CreateResultMessage `protobuf:"bytes,4,opt,name=create_result,json=createResult,proto3" json:"create_result,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -235,6 +238,13 @@ func (x *CompleteMessage) GetSuccess() bool {
 		return x.Success
 	}
 	return false
+}
+
+func (x *CompleteMessage) GetCreateResult() *CreateResultMessage {
+	if x != nil {
+		return x.CreateResult
+	}
+	return nil
 }
 
 // CreateResultMessage summarises what the create operation wrote.
@@ -570,11 +580,12 @@ const file_shared_guest_proto_rawDesc = "" +
 	"\amessage\x18\x02 \x01(\tR\amessage\"&\n" +
 	"\n" +
 	"LogMessage\x12\x18\n" +
-	"\amessage\x18\x01 \x01(\tR\amessage\"n\n" +
+	"\amessage\x18\x01 \x01(\tR\amessage\"\xb6\x01\n" +
 	"\x0fCompleteMessage\x12\x1c\n" +
 	"\toperation\x18\x01 \x01(\tR\toperation\x12#\n" +
 	"\rbytes_written\x18\x02 \x01(\x04R\fbytesWritten\x12\x18\n" +
-	"\asuccess\x18\x03 \x01(\bR\asuccess\"\x81\x03\n" +
+	"\asuccess\x18\x03 \x01(\bR\asuccess\x12F\n" +
+	"\rcreate_result\x18\x04 \x01(\v2!.instar.guest.CreateResultMessageR\fcreateResult\"\x81\x03\n" +
 	"\x13CreateResultMessage\x12#\n" +
 	"\rtarget_format\x18\x01 \x01(\tR\ftargetFormat\x122\n" +
 	"\x15resolved_virtual_size\x18\x02 \x01(\x04R\x13resolvedVirtualSize\x124\n" +
@@ -621,17 +632,18 @@ var file_shared_guest_proto_goTypes = []any{
 	(*GuestMessage)(nil),        // 6: instar.guest.GuestMessage
 }
 var file_shared_guest_proto_depIdxs = []int32{
-	0, // 0: instar.guest.GuestMessage.progress:type_name -> instar.guest.ProgressMessage
-	1, // 1: instar.guest.GuestMessage.error:type_name -> instar.guest.ErrorMessage
-	2, // 2: instar.guest.GuestMessage.log:type_name -> instar.guest.LogMessage
-	3, // 3: instar.guest.GuestMessage.complete:type_name -> instar.guest.CompleteMessage
-	4, // 4: instar.guest.GuestMessage.create_result:type_name -> instar.guest.CreateResultMessage
-	5, // 5: instar.guest.GuestMessage.output_size:type_name -> instar.guest.OutputSizeMessage
-	6, // [6:6] is the sub-list for method output_type
-	6, // [6:6] is the sub-list for method input_type
-	6, // [6:6] is the sub-list for extension type_name
-	6, // [6:6] is the sub-list for extension extendee
-	0, // [0:6] is the sub-list for field type_name
+	4, // 0: instar.guest.CompleteMessage.create_result:type_name -> instar.guest.CreateResultMessage
+	0, // 1: instar.guest.GuestMessage.progress:type_name -> instar.guest.ProgressMessage
+	1, // 2: instar.guest.GuestMessage.error:type_name -> instar.guest.ErrorMessage
+	2, // 3: instar.guest.GuestMessage.log:type_name -> instar.guest.LogMessage
+	3, // 4: instar.guest.GuestMessage.complete:type_name -> instar.guest.CompleteMessage
+	4, // 5: instar.guest.GuestMessage.create_result:type_name -> instar.guest.CreateResultMessage
+	5, // 6: instar.guest.GuestMessage.output_size:type_name -> instar.guest.OutputSizeMessage
+	7, // [7:7] is the sub-list for method output_type
+	7, // [7:7] is the sub-list for method input_type
+	7, // [7:7] is the sub-list for extension type_name
+	7, // [7:7] is the sub-list for extension extendee
+	0, // [0:7] is the sub-list for field type_name
 }
 
 func init() { file_shared_guest_proto_init() }

@@ -3,8 +3,9 @@
 // and a decoder for each over the reader in shared/guestmsg/wire.go. The
 // schema stays the one source of truth; the host decodes it without the
 // protobuf runtime. It supports what guest.proto uses (uint32, uint64,
-// bool and string fields, and messages as members of a oneof) and refuses
-// anything else, so a schema change cannot silently outgrow it.
+// bool and string fields, message fields, and messages as members of a
+// oneof) and refuses anything else, so a schema change cannot silently
+// outgrow it.
 package msggen
 
 import (
@@ -137,13 +138,19 @@ func message(b *bytes.Buffer, fd protoreflect.FileDescriptor, md protoreflect.Me
 	oneofs := md.Oneofs()
 	for i := 0; i < fields.Len(); i++ {
 		f := fields.Get(i)
-		if f.Cardinality() == protoreflect.Repeated || f.HasPresence() && f.ContainingOneof() == nil {
-			return fmt.Errorf("%s.%s: only singular proto3 fields without presence are supported", name, f.Name())
+		isMessage := f.Kind() == protoreflect.MessageKind
+		if f.Cardinality() == protoreflect.Repeated || f.HasPresence() && f.ContainingOneof() == nil && !isMessage {
+			return fmt.Errorf("%s.%s: only singular proto3 fields without presence, and messages, are supported", name, f.Name())
 		}
 		if f.ContainingOneof() != nil {
-			if f.Kind() != protoreflect.MessageKind {
+			if !isMessage {
 				return fmt.Errorf("%s.%s: only messages are supported in a oneof", name, f.Name())
 			}
+			continue
+		}
+		if isMessage {
+			comment(b, fd, f, "\t")
+			fmt.Fprintf(b, "\t%s *%s\n", GoName(string(f.Name())), f.Message().Name())
 			continue
 		}
 		s, ok := scalars[f.Kind()]
@@ -173,6 +180,11 @@ func message(b *bytes.Buffer, fd protoreflect.FileDescriptor, md protoreflect.Me
 				g, f.Name(), name, g, t, GoName(string(o.Name())), t)
 			continue
 		}
+		if f.Kind() == protoreflect.MessageKind {
+			fmt.Fprintf(b, "// Get%s returns m.%s, or nil when m is nil.\nfunc (m *%s) Get%s() *%s {\n\tif m == nil {\n\t\treturn nil\n\t}\n\treturn m.%s\n}\n\n",
+				g, g, name, g, f.Message().Name(), g)
+			continue
+		}
 		s := scalars[f.Kind()]
 		fmt.Fprintf(b, "// Get%s returns m.%s, or its zero value when m is nil.\nfunc (m *%s) Get%s() %s {\n\tif m == nil {\n\t\treturn %s\n\t}\n\treturn m.%s\n}\n\n",
 			g, g, name, g, s.goType, s.zero, g)
@@ -191,6 +203,14 @@ func message(b *bytes.Buffer, fd protoreflect.FileDescriptor, md protoreflect.Me
 			// the protobuf library does; another member replaces it.
 			fmt.Fprintf(b, "\t\tcase num == %d && typ == wireBytes:\n\t\t\tv, n, err := consumeBytes(b)\n\t\t\tif err != nil {\n\t\t\t\treturn err\n\t\t\t}\n\t\t\tp, ok := m.%s.(*%s)\n\t\t\tif !ok {\n\t\t\t\tp = &%s{}\n\t\t\t}\n\t\t\tif err := p.unmarshal(v); err != nil {\n\t\t\t\treturn err\n\t\t\t}\n\t\t\tm.%s = p\n\t\t\tb = b[n:]\n",
 				f.Number(), og, t, t, og)
+			continue
+		}
+		if f.Kind() == protoreflect.MessageKind {
+			// A repeated occurrence merges into the first, as the
+			// protobuf library does.
+			t := string(f.Message().Name())
+			fmt.Fprintf(b, "\t\tcase num == %d && typ == wireBytes:\n\t\t\tv, n, err := consumeBytes(b)\n\t\t\tif err != nil {\n\t\t\t\treturn err\n\t\t\t}\n\t\t\tif m.%s == nil {\n\t\t\t\tm.%s = &%s{}\n\t\t\t}\n\t\t\tif err := m.%s.unmarshal(v); err != nil {\n\t\t\t\treturn err\n\t\t\t}\n\t\t\tb = b[n:]\n",
+				f.Number(), g, g, t, g)
 			continue
 		}
 		s := scalars[f.Kind()]

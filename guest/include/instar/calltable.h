@@ -8,7 +8,7 @@
 
 #include "instar/shared.h"
 
-#define CALL_TABLE_VERSION 1
+#define CALL_TABLE_VERSION 2
 
 struct call_table {
 	uint32_t magic; /* CALL_TABLE_MAGIC once core has filled it */
@@ -37,6 +37,11 @@ struct call_table {
 	uint64_t (*get_input_size)(uint32_t dev);   /* in bytes */
 	/* The final length of output dev (1..): multi-file formats. */
 	void (*send_output_size)(uint32_t dev, uint64_t size);
+
+	/* Appended in version 2: send_create_result and send_complete in one
+	 * message, and so one exit. */
+	void (*send_complete_create)(const char *op, uint64_t bytes_written, int success,
+				     const struct create_result *result);
 };
 
 /* The operation's entry point, linked first at OPERATION_LOAD_ADDR. */

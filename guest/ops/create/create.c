@@ -70,8 +70,7 @@ static void finish(struct create *c, uint32_t err)
 	c->result.error = err;
 	if (err != CREATE_ERR_OK)
 		c->ct->send_error(err, c->plan.reason ? c->plan.reason : error_text(err));
-	c->ct->send_create_result(&c->result);
-	c->ct->send_complete("create", c->result.metadata_bytes_written, err == CREATE_ERR_OK);
+	c->ct->send_complete_create("create", c->result.metadata_bytes_written, err == CREATE_ERR_OK, &c->result);
 }
 
 static int ct_has_backing(const struct call_table *ct)
