@@ -9,6 +9,8 @@ import (
 	"testing"
 	"time"
 
+	"golang.org/x/sys/unix"
+
 	"instar/shared"
 	"instar/vmm"
 )
@@ -41,8 +43,28 @@ func testSelftest(t *testing.T, locked bool) {
 	h := newHost()
 	cfg := testConfig()
 	cfg.LockedThread = locked
+	var before unix.CPUSet
+	if err := unix.SchedGetaffinity(0, &before); err != nil {
+		t.Fatal(err)
+	}
 	v := h.loadWith(t, cfg, guestBinary(t, "core"), guestBinary(t, "selftest"))
 	pid := childPid(v)
+	// The child runs on one CPU, the one its tracer is bound to.
+	var child unix.CPUSet
+	if err := unix.SchedGetaffinity(pid, &child); err != nil {
+		t.Fatal(err)
+	}
+	if before.Count() > 1 && child.Count() != 1 {
+		t.Errorf("the guest process may run on %d CPUs, want 1", child.Count())
+	}
+	if locked {
+		defer func() {
+			var after unix.CPUSet
+			if err := unix.SchedGetaffinity(0, &after); err != nil || after != before {
+				t.Errorf("the caller's thread is left bound to %d CPUs (was %d): %v", after.Count(), before.Count(), err)
+			}
+		}()
+	}
 	if locked {
 		// Another thread may not drive a VM made with LockedThread.
 		errs := make(chan error)

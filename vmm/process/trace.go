@@ -22,6 +22,8 @@ type tracer struct {
 	// final is the terminal exit once the child is gone (fault, interrupt);
 	// Run keeps returning it.
 	final *vmm.Exit
+	// pinned is the thread's CPU mask before start pinned it.
+	pinned *unix.CPUSet
 }
 
 // trace is the tracer goroutine. It locks itself to its OS thread for good:

@@ -70,6 +70,7 @@ func newVM(cfg vmm.VMConfig, stub *stubImage) (_ *vm, err error) {
 		t := &tracer{v: v}
 		v.tid = unix.Gettid()
 		if err := t.start(stub); err != nil {
+			unpin(t.pinned)
 			close(v.done)
 			return nil, err
 		}
@@ -168,6 +169,7 @@ func (v *vm) Close() error {
 		v.Interrupt()
 		if t := v.direct; t != nil {
 			t.kill()
+			unpin(t.pinned) // the caller's thread goes back to its pool
 			close(v.done)
 		} else {
 			close(v.quit)
