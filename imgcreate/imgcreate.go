@@ -90,11 +90,20 @@ func StartGuests(acc vmm.Accelerator, probe bool) *Guests {
 	return g
 }
 
-// Close releases the guests, run or not.
+// Close releases the guests, run or not, and waits until they are.
 func (g *Guests) Close() {
 	g.create.Close()
 	if g.probe != nil {
 		g.probe.Close()
+	}
+}
+
+// Release lets the guests go without waiting for their teardown, for a
+// command about to exit (see vmm.Guest.Release).
+func (g *Guests) Release() {
+	g.create.Release()
+	if g.probe != nil {
+		g.probe.Release()
 	}
 }
 

@@ -168,8 +168,17 @@ func (g *Guest) Run(cfg Config) (*Result, error) {
 // Close stops the guest if it has not run, and waits until its VM is
 // released. It is safe to call more than once.
 func (g *Guest) Close() {
-	g.closed.Do(func() { close(g.quit) })
+	g.Release()
 	<-g.done
+}
+
+// Release stops the guest if it has not run, and lets its VM be released
+// in the background without waiting: for a command about to exit, whose
+// exit would otherwise wait for the guest's teardown (a process that exits
+// first takes its guests with it). It is safe to call more than once, and
+// with Close.
+func (g *Guest) Release() {
+	g.closed.Do(func() { close(g.quit) })
 }
 
 // serve is the guest's goroutine: it owns the VM from creation to release

@@ -77,7 +77,9 @@ func runCreate(args []string, stdout io.Writer) error {
 			return err
 		}
 		guests = imgcreate.StartGuests(acc, hasBacking && !unsafe)
-		defer guests.Close()
+		// instar exits right after the create: its guests' teardown
+		// need not hold that up.
+		defer guests.Release()
 	}
 	f, err := imgopt.Lookup(format)
 	if err != nil {
