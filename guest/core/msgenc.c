@@ -52,17 +52,6 @@ uint32_t msgenc_log(uint8_t *out, uint32_t cap, const char *text)
 	return wrap(out, cap, GM_LOG, &p);
 }
 
-uint32_t msgenc_complete(uint8_t *out, uint32_t cap, const char *op, uint64_t bytes_written, int success)
-{
-	uint8_t buf[PAYLOAD_MAX];
-	struct pb_buf p;
-	pb_init(&p, buf, sizeof buf);
-	pb_string_field(&p, 1, op);
-	pb_uint_field(&p, 2, bytes_written);
-	pb_bool_field(&p, 3, success);
-	return wrap(out, cap, GM_COMPLETE, &p);
-}
-
 /* create_result_payload encodes a CreateResultMessage's fields into p. */
 static void create_result_payload(struct pb_buf *p, const struct create_result *r)
 {
@@ -77,21 +66,35 @@ static void create_result_payload(struct pb_buf *p, const struct create_result *
 	pb_uint_field(p, 9, r->prealloc_end);
 }
 
-uint32_t msgenc_complete_create(uint8_t *out, uint32_t cap, const char *op, uint64_t bytes_written, int success,
-				const struct create_result *r)
+/* complete encodes a CompleteMessage, with a create result when r is set. */
+static uint32_t complete(uint8_t *out, uint32_t cap, const char *op, uint64_t bytes_written, int success,
+			 const struct create_result *r)
 {
 	uint8_t inner[PAYLOAD_MAX];
 	struct pb_buf result;
 	pb_init(&result, inner, sizeof inner);
-	create_result_payload(&result, r);
 	uint8_t buf[PAYLOAD_MAX];
 	struct pb_buf p;
 	pb_init(&p, buf, sizeof buf);
 	pb_string_field(&p, 1, op);
 	pb_uint_field(&p, 2, bytes_written);
 	pb_bool_field(&p, 3, success);
-	pb_message_field(&p, 4, &result);
+	if (r) {
+		create_result_payload(&result, r);
+		pb_message_field(&p, 4, &result);
+	}
 	return wrap(out, cap, GM_COMPLETE, &p);
+}
+
+uint32_t msgenc_complete(uint8_t *out, uint32_t cap, const char *op, uint64_t bytes_written, int success)
+{
+	return complete(out, cap, op, bytes_written, success, 0);
+}
+
+uint32_t msgenc_complete_create(uint8_t *out, uint32_t cap, const char *op, uint64_t bytes_written, int success,
+				const struct create_result *r)
+{
+	return complete(out, cap, op, bytes_written, success, r);
 }
 
 uint32_t msgenc_create_result(uint8_t *out, uint32_t cap, const struct create_result *r)
