@@ -60,6 +60,12 @@ func (in *interrupts) beforeNamed() {
 	in.ignored = true
 }
 
+// keepIgnoring is set by main, whose process exits right after the
+// command: ending the ignoring (signal.Reset) starts the runtime's signal
+// mask thread, which would cost the command more than anything else at
+// its end.
+var keepIgnoring = false
+
 // stop uninstalls the handler or ends the ignoring, and releases the
 // context.
 func (in *interrupts) stop() {
@@ -68,7 +74,7 @@ func (in *interrupts) stop() {
 		<-in.installed
 		signal.Stop(in.sigs)
 	}
-	if in.ignored {
+	if in.ignored && !keepIgnoring {
 		signal.Reset(os.Interrupt, syscall.SIGTERM)
 	}
 	in.cancel(nil)

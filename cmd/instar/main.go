@@ -12,6 +12,7 @@ import (
 var version = "0.1.0-dev"
 
 func main() {
+	keepIgnoring = true // the process ends with the command
 	os.Exit(run(os.Args[1:]))
 }
 
