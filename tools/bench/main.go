@@ -49,7 +49,7 @@ var createCases = []createCase{
 
 func main() {
 	instar := flag.String("instar", "bin/instar", "instar binary")
-	runs := flag.Int("runs", 15, "runs of each measurement")
+	runs := flag.Int("runs", 41, "runs of each measurement (odd: the median is one of them)")
 	accelName := flag.String("accel", "process", "accelerator for the create benchmarks")
 	flag.Parse()
 
