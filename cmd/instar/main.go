@@ -13,6 +13,9 @@ var version = "0.1.0-dev"
 
 func main() {
 	keepIgnoring = true // the process ends with the command
+	if len(os.Args) > 1 && os.Args[1] == "create" {
+		stayOnThisCPU()
+	}
 	os.Exit(run(os.Args[1:]))
 }
 
