@@ -1,6 +1,7 @@
 package imgcreate
 
 import (
+	"errors"
 	"fmt"
 	"path/filepath"
 
@@ -148,6 +149,10 @@ func configFor(r Request) (*shared.CreateConfig, error) {
 		// qemu caps the block size at 256 MiB, so any larger value,
 		// even one past 32 bits, acts as the cap; the guest applies it.
 		cfg.BlockSize = uint32(min(opts.Uint("block_size", 0), 1<<32-1))
+		// The config has 32 bits for it; qemu-img's limit is the same.
+		if opts.Uint("log_size", 1<<20) >= 4<<30 {
+			return nil, errors.New("Log size must be smaller than 4 GB")
+		}
 		if cfg.VhdxLogSize, err = u32(opts, "log_size", 1<<20); err != nil {
 			return nil, err
 		}

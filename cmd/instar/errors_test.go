@@ -42,6 +42,9 @@ func TestBadInputErrors(t *testing.T) {
 	if err := os.Mkdir(filepath.Join(dir, "adir"), 0o755); err != nil {
 		t.Fatal(err)
 	}
+	if err := os.WriteFile(filepath.Join(dir, "b.raw"), make([]byte, 1<<20), 0o644); err != nil {
+		t.Fatal(err)
+	}
 	cases := []struct {
 		name string
 		args []string
@@ -72,7 +75,12 @@ func TestBadInputErrors(t *testing.T) {
 		{"refused option", []string{"create", "-f", "qcow2", "--accel", "process", "-o", "cluster_size=3000", "x", "1M"}, "Cluster size must be a power of two between 512 and 2048k"},
 		{"refused combination", []string{"create", "-f", "qcow2", "--accel", "process", "-o", "compat=0.10,lazy_refcounts=on", "x", "1M"}, "Lazy refcounts only supported with compatibility level 1.1"},
 		{"size too large for format", []string{"create", "-f", "vpc", "--accel", "process", "x", "3T"}, "The image size is too large for file format 'vpc'"},
-		{"refused option, no reason", []string{"create", "-f", "vhdx", "--accel", "process", "-o", "block_size=3M", "x", "1G"}, "vhdx does not accept block_size=3145728"},
+		// The planners' refusals carry qemu-img's own words.
+		{"vhdx block size", []string{"create", "-f", "vhdx", "--accel", "process", "-o", "block_size=3M", "x", "1G"}, "x: Block size must be a power of two"},
+		{"vhdx log size", []string{"create", "-f", "vhdx", "-o", "log_size=4G", "x", "1G"}, "x: Log size must be smaller than 4 GB"},
+		{"vmdk compat6 and hwversion", []string{"create", "-f", "vmdk", "--accel", "process", "-o", "compat6=on,hwversion=4", "x", "1G"}, "x: compat6 cannot be enabled with hwversion set"},
+		{"vmdk flat zeroed grain", []string{"create", "-f", "vmdk", "--accel", "process", "-o", "subformat=monolithicFlat,zeroed_grain=on", "x", "1G"}, "x: Flat image can't enable zeroed grain"},
+		{"vmdk raw backing", []string{"create", "-f", "vmdk", "--accel", "process", "-b", "b.raw", "-F", "raw", "x", "1G"}, "x: backing_file must be a vmdk image"},
 		{"hostile backing header", []string{"create", "-f", "qcow2", "--accel", "process", "-b", "hostile.qcow2", "-F", "qcow2", "x"}, "not a valid qcow2 image"},
 	}
 	for _, c := range cases {

@@ -100,6 +100,6 @@ struct vhdx_layout {
 /* Chooses block size, log size and region placement as qemu-img 7.2 does;
  * CREATE_ERR_OK, CREATE_ERR_INVALID_OPTION or CREATE_ERR_INVALID_SIZE. */
 uint32_t vhdx_layout_for(uint64_t virtual_size, uint32_t block_size, uint32_t log_size,
-			 int fixed, struct vhdx_layout *l);
+			 int fixed, struct vhdx_layout *l, const char **reason);
 
 #endif

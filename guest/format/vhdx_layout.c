@@ -32,24 +32,30 @@ static uint64_t round_up(uint64_t v, uint64_t unit)
 }
 
 uint32_t vhdx_layout_for(uint64_t virtual_size, uint32_t block_size, uint32_t log_size,
-			 int fixed, struct vhdx_layout *l)
+			 int fixed, struct vhdx_layout *l, const char **reason)
 {
-	if (virtual_size > VHDX_MAX_SIZE)
+	if (virtual_size > VHDX_MAX_SIZE) {
+		*reason = "Image size too large; max of 64TB";
 		return CREATE_ERR_INVALID_SIZE;
+	}
 	l->size = round_up(virtual_size, VHDX_SECTOR);
 
 	/* Log: whole MiB (qemu rounds up), below 4 GiB. 0 is the default. */
 	uint64_t log = log_size == 0 ? VHDX_MIB : round_up(log_size, VHDX_MIB);
-	if (log >= 4ull * 1024 * VHDX_MIB)
+	if (log >= 4ull * 1024 * VHDX_MIB) {
+		*reason = "Log size must be smaller than 4 GB";
 		return CREATE_ERR_INVALID_OPTION;
+	}
 	l->log_size = (uint32_t)log;
 
 	/* Block size: whole MiB, capped at 256 MiB, then a power of two. */
 	uint64_t bs = block_size == 0 ? auto_block_size(l->size) : round_up(block_size, VHDX_MIB);
 	if (bs > VHDX_MAX_BLOCK)
 		bs = VHDX_MAX_BLOCK;
-	if ((bs & (bs - 1)) != 0)
+	if ((bs & (bs - 1)) != 0) {
+		*reason = "Block size must be a power of two";
 		return CREATE_ERR_INVALID_OPTION;
+	}
 	l->block_size = (uint32_t)bs;
 
 	/* One sector bitmap block covers 2^23 sectors of 512 bytes. */

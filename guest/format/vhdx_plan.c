@@ -202,9 +202,7 @@ uint32_t vhdx_plan(const struct create_config *cfg, uint64_t virtual_size,
 	int fixed = cfg->vhd_subformat == VHD_FIXED;
 	int zero = (cfg->flags & FLAG_VHDX_BLOCK_STATE_ZERO) != 0;
 	struct vhdx_layout l;
-	err = vhdx_layout_for(virtual_size, cfg->block_size, cfg->vhdx_log_size, fixed, &l);
-	if (err == CREATE_ERR_INVALID_SIZE)
-		res->reason = "Image size too large; max of 64TB";
+	err = vhdx_layout_for(virtual_size, cfg->block_size, cfg->vhdx_log_size, fixed, &l, &res->reason);
 	if (err != CREATE_ERR_OK)
 		return err;
 

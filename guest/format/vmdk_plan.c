@@ -30,27 +30,42 @@ struct vmdk_job {
 	uint32_t parent_cid;
 };
 
+/* check_options refuses what qemu-img refuses, with qemu's reason where a
+ * user can reach the refusal. */
 static uint32_t check_options(const struct create_config *cfg, uint64_t virtual_size,
-			      const uint8_t *name, uint32_t name_len, const struct fmt_scratch *scratch)
+			      const uint8_t *name, uint32_t name_len, const struct fmt_scratch *scratch,
+			      struct plan_result *res)
 {
 	if (cfg->vmdk_subformat > VMDK_TWO_GB_MAX_EXTENT_FLAT ||
 	    cfg->vmdk_adapter_type > VMDK_ADAPTER_LEGACY_ESX)
 		return CREATE_ERR_INVALID_OPTION;
-	if ((cfg->flags & FLAG_VMDK_COMPAT6) && cfg->vmdk_hwversion != 0)
-		return CREATE_ERR_INVALID_OPTION; /* "compat6 cannot be enabled with hwversion set" */
+	/* In qemu-img's order: the backing file's format, compat6 with
+	 * hwversion, then what a flat image cannot have. */
+	if (cfg->backing_file_len != 0 && cfg->backing_format != FORMAT_UNSET &&
+	    cfg->backing_format != FORMAT_VMDK) {
+		res->reason = "backing_file must be a vmdk image";
+		return CREATE_ERR_BACKING_FORMAT;
+	}
+	if ((cfg->flags & FLAG_VMDK_COMPAT6) && cfg->vmdk_hwversion != 0) {
+		res->reason = "compat6 cannot be enabled with hwversion set";
+		return CREATE_ERR_INVALID_OPTION;
+	}
 	int flat = cfg->vmdk_subformat == VMDK_MONOLITHIC_FLAT ||
 		   cfg->vmdk_subformat == VMDK_TWO_GB_MAX_EXTENT_FLAT;
-	if (flat && (cfg->backing_file_len != 0 || (cfg->flags & FLAG_VMDK_ZEROED_GRAIN)))
-		return CREATE_ERR_INVALID_OPTION; /* qemu: no backing, no zeroed grain */
+	if (flat && cfg->backing_file_len != 0) {
+		res->reason = "Flat image can't have backing file";
+		return CREATE_ERR_INVALID_OPTION;
+	}
+	if (flat && (cfg->flags & FLAG_VMDK_ZEROED_GRAIN)) {
+		res->reason = "Flat image can't enable zeroed grain";
+		return CREATE_ERR_INVALID_OPTION;
+	}
 	/* qemu's vmdk driver has fixed 64 KiB grains and no preallocation. */
 	if ((cfg->vmdk_grain_size != 0 && cfg->vmdk_grain_size != VMDK_GRAIN_SECTORS * VMDK_SECTOR) ||
 	    cfg->preallocation != PREALLOC_OFF)
 		return CREATE_ERR_INVALID_OPTION;
 	if (cfg->backing_file_len > CREATE_CONFIG_MAX_BACKING_FILE)
 		return CREATE_ERR_BACKING_TOO_LONG;
-	if (cfg->backing_file_len != 0 && cfg->backing_format != FORMAT_UNSET &&
-	    cfg->backing_format != FORMAT_VMDK)
-		return CREATE_ERR_BACKING_FORMAT;
 	if (virtual_size > (uint64_t)INT64_MAX)
 		return CREATE_ERR_INVALID_SIZE;
 	if (name_len == 0 || name_len > VMDK_MAX_NAME)
@@ -191,7 +206,7 @@ uint32_t vmdk_plan(const struct create_config *cfg, uint64_t virtual_size,
 		   const struct fmt_scratch *scratch, const struct fmt_sink *sink,
 		   struct plan_result *res)
 {
-	uint32_t err = check_options(cfg, virtual_size, image_name, image_name_len, scratch);
+	uint32_t err = check_options(cfg, virtual_size, image_name, image_name_len, scratch, res);
 	if (err != CREATE_ERR_OK)
 		return err;
 

@@ -147,7 +147,10 @@ static uint32_t plan_to(struct create *c, uint64_t virtual_size, const struct fm
 		/* The new descriptor records the backing file's CID; without an
 		 * attached backing file (-u) there is none to read. */
 		uint32_t parent_cid = 0xffffffffu;
-		if (cfg->backing_file_len > 0 && ct_has_backing(c->ct)) {
+		/* A backing file given as another format is the planner's to
+		 * refuse, with qemu's reason, before it is read as a vmdk. */
+		int other = cfg->backing_format != FORMAT_UNSET && cfg->backing_format != FORMAT_VMDK;
+		if (cfg->backing_file_len > 0 && ct_has_backing(c->ct) && !other) {
 			struct fmt_source src = backing_source(c->ct);
 			uint32_t err = vmdk_parent_cid(&src, &scratch, &parent_cid);
 			if (err != CREATE_ERR_OK)
