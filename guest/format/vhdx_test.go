@@ -115,28 +115,14 @@ func TestVhdxMatrix(t *testing.T) {
 	for _, c := range vhdxCases() {
 		t.Run(c.name, func(t *testing.T) {
 			t.Parallel()
-			ours, theirs := pairDirs(t)
-			o, th := filepath.Join(ours, "img.vhdx"), filepath.Join(theirs, "img.vhdx")
-			scratch := c.scratch
-			if scratch == 0 {
-				scratch = scratchDefault
-			}
 			cfg := c.config()
-			info, code := planToFiles(t, []string{o}, func(s OutputSink) (PlanInfo, uint32, error) {
-				return VhdxPlan(cfg, uint64(c.size), scratch, s)
-			})
-			qout, qerr := qemuCreate("-f", "vhdx", "-o", c.opts(), th, fmt.Sprint(c.size))
-			if code != c.want {
-				t.Fatalf("vhdx_plan = %d, want %d (qemu-img: %v %s)", code, c.want, qerr, qout)
-			}
-			if c.want != shared.CreateErrOK {
-				if qerr == nil && c.want != shared.CreateErrScratchTooSmall {
-					t.Fatalf("we refuse (%d) but qemu-img accepts", code)
-				}
+			o, th, info, ok := runPlanCase(t, planCase{
+				format: "vhdx", file: "img.vhdx", scratch: c.scratch, want: c.want, qemuOpts: c.opts(), size: c.size,
+				plan: func(s OutputSink, scratch int) (PlanInfo, uint32, error) {
+					return VhdxPlan(cfg, uint64(c.size), scratch, s)
+				}})
+			if !ok {
 				return
-			}
-			if qerr != nil {
-				t.Fatalf("qemu-img create: %v: %s", qerr, qout)
 			}
 			if want := qemuVirtualSize(t, th, "vhdx"); int64(info.VirtualSize) != want {
 				t.Errorf("virtual size %d, qemu-img says %d", info.VirtualSize, want)

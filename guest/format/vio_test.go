@@ -158,3 +158,57 @@ func (b bytesReader) ReadAt(p []byte, off int64) (int, error) {
 	}
 	return n, nil
 }
+
+// checkParsedSize compares a parser's verdict on a file with qemu-img's:
+// want is the virtual size qemu-img reports, or negative when it refuses
+// the file.
+func checkParsedSize(t *testing.T, want int64, got ParsedBacking, code uint32) {
+	t.Helper()
+	switch {
+	case want < 0 && code != shared.CreateErrBackingParse:
+		t.Errorf("qemu-img refuses it, we give %+v (code %d)", got, code)
+	case want >= 0 && (code != shared.CreateErrOK || int64(got.VirtualSize) != want):
+		t.Errorf("qemu-img says size %d, we give %+v (code %d)", want, got, code)
+	}
+}
+
+// planCase is one single-file planner run in a matrix test, next to
+// qemu-img create with the matching options.
+type planCase struct {
+	format, file string
+	scratch      int    // 0: scratchDefault
+	want         uint32 // the planner's expected code
+	qemuOpts     string // qemu-img's -o
+	size         int64
+	plan         func(s OutputSink, scratch int) (PlanInfo, uint32, error)
+}
+
+// runPlanCase plans into ours/ and has qemu-img create into theirs/. It
+// checks the planner's code against want, and a refusal against qemu-img's
+// (a scratch refusal is ours alone); ok is false when the case ends there.
+func runPlanCase(t *testing.T, c planCase) (ours, theirs string, info PlanInfo, ok bool) {
+	t.Helper()
+	o, th := pairDirs(t)
+	ours, theirs = filepath.Join(o, c.file), filepath.Join(th, c.file)
+	scratch := c.scratch
+	if scratch == 0 {
+		scratch = scratchDefault
+	}
+	info, code := planToFiles(t, []string{ours}, func(s OutputSink) (PlanInfo, uint32, error) {
+		return c.plan(s, scratch)
+	})
+	qout, qerr := qemuCreate("-f", c.format, "-o", c.qemuOpts, theirs, fmt.Sprint(c.size))
+	if code != c.want {
+		t.Fatalf("%s plan = %d, want %d (qemu-img: %v %s)", c.format, code, c.want, qerr, qout)
+	}
+	if c.want != shared.CreateErrOK {
+		if qerr == nil && c.want != shared.CreateErrScratchTooSmall {
+			t.Fatalf("we refuse (%d) but qemu-img accepts", code)
+		}
+		return ours, theirs, info, false
+	}
+	if qerr != nil {
+		t.Fatalf("qemu-img create: %v: %s", qerr, qout)
+	}
+	return ours, theirs, info, true
+}
