@@ -6,6 +6,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 
 	"golang.org/x/sys/unix"
 
@@ -138,7 +139,7 @@ type tempFile struct {
 // a new file gets (0666 less the umask), which os.CreateTemp would not give.
 func newTempFile(name string, beforeNamed func()) (*tempFile, error) {
 	dir := filepath.Dir(name)
-	if !noTmpfile {
+	if !noTmpfile && procFDs() {
 		fd, err := unix.Open(dir, unix.O_TMPFILE|unix.O_RDWR|unix.O_CLOEXEC, 0o666)
 		if err == nil {
 			return &tempFile{f: os.NewFile(uintptr(fd), name)}, nil
@@ -165,6 +166,13 @@ func newTempFile(name string, beforeNamed func()) (*tempFile, error) {
 
 // noTmpfile makes newTempFile take the named way, for tests.
 var noTmpfile = false
+
+// procFDs reports whether /proc/self/fd is there: an unnamed file is given
+// its name through it, so without it the named way is taken.
+var procFDs = sync.OnceValue(func() bool {
+	_, err := os.Stat("/proc/self/fd")
+	return err == nil
+})
 
 // tempName is a fresh hidden name beside name: ".base.instar-<12 hex>".
 func tempName(name string) (string, error) {
