@@ -64,21 +64,24 @@ func (t *tracer) run() (vmm.Exit, error) {
 		return t.finish(t.interrupted()), nil
 	}
 	if in := t.next; in != nil {
-		t.next = nil
-		t.regs.Rip += uint64(in.len)
+		// Changed in a copy, kept only once the child has it, so that a
+		// refused request (from the wrong thread, say) changes nothing.
+		regs := t.regs
+		regs.Rip += uint64(in.len)
 		if in.kind == insnIn {
 			// No device answers IN (the VMM treats it as a guest error):
 			// all ones, as from an empty bus. A 32-bit write zero-extends
 			// into RAX; 8- and 16-bit writes keep the upper bits.
 			if in.size == 4 {
-				t.regs.Rax = 0xffffffff
+				regs.Rax = 0xffffffff
 			} else {
-				t.regs.Rax |= uint64(1)<<(8*in.size) - 1
+				regs.Rax |= uint64(1)<<(8*in.size) - 1
 			}
 		}
-		if err := unix.PtraceSetRegs(t.pid, &t.regs); err != nil {
+		if err := unix.PtraceSetRegs(t.pid, &regs); err != nil {
 			return t.lost(err, "advance the guest past its instruction")
 		}
+		t.regs, t.next = regs, nil
 	}
 	// Signal 0: the SIGSEGV (or the handoff SIGTRAP) is not delivered.
 	if err := unix.PtraceSyscall(t.pid, 0); err != nil {
@@ -198,6 +201,13 @@ func (t *tracer) gone(ws unix.WaitStatus) vmm.Exit {
 // lost handles a failed ptrace request. ESRCH means the child died under
 // us (Interrupt, or an outside SIGKILL): that is an exit, not an error.
 func (t *tracer) lost(err error, what string) (vmm.Exit, error) {
+	// ptrace answers ESRCH to any thread but the tracer: with
+	// LockedThread that is a caller breaking its promise, not the child's
+	// death, and nothing is changed. Checked here, not on every Run, to
+	// keep a system call off each exit.
+	if tid := unix.Gettid(); t.v.direct != nil && tid != t.v.tid {
+		return vmm.Exit{}, fmt.Errorf("process accelerator: Run called on thread %d, but the VM was created with LockedThread on thread %d", tid, t.v.tid)
+	}
 	if errors.Is(err, unix.ESRCH) {
 		if ws, ok := t.kill(); ok {
 			return t.gone(ws), nil

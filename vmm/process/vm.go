@@ -129,9 +129,6 @@ func (v *vm) Run() (vmm.Exit, error) {
 			return vmm.Exit{}, errClosed
 		default:
 		}
-		if tid := unix.Gettid(); tid != v.tid {
-			return vmm.Exit{}, fmt.Errorf("process accelerator: Run called on thread %d, but the VM was created with LockedThread on thread %d", tid, v.tid)
-		}
 		return t.run()
 	}
 	select {

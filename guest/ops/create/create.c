@@ -111,22 +111,6 @@ static uint32_t probe_backing(struct create *c, uint64_t *virtual_size)
 	return CREATE_ERR_OK;
 }
 
-static uint32_t plan_to(struct create *c, uint64_t virtual_size, const struct fmt_sink *sink);
-
-/* plan writes the image through a sink that gathers adjacent small writes
- * (each write is an exit), and flushes it. */
-static uint32_t plan(struct create *c, uint64_t virtual_size)
-{
-	struct fmt_sink direct = {.write = sink_write, .ctx = (void *)c->ct};
-	struct fmt_gather gather;
-	fmt_gather_init(&gather, &direct, GATHER_BASE, GATHER_SIZE);
-	struct fmt_sink sink = fmt_gather_sink(&gather);
-	uint32_t err = plan_to(c, virtual_size, &sink);
-	if (fmt_gather_flush(&gather) != 0 && err == CREATE_ERR_OK)
-		err = CREATE_ERR_WRITE_FAILED;
-	return err;
-}
-
 static uint32_t plan_to(struct create *c, uint64_t virtual_size, const struct fmt_sink *sink)
 {
 	const struct create_config *cfg = c->cfg;
@@ -163,6 +147,20 @@ static uint32_t plan_to(struct create *c, uint64_t virtual_size, const struct fm
 	}
 	}
 	return CREATE_ERR_UNSUPPORTED_FORMAT;
+}
+
+/* plan writes the image through a sink that gathers adjacent small writes
+ * (each write is an exit), and flushes it. */
+static uint32_t plan(struct create *c, uint64_t virtual_size)
+{
+	struct fmt_sink direct = {.write = sink_write, .ctx = (void *)c->ct};
+	struct fmt_gather gather;
+	fmt_gather_init(&gather, &direct, GATHER_BASE, GATHER_SIZE);
+	struct fmt_sink sink = fmt_gather_sink(&gather);
+	uint32_t err = plan_to(c, virtual_size, &sink);
+	if (fmt_gather_flush(&gather) != 0 && err == CREATE_ERR_OK)
+		err = CREATE_ERR_WRITE_FAILED;
+	return err;
 }
 
 OPERATION_ENTRY void _start(const struct call_table *ct)
