@@ -4,6 +4,11 @@
 //
 //	go run mage.go build   # bin/instar
 //	go run mage.go check   # everything CI runs
+//	go run mage.go dist    # the release: a tarball and a Debian package
+//
+// Each target first makes sure the programs it uses are there (package
+// tools/prereq): as root with apt it installs what is missing, otherwise it
+// stops at once with one line naming the install command.
 package main
 
 import (
@@ -12,26 +17,28 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"time"
 
 	"github.com/magefile/mage/mg"
 	"github.com/magefile/mage/sh"
+	"github.com/magefile/mage/target"
 
 	"instar/embed/bundle"
 	"instar/embed/bundle/pack"
 	"instar/tools/cheader"
 	"instar/tools/guestbuild"
 	"instar/tools/msggen"
+	"instar/tools/prereq"
 	"instar/tools/vmtest"
 )
 
 const (
 	guestDir    = "guest"
 	guestOut    = "build/guest"
-	bundlePath  = "embed/guest.cpio"
+	bundlePath  = "embed/bundled/guest.cpio"
+	guestStamp  = "build/guest/stamp"
 	headerPath  = "guest/include/instar/shared.h"
 	protoPath   = "shared/guest.proto"
 	instarBin   = "bin/instar"
@@ -40,11 +47,47 @@ const (
 	guestmsgGo  = "shared/guestmsg/guestmsg.go"
 )
 
+// guestSources are what the guest binaries are made from: the C sources, the
+// Go that lays them out, builds, converts and packs them, and this file.
+var guestSources = []string{guestDir, "shared", "tools/guestbuild", "tools/objcopy", "embed/bundle", "magefile.go"}
+
+// needs lists, for each target that has its own, the tools it uses.
+var needs = map[string][]prereq.Tool{
+	"build":    {prereq.GCC},
+	"generate": {prereq.Protoc},
+	"test":     {prereq.GCC, prereq.LibcDev, prereq.QemuImg},
+	"sanitize": {prereq.GCC, prereq.LibcDev},
+	"vmtest":   {prereq.QemuX86, prereq.XZ, prereq.DpkgDeb, prereq.AptCache, prereq.AptGet},
+	"bench":    {prereq.QemuImg},
+	"dist":     {prereq.DpkgDeb},
+	"debcheck": {prereq.QemuImg},
+}
+
+// ensure makes sure what the named targets use is there, installing it as
+// root with apt, or fails with one line that says how to install it.
+func ensure(ctx context.Context, targets string) error {
+	var need prereq.Need
+	for _, t := range strings.Fields(targets) {
+		need.Tools = append(need.Tools, needs[t]...)
+		if t == "vmtest" {
+			cache, err := vmtest.DefaultCacheDir()
+			if err != nil {
+				return err
+			}
+			if !vmtest.KernelAvailable(ctx, cache) {
+				need.Lists = "apt knows no Debian 6.1 kernel package for vmtest"
+			}
+		}
+	}
+	return prereq.Ensure(ctx, need, os.Stdout)
+}
+
 // Generate writes the generated sources: the guest's C header from package
 // shared, and the Go code for shared/guest.proto: the protobuf library's
 // (shared/guestpb, the reference the tests decode with) and instar's own
 // decoder (shared/guestmsg).
 func Generate() error {
+	mg.Deps(mg.F(ensure, "generate"))
 	if _, err := cheader.Generate("shared", headerPath); err != nil {
 		return err
 	}
@@ -57,9 +100,6 @@ func Generate() error {
 // protoc generates the protobuf Go code under outDir (the repository root
 // for the real thing, a temporary directory for the staleness check).
 func protoc(outDir string) error {
-	if _, err := exec.LookPath("protoc"); err != nil {
-		return fmt.Errorf("protoc not found: install Debian's protobuf-compiler")
-	}
 	if err := sh.RunV("go", "build", "-o", protoGenBin, "google.golang.org/protobuf/cmd/protoc-gen-go"); err != nil {
 		return err
 	}
@@ -73,6 +113,7 @@ func protoc(outDir string) error {
 
 // Generated fails when a generated file is not what `mage generate` writes.
 func Generated() error {
+	mg.Deps(mg.F(ensure, "generate"))
 	stale, err := cheader.Stale("shared", headerPath)
 	if err != nil {
 		return err
@@ -104,8 +145,22 @@ func Generated() error {
 }
 
 // Guest builds the guest binaries (build/guest/) and packs the embedded
-// ones into embed/guest.cpio, enforcing the size caps.
+// ones into embed/bundled/guest.cpio, enforcing the size caps. It does
+// nothing when no guest source changed since the last build.
 func Guest() error {
+	mg.Deps(mg.F(ensure, "build"))
+	if _, err := os.Stat(bundlePath); err == nil {
+		stale, err := target.Dir(guestStamp, guestSources...)
+		if err != nil {
+			return err
+		}
+		if !stale {
+			if mg.Verbose() {
+				fmt.Println("guest: up to date")
+			}
+			return nil
+		}
+	}
 	var bins []bundle.Binary
 	for _, b := range guestbuild.Binaries {
 		r, err := guestbuild.Build(guestDir, guestOut, b)
@@ -137,10 +192,13 @@ func Guest() error {
 	if err := pack.Write(&buf, bins); err != nil {
 		return err
 	}
-	if old, err := os.ReadFile(bundlePath); err == nil && bytes.Equal(old, buf.Bytes()) {
-		return nil
+	// An unchanged bundle keeps its time, so go build's cache stays valid.
+	if old, err := os.ReadFile(bundlePath); err != nil || !bytes.Equal(old, buf.Bytes()) {
+		if err := os.WriteFile(bundlePath, buf.Bytes(), 0o644); err != nil {
+			return err
+		}
 	}
-	return os.WriteFile(bundlePath, buf.Bytes(), 0o644)
+	return os.WriteFile(guestStamp, nil, 0o644)
 }
 
 // Build builds bin/instar: static, with the guest binaries embedded.
@@ -149,7 +207,9 @@ func Build() error {
 	env := map[string]string{"CGO_ENABLED": "0"}
 	// -s -w drop the symbol table and DWARF (stack traces keep their
 	// names): a third smaller, and a little faster to start.
-	return sh.RunWithV(env, "go", "build", "-trimpath", "-ldflags=-s -w", "-o", instarBin, instarPkg)
+	// -buildvcs=auto stamps the revision (instar version) wherever the Go
+	// toolchain finds the checkout, whatever GOFLAGS says.
+	return sh.RunWithV(env, "go", "build", "-trimpath", "-buildvcs=auto", "-ldflags=-s -w", "-o", instarBin, instarPkg)
 }
 
 // Lint fails unless the Go code is gofmt- and go vet-clean.
@@ -167,21 +227,21 @@ func Lint() error {
 
 // Test runs every Go test (the guest binaries are built first).
 func Test() error {
-	mg.Deps(Guest)
+	mg.Deps(mg.F(ensure, "test"), Guest)
 	return sh.RunV("go", "test", "-count=1", "./...")
 }
 
 // Check runs everything CI runs: generated files up to date, lint, build,
 // all tests, the format library under the sanitizers, and the kvm tests
-// under QEMU (vmtest).
+// under QEMU (vmtest). What they all use is installed (or named) first.
 func Check() error {
-	mg.SerialDeps(Generated, Lint, Build, Test, Sanitize, Vmtest)
+	mg.SerialDeps(mg.F(ensure, "build generate test sanitize vmtest"), Generated, Lint, Build, Test, Sanitize, Vmtest)
 	return nil
 }
 
 // Clean removes build output.
 func Clean() error {
-	for _, p := range []string{"bin", "build", bundlePath} {
+	for _, p := range []string{"bin", "build", "dist", bundlePath} {
 		if err := os.RemoveAll(p); err != nil {
 			return err
 		}
@@ -194,7 +254,7 @@ func Clean() error {
 // and runs `instar doctor --accel kvm` and the VMM test table with
 // -accel kvm there. Its last line is "vmtest: N passed, M failed".
 func Vmtest() error {
-	mg.Deps(Build)
+	mg.Deps(mg.F(ensure, "vmtest"), Build)
 	dir := "build/vmtest"
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return err
@@ -273,14 +333,14 @@ func Vmtest() error {
 // usable accelerator, and instar create against qemu-img create for every
 // format (medians, run alternately, and their ratio).
 func Bench() error {
-	mg.Deps(Build)
+	mg.Deps(mg.F(ensure, "bench"), Build)
 	return sh.RunV("go", "run", "./tools/bench", "-instar", instarBin)
 }
 
 // Sanitize runs the format library's host tests under AddressSanitizer and
 // UndefinedBehaviorSanitizer; any finding aborts the run.
 func Sanitize() error {
-	mg.Deps(Guest)
+	mg.Deps(mg.F(ensure, "sanitize"), Guest)
 	env := map[string]string{
 		"CGO_CFLAGS":  "-O1 -g -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer",
 		"CGO_LDFLAGS": "-fsanitize=address,undefined",

@@ -1,21 +1,48 @@
 // Package embed holds the guest binaries inside the instar executable, as
-// the bundle that `mage guest` writes to embed/guest.cpio. Nothing is loaded
-// from disk at run time.
+// the bundle that `mage guest` writes to embed/bundled/guest.cpio. Nothing is
+// loaded from disk at run time.
 package embed
 
 import (
-	_ "embed" // for go:embed
+	"embed"
+	"errors"
+	"fmt"
+	"io/fs"
 	"sync"
 
 	"instar/embed/bundle"
 )
 
-//go:embed guest.cpio
-var archive []byte
+// The directory, not the file, is embedded: a clone without the bundle (it
+// is build output) still builds, vets and tests, and instar then says at run
+// time that it has no guest.
+//
+//go:embed bundled
+var files embed.FS
 
-var loadOnce = sync.OnceValues(func() (*bundle.Bundle, error) { return bundle.Read(archive) })
+// bundleFile is the bundle's path in files.
+const bundleFile = "bundled/guest.cpio"
 
-// Load returns the bundle embedded in this executable, verified on first use.
+// ErrNoGuest is what Load returns when the executable was built without its
+// guest bundle.
+var ErrNoGuest = errors.New("this instar was built without its guest: build it with `go run mage.go build`")
+
+var loadOnce = sync.OnceValues(func() (*bundle.Bundle, error) { return load(files) })
+
+// load reads and verifies the bundle in fsys.
+func load(fsys fs.FS) (*bundle.Bundle, error) {
+	archive, err := fs.ReadFile(fsys, bundleFile)
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil, ErrNoGuest
+	}
+	if err != nil {
+		return nil, fmt.Errorf("read embedded guest bundle: %w", err)
+	}
+	return bundle.Read(archive)
+}
+
+// Load returns the bundle embedded in this executable, verified on first
+// use, or ErrNoGuest.
 func Load() (*bundle.Bundle, error) { return loadOnce() }
 
 // Guest returns core and the named operation from the embedded bundle:

@@ -8,9 +8,6 @@ import (
 	"os"
 )
 
-// version is the instar release; the build may override it with -X.
-var version = "0.1.0-dev"
-
 func main() {
 	keepIgnoring = true // the process ends with the command
 	if len(os.Args) > 1 && os.Args[1] == "create" {
@@ -58,6 +55,8 @@ func dispatch(args []string, stdout io.Writer) error {
 	case "-h", "--help", "help":
 		_, err := fmt.Fprint(stdout, usage())
 		return err
+	case "--version":
+		return printVersion(stdout)
 	}
 	for _, c := range commands {
 		if c.name == args[0] {

@@ -3,7 +3,7 @@ package vmtest
 import (
 	"context"
 	"fmt"
-	"os/exec"
+	"path/filepath"
 	"regexp"
 	"sort"
 	"strconv"
@@ -14,33 +14,18 @@ import (
 // knows how to use (kernel 6.1 with kvm-amd as a plain .ko module).
 var kernelPackageRE = regexp.MustCompile(`^linux-image-6\.1\.0-([0-9]+)-amd64$`)
 
-// ensureTool makes sure the named program is on PATH, installing the Debian
-// package that provides it when it is not.
-func ensureTool(ctx context.Context, program, pkg string) error {
-	if _, err := exec.LookPath(program); err == nil {
-		return nil
+// KernelAvailable reports whether EnsureKernel can get its kernel without
+// refreshing apt's package lists: it is in cacheDir already, or apt knows a
+// package for it. The build asks before vmtest runs, so that a machine that
+// cannot refresh them is told so at once.
+func KernelAvailable(ctx context.Context, cacheDir string) bool {
+	if abs, err := filepath.Abs(cacheDir); err == nil {
+		if _, err := loadManifest(abs); err == nil {
+			return true
+		}
 	}
-	if err := aptInstall(ctx, pkg); err != nil {
-		return fmt.Errorf("%s is missing: %w", program, err)
-	}
-	if _, err := exec.LookPath(program); err != nil {
-		return fmt.Errorf("%s still missing after installing %s: %w", program, pkg, err)
-	}
-	return nil
-}
-
-// aptInstall runs apt-get install, and apt-get update followed by a second
-// try when the first one fails (stale or missing package lists).
-func aptInstall(ctx context.Context, pkgs ...string) error {
-	args := append([]string{"install", "-y"}, pkgs...)
-	if _, err := runCmd(ctx, "", "apt-get", args...); err == nil {
-		return nil
-	}
-	if _, err := runCmd(ctx, "", "apt-get", "update"); err != nil {
-		return err
-	}
-	_, err := runCmd(ctx, "", "apt-get", args...)
-	return err
+	_, err := findKernelPackage(ctx)
+	return err == nil
 }
 
 // kernelPackage returns the name of the newest linux-image-6.1.0-N-amd64

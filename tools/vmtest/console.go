@@ -15,11 +15,14 @@ import (
 const tailSize = 4096
 
 // consoleLog passes the VM's console output through to out, keeps its tail
-// and picks out the lines by which init reports.
+// and picks out the lines by which init reports. It sees the console through
+// a termFilter, so what it shows leaves the terminal as it found it.
 type consoleLog struct {
 	out io.Writer
 
 	mu       sync.Mutex
+	filter   termFilter
+	buf      []byte // what the filter let through of the current write
 	line     []byte // the current, unfinished line
 	tail     []byte // the last tailSize bytes or so
 	exitCode int
@@ -33,7 +36,9 @@ func (c *consoleLog) Write(p []byte) (int, error) {
 	n := len(p)
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if c.out != nil {
+	c.buf = c.filter.filter(c.buf[:0], p)
+	p = c.buf
+	if c.out != nil && len(p) > 0 {
 		_, _ = c.out.Write(p)
 	}
 	c.tail = append(c.tail, p...)

@@ -11,6 +11,8 @@ import (
 	"strings"
 
 	"golang.org/x/sys/unix"
+
+	"instar/tools/prereq"
 )
 
 // KVMModules are the kernel modules that provide /dev/kvm on an emulated AMD
@@ -42,7 +44,8 @@ type Kernel struct {
 const manifestName = "kernel.json"
 
 // EnsureKernel returns a Debian 6.1 kernel and its KVM modules, kept in
-// cacheDir. The first call installs QEMU and xz if they are missing,
+// cacheDir. The first call installs QEMU and xz if they are missing (as
+// package prereq does: as root with apt, else it fails naming the command),
 // downloads the newest linux-image-6.1.0-N-amd64 package apt knows and
 // unpacks the parts needed; later calls find them in cacheDir and return at
 // once. Concurrent callers sharing cacheDir are serialized with a lock file.
@@ -61,7 +64,7 @@ func EnsureKernel(cacheDir string) (*Kernel, error) {
 	}
 	defer unlock()
 
-	if err := ensureTool(ctx, "qemu-system-x86_64", "qemu-system-x86"); err != nil {
+	if err := prereq.Ensure(ctx, prereq.Need{Tools: []prereq.Tool{prereq.QemuX86}}, os.Stderr); err != nil {
 		return nil, fmt.Errorf("vmtest: %w", err)
 	}
 	if k, err := loadManifest(cacheDir); err == nil {
@@ -80,10 +83,9 @@ func EnsureKernel(cacheDir string) (*Kernel, error) {
 // fetchKernel downloads the kernel package into cacheDir and unpacks the
 // kernel and the KVM modules from it.
 func fetchKernel(ctx context.Context, cacheDir string) (*Kernel, error) {
-	for _, t := range [][2]string{{"xz", "xz-utils"}, {"dpkg-deb", "dpkg"}} {
-		if err := ensureTool(ctx, t[0], t[1]); err != nil {
-			return nil, err
-		}
+	need := prereq.Need{Tools: []prereq.Tool{prereq.XZ, prereq.DpkgDeb, prereq.AptCache, prereq.AptGet}}
+	if err := prereq.Ensure(ctx, need, os.Stderr); err != nil {
+		return nil, err
 	}
 	pkg, err := kernelPackage(ctx)
 	if err != nil {
