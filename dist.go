@@ -24,6 +24,7 @@ import (
 	"github.com/magefile/mage/sh"
 
 	"instar/buildinfo"
+	"instar/tools/prereq"
 )
 
 const (
@@ -352,13 +353,32 @@ func Debcheck(ctx context.Context) error {
 		}
 	}
 	for _, e := range distFiles {
-		if page, ok := strings.CutPrefix(e.path, "usr/share/man/"); ok {
-			name := strings.TrimSuffix(strings.TrimSuffix(path.Base(page), ".gz"), path.Ext(strings.TrimSuffix(page, ".gz")))
-			if err := sh.RunV("man", "-w", name); err != nil {
-				return fmt.Errorf("man finds no installed page %s: %w", name, err)
-			}
+		if err := checkInstalled(ctx, e.path); err != nil {
+			return err
 		}
 	}
 	fmt.Println("debcheck: the installed package runs doctor and create")
+	return nil
+}
+
+// checkInstalled checks that an installed man page is found by man, and
+// that an installed bash completion script loads and completes instar.
+func checkInstalled(ctx context.Context, installPath string) error {
+	if page, ok := strings.CutPrefix(installPath, "usr/share/man/"); ok {
+		page = strings.TrimSuffix(path.Base(page), ".gz")
+		name := strings.TrimSuffix(page, path.Ext(page))
+		if err := prereq.Ensure(ctx, prereq.Need{Tools: []prereq.Tool{prereq.Man}}, os.Stdout); err != nil {
+			return err
+		}
+		if err := sh.RunV("man", "-w", name); err != nil {
+			return fmt.Errorf("man finds no installed page %s: %w", name, err)
+		}
+	}
+	if name, ok := strings.CutPrefix(installPath, "usr/share/bash-completion/completions/"); ok {
+		script := "source /" + installPath + " && complete -p " + name
+		if err := sh.RunV("bash", "-c", script); err != nil {
+			return fmt.Errorf("the installed bash completion for %s does not load: %w", name, err)
+		}
+	}
 	return nil
 }

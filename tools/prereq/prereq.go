@@ -43,6 +43,7 @@ var (
 	DpkgDeb  = Tool{Command: "dpkg-deb", Package: "dpkg"} // vmtest's kernel, mage dist
 	AptCache = Tool{Command: "apt-cache", Package: "apt"} // vmtest finds its kernel package
 	AptGet   = Tool{Command: "apt-get", Package: "apt"}   // and downloads it
+	Man      = Tool{Command: "man", Package: "man-db"}    // mage debcheck, for the man pages
 )
 
 // Need is what one mage target needs.
