@@ -192,7 +192,6 @@ func Guest() error {
 	if err := pack.Write(&buf, bins); err != nil {
 		return err
 	}
-	// An unchanged bundle keeps its time, so go build's cache stays valid.
 	if old, err := os.ReadFile(bundlePath); err != nil || !bytes.Equal(old, buf.Bytes()) {
 		if err := os.WriteFile(bundlePath, buf.Bytes(), 0o644); err != nil {
 			return err

@@ -8,6 +8,7 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"io"
 	"os"
 	"os/exec"
 	"strings"
@@ -150,7 +151,7 @@ func Present(t Tool) bool {
 // Ensure carries out Decide(need, Machine()): it returns nil when
 // everything is there or has been installed, and otherwise an error that is
 // the plan's one line. The line is printed (to out) before installing.
-func Ensure(ctx context.Context, need Need, out *os.File) error {
+func Ensure(ctx context.Context, need Need, out io.Writer) error {
 	env := Machine()
 	p := Decide(need, env)
 	if !p.Update {
