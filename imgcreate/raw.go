@@ -81,7 +81,7 @@ func preallocate(ctx context.Context, f *os.File, mode uint8, start, end uint64,
 // at most two windows of dirty zeros. Left to the kernel, gigabytes of
 // them pile up and the writer is throttled in bursts, the next command
 // pays for their writeback, and the final sync waits for all of it.
-const writeBehind = 8 << 20
+const writeBehind = 64 << 20
 
 // writeZeros fills the holes of [start, end) with zeros, in zeroPiece
 // writes streamed to the disk, and syncs them; it tells progress how far
