@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"runtime"
 
 	"golang.org/x/sys/unix"
 
@@ -45,12 +46,20 @@ func createRaw(ctx context.Context, r Request, size uint64, res *Result) error {
 // firstBlock is how much of a new raw image qemu-img allocates.
 const firstBlock = 4096
 
-// zeroChunk is how much preallocation=full writes at a time.
-const zeroChunk = 4 << 20
+// zeroPiece is the buffer preallocation=full writes zeros from: small
+// enough to stay in the CPU's cache however much is written, as qemu's
+// own 64 KiB. zeroWrite is how much one system call writes, the buffer
+// given several times over: each blocking call costs the Go runtime a
+// thread hand-off, so they are made few.
+const (
+	zeroPiece = 64 << 10
+	zeroWrite = 1 << 20
+)
 
 // preallocate allocates [start, end) of the file: with falloc by
 // fallocate, with full by writing zeros, as qemu's file driver does. The
-// guest's planner keeps this area clear of metadata.
+// guest's planner keeps this area clear of metadata; zeros go only into
+// the holes of the area, so nothing written there is overwritten.
 func preallocate(ctx context.Context, f *os.File, mode uint8, start, end uint64, progress func(done, total uint64)) error {
 	if end <= start {
 		return nil
@@ -61,20 +70,128 @@ func preallocate(ctx context.Context, f *os.File, mode uint8, start, end uint64,
 			return fmt.Errorf("preallocate %d bytes: %w", end-start, err)
 		}
 	case shared.PreallocFull:
-		zeros := make([]byte, min(zeroChunk, end-start))
-		for p := start; p < end; {
+		return onAnyCPU(func() error { return writeZeros(ctx, f, start, end, progress) })
+	}
+	return nil
+}
+
+// writeBehind is how far writeback of the zeros may lag behind the
+// writing: each window of this size is handed to the disk as soon as it
+// is written, and the one before it waited for, so the page cache holds
+// at most two windows of dirty zeros. Left to the kernel, gigabytes of
+// them pile up and the writer is throttled in bursts, the next command
+// pays for their writeback, and the final sync waits for all of it.
+const writeBehind = 64 << 20
+
+// writeZeros fills the holes of [start, end) with zeros, in zeroPiece
+// writes streamed to the disk, and syncs them; it tells progress how far
+// it has come.
+func writeZeros(ctx context.Context, f *os.File, start, end uint64, progress func(done, total uint64)) error {
+	// One system call writes up to zeroWrite bytes, every piece from
+	// the same zeroPiece buffer, which so stays in the CPU's cache.
+	zeros := make([]byte, zeroPiece)
+	iov := make([][]byte, zeroWrite/zeroPiece)
+	fd := int(f.Fd())
+	w := streamer{fd: fd, next: start}
+	for p := start; p < end; {
+		hole, holeEnd := nextHole(fd, p, end)
+		for q := hole; q < holeEnd; {
 			if err := ctx.Err(); err != nil {
 				return fmt.Errorf("preallocation interrupted: %w", err)
 			}
-			n := min(uint64(len(zeros)), end-p)
-			if _, err := f.WriteAt(zeros[:n], int64(p)); err != nil {
-				return fmt.Errorf("preallocate at %d: %w", p, err)
+			// Pieces end on zeroPiece boundaries, so the file's blocks
+			// are written whole.
+			n, pieces := uint64(0), iov[:0]
+			for len(pieces) < cap(pieces) && q+n < holeEnd {
+				k := min(zeroPiece-(q+n)%zeroPiece, holeEnd-q-n)
+				pieces = append(pieces, zeros[:k])
+				n += k
 			}
-			p += n
+			wrote, err := unix.Pwritev(fd, pieces, int64(q))
+			if err != nil {
+				return fmt.Errorf("preallocate at %d: %w", q, err)
+			}
+			if wrote == 0 {
+				return fmt.Errorf("preallocate at %d: no progress", q)
+			}
+			q += uint64(wrote) // a short write is carried on from where it stopped
+			w.written(q)
 			if progress != nil {
-				progress(p-start, end-start)
+				progress(q-start, end-start)
 			}
 		}
+		p = holeEnd
+	}
+	if err := unix.Fdatasync(fd); err != nil {
+		return fmt.Errorf("sync the preallocated data: %w", err)
 	}
 	return nil
+}
+
+// streamer hands written data to the disk window by window (see
+// writeBehind). Where sync_file_range cannot be used, the final sync
+// does all the work.
+type streamer struct {
+	fd   int
+	next uint64 // start of the window being written
+	// prevStart and prevLen are the window last handed to the disk and
+	// not yet waited for, when prevLen is not 0.
+	prevStart, prevLen uint64
+}
+
+// written says the file is written up to end.
+func (s *streamer) written(end uint64) {
+	if end < s.next+writeBehind {
+		return
+	}
+	if s.prevLen > 0 {
+		// Wait for the window before: by now it is mostly on the disk.
+		unix.SyncFileRange(s.fd, int64(s.prevStart), int64(s.prevLen),
+			unix.SYNC_FILE_RANGE_WAIT_BEFORE|unix.SYNC_FILE_RANGE_WRITE|unix.SYNC_FILE_RANGE_WAIT_AFTER)
+	}
+	unix.SyncFileRange(s.fd, int64(s.next), int64(end-s.next), unix.SYNC_FILE_RANGE_WRITE)
+	s.prevStart, s.prevLen = s.next, end-s.next
+	s.next = end
+}
+
+// nextHole is the first hole at or after p, clipped to end, as [hole,
+// holeEnd); (end, end) when there is none. A file that cannot say where
+// its holes are (a block device, an old file system) is one hole: all of
+// it is written.
+func nextHole(fd int, p, end uint64) (uint64, uint64) {
+	h, err := unix.Seek(fd, int64(p), unix.SEEK_HOLE)
+	if err != nil {
+		return p, end
+	}
+	hole := min(uint64(h), end)
+	if hole >= end {
+		return end, end
+	}
+	d, err := unix.Seek(fd, int64(hole), unix.SEEK_DATA)
+	if err != nil || uint64(d) > end {
+		// ENXIO: no data after the hole, which runs to the end.
+		return hole, end
+	}
+	return hole, uint64(d)
+}
+
+// onAnyCPU runs fn on a thread of its own that may run on any CPU, and
+// waits for it. A create binds itself to one CPU, which suits its few
+// milliseconds of hand-offs, but a long stream of writes would then share
+// that CPU with the Go runtime's own threads, which wake up around every
+// system call that blocks.
+func onAnyCPU(fn func() error) error {
+	done := make(chan error, 1)
+	go func() {
+		// The thread ends with this goroutine, since it is never unlocked:
+		// no thread with a wider binding goes back to the runtime's pool.
+		runtime.LockOSThread()
+		var all unix.CPUSet
+		for i := 0; i < len(all)*64; i++ {
+			all.Set(i) // the kernel keeps only the CPUs this process may use
+		}
+		_ = unix.SchedSetaffinity(0, &all) // only a speed-up
+		done <- fn()
+	}()
+	return <-done
 }

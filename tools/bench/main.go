@@ -1,13 +1,23 @@
 // Command bench measures instar against its targets, with the competitors
-// run alternately in one go so that a noisy machine slows both alike:
+// run alternately in one go so that a noisy machine slows them alike:
 //
 //   - one whole self-test guest run (set-up, run, teardown) under each
-//     accelerator this machine can use, as a median;
-//   - `instar create` against `qemu-img create` for the same 10 GiB image
-//     in every format, and qcow2 with preallocation=metadata at 100 GiB,
-//     as medians and their ratio.
+//     accelerator this machine can use, in process, and `instar doctor`
+//     as a whole command;
+//   - `instar create` against `qemu-img create` for the same image: every
+//     format and subformat at 10 GiB, onto a new file and over an existing
+//     one, with a backing file, and at scale (preallocated metadata of
+//     large images, a 64 TiB vhdx, a 500 GiB twoGbMaxExtentSparse vmdk);
+//   - preallocation (falloc and full at 1, 4 and 16 GiB) against qemu-img
+//     and against the plain tools that set the floor: fallocate(1), and
+//     dd writing the same zeros with O_DIRECT and a final fsync.
 //
-// It is run by `go run mage.go bench` after the build.
+// Each case runs its commands in turn, after warm-up rounds that are not
+// counted. A ratio is taken within each round (instar's time over the
+// other's in that round) and the report gives the median of those ratios
+// with their interquartile range, and the median wall time and maximum
+// resident set size of each command. It is run by `go run mage.go bench`
+// after the build; `-quick` runs each case a few times only.
 package main
 
 import (
@@ -17,6 +27,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"sort"
+	"strings"
 	"time"
 
 	"instar/vmm/accel"
@@ -24,36 +35,168 @@ import (
 	"instar/vmm/selftest"
 )
 
-func median(d []time.Duration) time.Duration {
-	s := append([]time.Duration(nil), d...)
-	sort.Slice(s, func(i, j int) bool { return s[i] < s[j] })
-	return s[len(s)/2]
+// A tool is one command of a case: its argv, with {img} standing for the
+// image file and {dir} for the case's directory.
+type tool struct {
+	name string
+	argv []string
 }
 
-type createCase struct {
-	name   string
-	format string
-	opts   string
-	size   string
-	target float64 // instar/qemu-img must be at most this
+// A target bounds instar against one of the case's other tools: the
+// median per-round ratio at most ratio, or, with slack set, instar's
+// median at most slack longer than the other's.
+type target struct {
+	against string
+	ratio   float64
+	slack   time.Duration
 }
 
-var createCases = []createCase{
-	{"raw 10G", "raw", "", "10G", 0.5},
-	{"qcow2 10G", "qcow2", "", "10G", 0.5},
-	{"vmdk 10G", "vmdk", "", "10G", 0.5},
-	{"vpc 10G", "vpc", "", "10G", 0.5},
-	{"vhdx 10G", "vhdx", "", "10G", 0.5},
-	{"qcow2 100G preallocation=metadata", "qcow2", "preallocation=metadata", "100G", 1.0},
+// A benchCase is one measurement.
+type benchCase struct {
+	name  string
+	tools []tool // the first is instar
+	// overwrite makes each run create over an existing image (made by
+	// the same tool in the set-up, which is not timed).
+	overwrite bool
+	// setup, when set, runs once before the case, in its directory.
+	setup   []string
+	targets []target
+	// slow cases run fewer rounds.
+	slow bool
+}
+
+// result is what was measured of one tool in a case.
+type result struct {
+	times []time.Duration
+	rss   int64 // KiB
+}
+
+func create(format, opts, size string, extra ...string) (instar, qemu tool) {
+	args := []string{"-q", "-f", format}
+	if opts != "" {
+		args = append(args, "-o", opts)
+	}
+	args = append(args, extra...)
+	args = append(args, "{img}")
+	if size != "" {
+		args = append(args, size)
+	}
+	return tool{"instar", append([]string{"{instar}", "create", "--accel", "{accel}"}, args...)},
+		tool{"qemu-img", append([]string{"qemu-img", "create"}, args...)}
+}
+
+func pair(name, format, opts, size string, ratio float64) benchCase {
+	i, q := create(format, opts, size)
+	return benchCase{name: name, tools: []tool{i, q}, targets: []target{{against: "qemu-img", ratio: ratio}}}
+}
+
+func cases() []benchCase {
+	var cs []benchCase
+	for _, f := range []struct{ name, format, opts string }{
+		{"raw", "raw", ""},
+		{"qcow2", "qcow2", ""},
+		{"vmdk", "vmdk", ""},
+		{"vmdk streamOptimized", "vmdk", "subformat=streamOptimized"},
+		{"vmdk monolithicFlat", "vmdk", "subformat=monolithicFlat"},
+		{"vmdk twoGbMaxExtentSparse", "vmdk", "subformat=twoGbMaxExtentSparse"},
+		{"vmdk twoGbMaxExtentFlat", "vmdk", "subformat=twoGbMaxExtentFlat"},
+		{"vpc", "vpc", ""},
+		{"vpc fixed", "vpc", "subformat=fixed"},
+		{"vhdx", "vhdx", ""},
+		{"vhdx fixed", "vhdx", "subformat=fixed"},
+	} {
+		c := pair(f.name+" 10G", f.format, f.opts, "10G", 0.5)
+		cs = append(cs, c)
+		if !strings.Contains(f.opts, "Flat") && !strings.Contains(f.opts, "fixed") {
+			o := c
+			o.name += " over an existing image"
+			o.overwrite = true
+			cs = append(cs, o)
+		}
+	}
+	i, q := create("qcow2", "", "", "-b", "{dir}/base.qcow2", "-F", "qcow2")
+	cs = append(cs, benchCase{name: "qcow2 over a qcow2 backing file", tools: []tool{i, q},
+		setup:   []string{"qemu-img", "create", "-q", "-f", "qcow2", "{dir}/base.qcow2", "10G"},
+		targets: []target{{against: "qemu-img", ratio: 0.5}}})
+	for _, s := range []struct{ name, format, opts, size string }{
+		{"qcow2 10G preallocation=metadata", "qcow2", "preallocation=metadata", "10G"},
+		{"qcow2 100G preallocation=metadata", "qcow2", "preallocation=metadata", "100G"},
+		{"qcow2 100G preallocation=metadata cluster_size=4k", "qcow2", "preallocation=metadata,cluster_size=4k", "100G"},
+		{"qcow2 1T preallocation=metadata", "qcow2", "preallocation=metadata", "1T"},
+		{"qcow2 4T preallocation=metadata", "qcow2", "preallocation=metadata", "4T"},
+		{"vhdx 64T", "vhdx", "", "64T"},
+		{"vmdk twoGbMaxExtentSparse 500G", "vmdk", "subformat=twoGbMaxExtentSparse", "500G"},
+	} {
+		c := pair(s.name, s.format, s.opts, s.size, 1.0)
+		c.slow = true
+		cs = append(cs, c)
+	}
+	for _, size := range []string{"1G", "4G", "16G"} {
+		bytes := map[string]string{"1G": "16384", "4G": "65536", "16G": "262144"}[size] // 64 KiB blocks
+		i, q := create("raw", "preallocation=falloc", size)
+		cs = append(cs, benchCase{name: "raw " + size + " preallocation=falloc", slow: true,
+			tools: []tool{i, q, {"fallocate", []string{"fallocate", "-l", size, "{img}"}}},
+			targets: []target{{against: "qemu-img", ratio: 1.0},
+				{against: "fallocate", slack: 5 * time.Millisecond}}})
+		i, q = create("raw", "preallocation=full", size)
+		cs = append(cs, benchCase{name: "raw " + size + " preallocation=full", slow: true,
+			tools: []tool{i, q, {"dd", []string{"dd", "if=/dev/zero", "of={img}", "bs=64k", "count=" + bytes,
+				"oflag=direct", "conv=fsync", "status=none"}}},
+			targets: []target{{against: "qemu-img", ratio: 1.0}, {against: "dd", ratio: 1.2}}})
+	}
+	return cs
 }
 
 func main() {
 	instar := flag.String("instar", "bin/instar", "instar binary")
-	runs := flag.Int("runs", 41, "runs of each measurement (odd: the median is one of them)")
+	runs := flag.Int("runs", 41, "rounds of each quick case (odd: the median is one of them)")
+	slowRuns := flag.Int("slow-runs", 3, "rounds of each slow case")
+	warm := flag.Int("warmup", 3, "uncounted rounds before each case")
 	accelName := flag.String("accel", "process", "accelerator for the create benchmarks")
+	only := flag.String("run", "", "run only the cases whose name contains this")
 	flag.Parse()
+	abs, err := filepath.Abs(*instar)
+	if err != nil {
+		fail(err)
+	}
 
-	failed := false
+	missed := 0
+	if *only == "" {
+		missed += benchGuests(abs, *runs)
+	}
+	dir, err := os.MkdirTemp(".", ".bench-") // on the disk the project is on, not a tmpfs
+	if err != nil {
+		fail(err)
+	}
+	if dir, err = filepath.Abs(dir); err != nil {
+		fail(err)
+	}
+	defer os.RemoveAll(dir)
+	fmt.Printf("\n== create: instar (--accel %s) against qemu-img and the plain tools, %d rounds (slow cases %d) after %d warm-up\n",
+		*accelName, *runs, *slowRuns, *warm)
+	fmt.Printf("%-56s %-10s %10s %9s  %s\n", "case", "command", "median", "max RSS", "instar's ratio [IQR] (target)")
+	for _, c := range cases() {
+		if !strings.Contains(c.name, *only) {
+			continue
+		}
+		n := *runs
+		if c.slow {
+			n = *slowRuns
+		}
+		missed += runCase(c, dir, abs, *accelName, n, *warm)
+	}
+	if missed > 0 {
+		fmt.Printf("bench: %d targets were missed\n", missed)
+		os.Exit(1)
+	}
+	fmt.Println("bench: every target was met")
+}
+
+// benchGuests measures a whole self-test guest run in process under each
+// usable accelerator, and `instar doctor` as a command. It returns the
+// number of targets missed.
+func benchGuests(instar string, runs int) int {
+	missed := 0
 	fmt.Println("== one whole self-test guest run (set-up, run, teardown)")
 	for _, acc := range accel.All() {
 		if err := acc.Available(); err != nil {
@@ -65,11 +208,10 @@ func main() {
 			continue
 		}
 		var d []time.Duration
-		for i := 0; i < *runs*4; i++ {
+		for i := 0; i < runs*4; i++ {
 			start := time.Now()
 			if _, err := selftest.Run(acc); err != nil {
-				fmt.Fprintf(os.Stderr, "bench: self-test on %s: %v\n", acc.Name(), err)
-				os.Exit(1)
+				fail(fmt.Errorf("self-test on %s: %w", acc.Name(), err))
 			}
 			d = append(d, time.Since(start))
 		}
@@ -78,59 +220,168 @@ func main() {
 		if acc.Name() == "process" {
 			verdict = "target < 5ms: met"
 			if m >= 5*time.Millisecond {
-				verdict, failed = "target < 5ms: MISSED", true
+				verdict = "target < 5ms: MISSED"
+				missed++
 			}
 		}
 		fmt.Printf("%-8s median %v over %d runs  %s\n", acc.Name(), m.Round(10*time.Microsecond), len(d), verdict)
 	}
-
-	dir, err := os.MkdirTemp("", "instar-bench")
+	doctor := []string{instar, "doctor"}
+	var times []time.Duration
+	for i := 0; i < runs; i++ {
+		d, err := timeCommand(doctor)
+		if err != nil {
+			fail(err)
+		}
+		times = append(times, d)
+	}
+	rss, err := maxRSS(doctor)
 	if err != nil {
-		fmt.Fprintln(os.Stderr, "bench:", err)
-		os.Exit(1)
+		fail(err)
+	}
+	fmt.Printf("instar doctor, the whole command: median %v, max RSS %d KiB\n",
+		median(times).Round(10*time.Microsecond), rss)
+	return missed
+}
+
+// runCase measures one case and prints its lines; it returns the number
+// of targets missed.
+func runCase(c benchCase, root, instar, accelName string, rounds, warm int) int {
+	dir, err := os.MkdirTemp(root, "case-")
+	if err != nil {
+		fail(err)
 	}
 	defer os.RemoveAll(dir)
-	fmt.Printf("\n== create: instar (--accel %s) against qemu-img, run alternately\n", *accelName)
-	for _, c := range createCases {
-		var ours, theirs []time.Duration
-		for i := 0; i < *runs; i++ {
-			for _, who := range []string{"instar", "qemu-img"} {
-				file := filepath.Join(dir, "img-"+who)
-				args := []string{"create", "-q", "-f", c.format}
-				if c.opts != "" {
-					args = append(args, "-o", c.opts)
-				}
-				args = append(args, file, c.size)
-				bin := "qemu-img"
-				if who == "instar" {
-					bin, args = *instar, append([]string{"create", "--accel", *accelName}, args[1:]...)
-				}
-				start := time.Now()
-				out, err := exec.Command(bin, args...).CombinedOutput()
-				d := time.Since(start)
-				if err != nil {
-					fmt.Fprintf(os.Stderr, "bench: %s %v: %v\n%s", bin, args, err, out)
-					os.Exit(1)
-				}
-				os.Remove(file)
-				if who == "instar" {
-					ours = append(ours, d)
-				} else {
-					theirs = append(theirs, d)
+	expand := func(argv []string) []string {
+		out := make([]string, len(argv))
+		r := strings.NewReplacer("{instar}", instar, "{accel}", accelName, "{dir}", dir,
+			"{img}", filepath.Join(dir, "img.out"))
+		for i, a := range argv {
+			out[i] = r.Replace(a)
+		}
+		return out
+	}
+	if c.setup != nil {
+		if out, err := exec.Command(expand(c.setup)[0], expand(c.setup)[1:]...).CombinedOutput(); err != nil {
+			fail(fmt.Errorf("%s: set-up: %v\n%s", c.name, err, out))
+		}
+	}
+	res := make([]result, len(c.tools))
+	for round := 0; round < warm+rounds; round++ {
+		for i, t := range c.tools {
+			argv := expand(t.argv)
+			clearDir(dir, c.setup != nil)
+			if c.overwrite {
+				if _, err := timeCommand(argv); err != nil {
+					fail(fmt.Errorf("%s: %s (set-up): %w", c.name, t.name, err))
 				}
 			}
+			d, err := timeCommand(argv)
+			if err != nil {
+				fail(fmt.Errorf("%s: %s: %w", c.name, t.name, err))
+			}
+			if round >= warm {
+				res[i].times = append(res[i].times, d)
+			}
 		}
-		mo, mt := median(ours), median(theirs)
-		ratio := float64(mo) / float64(mt)
-		verdict := "met"
-		if ratio > c.target {
-			verdict, failed = "MISSED", true
+	}
+	for i, t := range c.tools {
+		clearDir(dir, c.setup != nil)
+		if c.overwrite {
+			if _, err := timeCommand(expand(t.argv)); err != nil {
+				fail(fmt.Errorf("%s: %s (set-up): %w", c.name, t.name, err))
+			}
 		}
-		fmt.Printf("%-36s instar %8v  qemu-img %8v  ratio %.2f (target <= %.1f: %s)\n",
-			c.name, mo.Round(10*time.Microsecond), mt.Round(10*time.Microsecond), ratio, c.target, verdict)
+		if res[i].rss, err = maxRSS(expand(t.argv)); err != nil {
+			fail(fmt.Errorf("%s: %s: %w", c.name, t.name, err))
+		}
 	}
-	if failed {
-		fmt.Println("bench: some targets were missed")
-		os.Exit(1)
+	clearDir(dir, false)
+	missed := 0
+	for i, t := range c.tools {
+		line := fmt.Sprintf("%-56s %-10s %10v %6d KiB", c.name, t.name, median(res[i].times).Round(10*time.Microsecond), res[i].rss)
+		if i == 0 {
+			fmt.Println(line)
+			continue
+		}
+		ratios := make([]float64, len(res[i].times))
+		for k := range ratios {
+			ratios[k] = float64(res[0].times[k]) / float64(res[i].times[k])
+		}
+		sort.Float64s(ratios)
+		q1, mid, q3 := ratios[len(ratios)/4], ratios[len(ratios)/2], ratios[3*len(ratios)/4]
+		line += fmt.Sprintf("  %.2f [%.2f-%.2f]", mid, q1, q3)
+		for _, tg := range c.targets {
+			if tg.against != t.name {
+				continue
+			}
+			ok := mid <= tg.ratio
+			want := fmt.Sprintf("<= %.1f", tg.ratio)
+			if tg.slack > 0 {
+				ok = median(res[0].times)-median(res[i].times) <= tg.slack
+				want = fmt.Sprintf("at most %v longer", tg.slack)
+			}
+			verdict := "met"
+			if !ok {
+				verdict = "MISSED"
+				missed++
+			}
+			line += fmt.Sprintf(" (target %s: %s)", want, verdict)
+		}
+		fmt.Println(line)
 	}
+	return missed
+}
+
+// clearDir removes what a round made in dir (the set-up's files stay
+// when keepSetup is set).
+func clearDir(dir string, keepSetup bool) {
+	ents, _ := os.ReadDir(dir)
+	for _, e := range ents {
+		if keepSetup && e.Name() == "base.qcow2" {
+			continue
+		}
+		os.RemoveAll(filepath.Join(dir, e.Name()))
+	}
+}
+
+// timeCommand runs argv and returns its wall time.
+func timeCommand(argv []string) (time.Duration, error) {
+	cmd := exec.Command(argv[0], argv[1:]...)
+	start := time.Now()
+	out, err := cmd.CombinedOutput()
+	d := time.Since(start)
+	if err != nil {
+		return 0, fmt.Errorf("%s: %v\n%s", strings.Join(argv, " "), err, out)
+	}
+	return d, nil
+}
+
+// maxRSS runs argv under GNU time and returns its maximum resident set
+// size in KiB. The rusage of a child this program starts itself would not
+// do: Go starts children with vfork, and Linux counts the parent's memory,
+// at the exec, into the child's maximum.
+func maxRSS(argv []string) (int64, error) {
+	cmd := exec.Command("/usr/bin/time", append([]string{"-f", "maxrss %M"}, argv...)...)
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		return 0, fmt.Errorf("/usr/bin/time %s: %v\n%s", strings.Join(argv, " "), err, out)
+	}
+	lines := strings.Split(strings.TrimSpace(string(out)), "\n")
+	var kib int64
+	if _, err := fmt.Sscanf(lines[len(lines)-1], "maxrss %d", &kib); err != nil {
+		return 0, fmt.Errorf("/usr/bin/time said %q", out)
+	}
+	return kib, nil
+}
+
+func median(d []time.Duration) time.Duration {
+	s := append([]time.Duration(nil), d...)
+	sort.Slice(s, func(i, j int) bool { return s[i] < s[j] })
+	return s[len(s)/2]
+}
+
+func fail(err error) {
+	fmt.Fprintln(os.Stderr, "bench:", err)
+	os.Exit(1)
 }
