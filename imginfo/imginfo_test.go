@@ -335,6 +335,29 @@ func cases() []imgCase {
 			snapFields{1743894000, 500, ^uint64(0), ^uint64(0) >> 1, ^uint64(0) - 1},
 		)))...)
 
+	// Many snapshots: VM state sizes (which qemu-img prints exactly, unlike
+	// a virtual size rounded to sectors) around every unit's boundaries,
+	// dates across years and zone changes, clocks and icounts.
+	var fields []snapFields
+	var snapNames []string
+	for unit := uint64(1); unit != 0 && unit <= 1<<60; unit <<= 10 {
+		for _, f := range []float64{1, 1.5, 9.99, 9.995, 9.996, 99.95, 99.96, 999, 999.4, 999.5, 999.6, 1000, 1001, 1023, 1023.99, 1023.9999} {
+			n := len(fields)
+			fields = append(fields, snapFields{
+				dateSec:   uint32(n) * 28_000_000,
+				dateNsec:  uint32(n),
+				clockNsec: uint64(n) * 7_777_777_777_777,
+				stateSize: uint64(f * float64(unit)),
+				icount:    uint64(n) * 1_000_003,
+			})
+			snapNames = append(snapNames, fmt.Sprintf("s%d", n))
+		}
+	}
+	fields = append(fields, snapFields{stateSize: 10230}, snapFields{stateSize: 1023591}, snapFields{stateSize: ^uint64(0)})
+	snapNames = append(snapNames, "t0", "t1", "t2")
+	add("qcow2-many-snapshots", "q.qcow2", append(append([]func(t *testing.T, dir string){qemuImgCreate("-f", "qcow2", "q.qcow2", "1G")},
+		snap(snapNames...)...), patch("q.qcow2", qcow2Snapshots(fields...)))...)
+
 	// Backing chains.
 	add("qcow2-backing", "top.qcow2", qemuImgCreate("-f", "raw", "base.raw", "1G"),
 		qemuImgCreate("-f", "qcow2", "-b", "base.raw", "-F", "raw", "mid.qcow2"),
@@ -440,5 +463,60 @@ func TestLUKSAgainstQemuImg(t *testing.T) {
 			}
 			compareImage(t, dir, imgCase{image: c[1]})
 		})
+	}
+}
+
+// TestNameBytesAgainstQemuImg gives qemu-img file names holding every byte
+// and the UTF-8 corner sequences, and the formatter the same raw bytes (as
+// the guest would): JSON must quote them as qemu does, invalid sequences
+// included, and human output must equal qemu's with only the names escaped.
+func TestNameBytesAgainstQemuImg(t *testing.T) {
+	needQemu(t)
+	var seqs []string
+	for b := 1; b < 256; b++ {
+		if b != '/' {
+			seqs = append(seqs, string([]byte{byte(b)}))
+		}
+	}
+	seqs = append(seqs,
+		"\xc0\x80", "\xc0\xaf", "\xc1\xbf", "\xe0\x80\xaf", "\xe0\x9f\xbf", "\xf0\x8f\xbf\xbf",
+		"\xed\xa0\x80", "\xed\xbf\xbf", "\xef\xbf\xbe", "\xef\xbf\xbf", "\xef\xb7\x90", "\xef\xb7\xaf",
+		"\xf0\x9f\xbf\xbe", "\xf4\x8f\xbf\xbf", "\xf4\x90\x80\x80", "\xf0\x9f\x98\x80", "\xf0\x90\x80\x80",
+		"\xc2\x80", "\xc2\x9f", "\xc2\xa0", "\xdf\xbf", "\xe0\xa0\x80", "\xe2\x82\xac", "\xea\xaf\x8d",
+		"\xf8\x88\x80\x80\x80", "\xfc\x84\x80\x80\x80\x80", "\xfd\xbf\xbf\xbf\xbf\xbf",
+		"\xe2\x82", "\xf0\x9f\x98", "\xc2", "\xe2", "\xf4",
+	)
+	// Sequences joined into names of at most 200 bytes, each followed by
+	// 'x' so that a truncated one ends there.
+	var names []string
+	cur := "n"
+	for _, s := range seqs {
+		if len(cur)+len(s)+1 > 200 {
+			names = append(names, cur)
+			cur = "n"
+		}
+		cur += s + "x"
+	}
+	names = append(names, cur, "ends\xc2", "ends\xf0\x9f\x98", "ends\xed\xa0")
+	dir := t.TempDir()
+	for _, n := range names {
+		// "./" keeps a ':' from reading as a protocol prefix.
+		path := "./" + n
+		if err := os.WriteFile(filepath.Join(dir, n), make([]byte, 512), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		qjson := qemuImg(t, dir, "UTC", "info", "--output=json", "-f", "raw", path)
+		var info ImageInfo
+		if err := json.Unmarshal(qjson, &info); err != nil {
+			t.Fatalf("decode qemu-img's JSON: %v\n%s", err, qjson)
+		}
+		info.Filename = path
+		if got := JSON(&info); !bytes.Equal(got, qjson) {
+			t.Errorf("name %q: JSON differs from qemu-img's: %s", n, firstDiff(got, qjson))
+		}
+		want := bytes.ReplaceAll(qemuImg(t, dir, "UTC", "info", "-f", "raw", path), []byte(path), []byte(EscapeText(path)))
+		if got := Human(&info, time.UTC); !bytes.Equal(got, want) {
+			t.Errorf("name %q: human differs from qemu-img's escaped: %s", n, firstDiff(got, want))
+		}
 	}
 }
