@@ -221,6 +221,38 @@ func qcow2Incompat(bits uint64) func(t *testing.T, b []byte) {
 	}
 }
 
+func writeFile(name, text string) func(t *testing.T, dir string) {
+	return func(t *testing.T, dir string) {
+		if err := os.WriteFile(filepath.Join(dir, name), []byte(text), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
+// qcow2BitmapsInUse sets the in-use flag of every bitmap in the bitmap
+// directory, as a VM that died while using them leaves it.
+func qcow2BitmapsInUse(t *testing.T, b []byte) {
+	be := binary.BigEndian
+	for ext := uint64(be.Uint32(b[100:])); ; {
+		typ, size := be.Uint32(b[ext:]), uint64(be.Uint32(b[ext+4:]))
+		if typ == 0 {
+			t.Fatal("no bitmaps extension")
+		}
+		if typ == 0x23852875 {
+			d := b[ext+8:]
+			n, off := be.Uint32(d), be.Uint64(d[16:])
+			for range n {
+				e := b[off:]
+				e[15] |= 1 // in_use
+				size := 24 + uint64(be.Uint32(e[20:])) + uint64(be.Uint16(e[18:]))
+				off += (size + 7) &^ 7
+			}
+			return
+		}
+		ext += 8 + (size+7)&^7
+	}
+}
+
 // snapFields are values written into the n-th snapshot's table entry.
 type snapFields struct {
 	dateSec, dateNsec uint32
@@ -388,6 +420,21 @@ func cases() []imgCase {
 		func(t *testing.T, dir string) {
 			run(t, dir, "qemu-io", "-f", "vmdk", "-c", "write -P 7 2047M 2M", "v.vmdk")
 		})
+
+	// A hand-written vmdk descriptor: extents of several types.
+	add("vmdk-descriptor-mixed", "d.vmdk", sparse("f1.raw", 1<<20), sparse("f2.raw", 2<<20),
+		qemuImgCreate("-f", "vmdk", "sp.vmdk", "4M"),
+		writeFile("d.vmdk", "# Disk DescriptorFile\nversion=1\nCID=12345678\nparentCID=ffffffff\ncreateType=\"vmfs\"\n\n"+
+			"RW 2048 FLAT \"f1.raw\" 0\nRW 2048 VMFS \"f2.raw\"\nRW 8192 SPARSE \"sp.vmdk\"\n"))
+	// qemu 7.2 still reports qed's need-check flag as dirty-flag false.
+	add("qed-need-check", "x.qed", qemuImgCreate("-f", "qed", "x.qed", "1G"), patch("x.qed", func(t *testing.T, b []byte) {
+		b[16] |= 2 // QED_F_NEED_CHECK
+	}))
+	add("qcow2-bitmaps-in-use-snapshot-dirty", "q.qcow2", qemuImgCreate("-f", "qcow2", "q.qcow2", "1G"),
+		qemuImgRun("bitmap", "--add", "q.qcow2", "auto one"),
+		qemuImgRun("bitmap", "--add", "--disable", "q.qcow2", "manual"),
+		qemuImgRun("snapshot", "-c", "snap", "q.qcow2"),
+		patch("q.qcow2", qcow2BitmapsInUse), patch("q.qcow2", qcow2Incompat(1)))
 
 	// The other formats.
 	for _, f := range [][]string{
