@@ -10,7 +10,7 @@ import (
 
 // Human returns qemu-img info's human output for one image, as qemu's
 // bdrv_image_info_dump prints it, with snapshot dates in loc (qemu-img
-// uses the local time zone). Unlike qemu-img, every string from the image
+// uses the local time zone; a nil loc is time.Local). Unlike qemu-img, every string from the image
 // or its name is printed through EscapeText.
 func Human(info *ImageInfo, loc *time.Location) []byte {
 	var b strings.Builder
@@ -32,6 +32,9 @@ func HumanChain(chain []ImageInfo, loc *time.Location) []byte {
 }
 
 func writeHuman(b *strings.Builder, info *ImageInfo, loc *time.Location) {
+	if loc == nil {
+		loc = time.Local
+	}
 	diskSize := "unavailable"
 	if info.ActualSize != nil {
 		diskSize = SizeToStr(uint64(*info.ActualSize))
@@ -69,7 +72,7 @@ func writeHuman(b *strings.Builder, info *ImageInfo, loc *time.Location) {
 			b.WriteString(snapshotRow(&info.Snapshots[k], loc) + "\n")
 		}
 	}
-	if info.FormatSpecific != nil {
+	if hasSpecific(info.FormatSpecific) {
 		b.WriteString("Format specific information:\n")
 		dumpQObject(b, 1, specificDataQ(info.FormatSpecific))
 	}

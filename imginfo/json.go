@@ -83,7 +83,7 @@ func imageInfoQ(i *ImageInfo) *qdict {
 	if i.BackingImage != nil {
 		d.put("backing-image", imageInfoQ(i.BackingImage))
 	}
-	if i.FormatSpecific != nil {
+	if hasSpecific(i.FormatSpecific) {
 		d.put("format-specific", specificQ(i.FormatSpecific))
 	}
 	return d
@@ -100,6 +100,22 @@ func snapshotQ(s *SnapshotInfo) *qdict {
 	d.put("vm-clock-nsec", s.VMClockNsec)
 	putInt(d, "icount", s.ICount)
 	return d
+}
+
+// hasSpecific tells whether s holds a branch: a nil pointer of a branch's
+// type counts as absent, as a nil interface does.
+func hasSpecific(s ImageInfoSpecific) bool {
+	switch v := s.(type) {
+	case *ImageInfoSpecificQCow2:
+		return v != nil
+	case *ImageInfoSpecificVMDK:
+		return v != nil
+	case *QCryptoBlockInfoLUKS:
+		return v != nil
+	case *ImageInfoSpecificRBD:
+		return v != nil
+	}
+	return false
 }
 
 // specificQ is the union with its branch wrapped as qemu 7.2 wraps it:

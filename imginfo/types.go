@@ -78,7 +78,8 @@ type SnapshotInfo struct {
 // ImageInfoSpecific is qemu's ImageInfoSpecific union: exactly one of
 // *ImageInfoSpecificQCow2, *ImageInfoSpecificVMDK, *QCryptoBlockInfoLUKS or
 // *ImageInfoSpecificRBD (qemu 7.2 has no other branch; vpc, vhdx, raw and
-// the rest report none). A nil ImageInfoSpecific is an absent member.
+// the rest report none). A nil ImageInfoSpecific, or a nil pointer in
+// one, is an absent member.
 type ImageInfoSpecific interface {
 	// specificType is the union's discriminator value.
 	specificType() string

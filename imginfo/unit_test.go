@@ -81,3 +81,14 @@ func TestJSONEmptyList(t *testing.T) {
 		t.Errorf("JSON:\n%s\nlacks:\n%s", got, want)
 	}
 }
+
+// A nil branch pointer is an absent member, not a crash.
+func TestNilSpecific(t *testing.T) {
+	info := &ImageInfo{Filename: "f", Format: "qcow2", FormatSpecific: (*ImageInfoSpecificQCow2)(nil)}
+	if got := string(JSON(info)); strings.Contains(got, "format-specific") {
+		t.Errorf("JSON of a nil branch: %s", got)
+	}
+	if got := string(Human(info, nil)); strings.Contains(got, "Format specific") {
+		t.Errorf("human of a nil branch: %s", got)
+	}
+}
