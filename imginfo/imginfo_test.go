@@ -367,6 +367,10 @@ func cases() []imgCase {
 			snapFields{1743894000, 500, ^uint64(0), ^uint64(0) >> 1, ^uint64(0) - 1},
 		)))...)
 
+	// qemu cuts a snapshot name to 255 bytes.
+	add("qcow2-snapshot-long-name", "q.qcow2", append([]func(t *testing.T, dir string){qemuImgCreate("-f", "qcow2", "q.qcow2", "1G")},
+		snap(strings.Repeat("n", 300), strings.Repeat("名", 90))...)...)
+
 	// Many snapshots: VM state sizes (which qemu-img prints exactly, unlike
 	// a virtual size rounded to sectors) around every unit's boundaries,
 	// dates across years and zone changes, clocks and icounts.
