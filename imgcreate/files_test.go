@@ -22,6 +22,20 @@ func entries(t *testing.T, dir string) []string {
 	return names
 }
 
+// withTempFiles opens the targets and writes them with writeOutputs.
+func withTempFiles(names []string, beforeNamed func(), fill func([]*os.File) error) error {
+	var targets []*target
+	for _, name := range names {
+		t, err := openTarget(name, false)
+		if err != nil {
+			return err
+		}
+		defer t.close()
+		targets = append(targets, t)
+	}
+	return writeOutputs(targets, beforeNamed, fill, nil)
+}
+
 // TestWithTempFiles covers success, replacing a file, and failure, with
 // unnamed (O_TMPFILE) and named temporary files: names appear only on
 // success, and only after beforeNamed has run.
