@@ -250,8 +250,10 @@ func backingPath(image, backing string) string {
 	if err != nil {
 		return ""
 	}
+	// Joined as qemu joins them, without cleaning: "a/../b" is not "b"
+	// when a is a link.
 	if !filepath.IsAbs(path) {
-		path = filepath.Join(filepath.Dir(image), path)
+		path = image[:strings.LastIndexByte(image, '/')+1] + path
 	}
 	return path
 }
