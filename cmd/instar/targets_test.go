@@ -259,15 +259,21 @@ var targetCases = []targetCase{
 	}, args: []string{"-f", "raw", "-o", "preallocation=falloc", "img", "1M"}, watch: []string{"img"}},
 
 	// The backing file.
-	{name: "backing-is-target", setup: func(t *testing.T, d string) { mustRun(t, "qemu-img", "create", "-q", "-f", "qcow2", filepath.Join(d, "x"), "1M") },
+	{name: "backing-is-target", setup: func(t *testing.T, d string) {
+		mustRun(t, "qemu-img", "create", "-q", "-f", "qcow2", filepath.Join(d, "x"), "1M")
+	},
 		args: []string{"-f", "qcow2", "-b", "x", "-F", "qcow2", "x"}, status: 1,
 		ours: "same filename as the backing file", theirs: "same filename as the backing file", watch: []string{"x"}},
-	{name: "backing-is-target-unsafe", setup: func(t *testing.T, d string) { mustRun(t, "qemu-img", "create", "-q", "-f", "qcow2", filepath.Join(d, "x"), "1M") },
+	{name: "backing-is-target-unsafe", setup: func(t *testing.T, d string) {
+		mustRun(t, "qemu-img", "create", "-q", "-f", "qcow2", filepath.Join(d, "x"), "1M")
+	},
 		args: []string{"-f", "qcow2", "-u", "-b", "x", "-F", "qcow2", "x", "1M"}, status: 1,
 		ours: "same filename as the backing file", theirs: "same filename as the backing file", watch: []string{"x"}},
 	{name: "backing-is-target-dot", differs: "qemu-img compares the names as strings",
-		setup: func(t *testing.T, d string) { mustRun(t, "qemu-img", "create", "-q", "-f", "qcow2", filepath.Join(d, "x"), "1M") },
-		args:  []string{"-f", "qcow2", "-b", "./x", "-F", "qcow2", "x"}, status: 1, ours: "same filename as the backing file", watch: []string{"x"}},
+		setup: func(t *testing.T, d string) {
+			mustRun(t, "qemu-img", "create", "-q", "-f", "qcow2", filepath.Join(d, "x"), "1M")
+		},
+		args: []string{"-f", "qcow2", "-b", "./x", "-F", "qcow2", "x"}, status: 1, ours: "same filename as the backing file", watch: []string{"x"}},
 	{name: "backing-is-target-dotdot", differs: "qemu-img compares the names as strings",
 		setup: func(t *testing.T, d string) {
 			os.Mkdir(filepath.Join(d, "sub"), 0o755)
@@ -281,8 +287,10 @@ var targetCases = []targetCase{
 		},
 		args: []string{"-f", "qcow2", "-b", "x", "-F", "qcow2", "link"}, status: 1, ours: "same filename as the backing file", watch: []string{"x", "link"}},
 	{name: "backing-is-target-file-prefix", differs: "qemu-img compares the names as strings",
-		setup: func(t *testing.T, d string) { mustRun(t, "qemu-img", "create", "-q", "-f", "qcow2", filepath.Join(d, "x"), "1M") },
-		args:  []string{"-f", "qcow2", "-b", "file:x", "-F", "qcow2", "x"}, status: 1, ours: "same filename as the backing file", watch: []string{"x"}},
+		setup: func(t *testing.T, d string) {
+			mustRun(t, "qemu-img", "create", "-q", "-f", "qcow2", filepath.Join(d, "x"), "1M")
+		},
+		args: []string{"-f", "qcow2", "-b", "file:x", "-F", "qcow2", "x"}, status: 1, ours: "same filename as the backing file", watch: []string{"x"}},
 	{name: "backing-fifo", differs: "qemu-img hangs opening a FIFO",
 		setup: func(t *testing.T, d string) { mustRun(t, "mkfifo", filepath.Join(d, "fifo")) },
 		args:  []string{"-f", "qcow2", "-b", "fifo", "-F", "raw", "img"}, status: 1, ours: "not a regular file or block device", watch: []string{"img"}},
@@ -292,13 +300,17 @@ var targetCases = []targetCase{
 		args: []string{"-f", "qcow2", "-b", "/dev/zero", "-F", "raw", "img"}, status: 1, ours: "not a regular file or block device", watch: []string{"img"}},
 	{name: "backing-directory", setup: func(t *testing.T, d string) { os.Mkdir(filepath.Join(d, "dir"), 0o755) },
 		args: []string{"-f", "qcow2", "-b", "dir", "-F", "raw", "img"}, status: 1, ours: "not a regular file", theirs: "regular file", watch: []string{"img"}},
-	{name: "backing-file-prefix", setup: func(t *testing.T, d string) { mustRun(t, "qemu-img", "create", "-q", "-f", "qcow2", filepath.Join(d, "base"), "3M") },
+	{name: "backing-file-prefix", setup: func(t *testing.T, d string) {
+		mustRun(t, "qemu-img", "create", "-q", "-f", "qcow2", filepath.Join(d, "base"), "3M")
+	},
 		args: []string{"-f", "qcow2", "-b", "file:base", "-F", "qcow2", "img"}, watch: []string{"img"}},
 	{name: "backing-unknown-protocol", args: []string{"-f", "qcow2", "-b", "foo:base", "-F", "qcow2", "img"}, status: 1,
 		ours: "Unknown protocol 'foo'", theirs: "Unknown protocol 'foo'", watch: []string{"img"}},
 
 	// Sizes.
-	{name: "size-0-with-backing", setup: func(t *testing.T, d string) { mustRun(t, "qemu-img", "create", "-q", "-f", "qcow2", filepath.Join(d, "base"), "1G") },
+	{name: "size-0-with-backing", setup: func(t *testing.T, d string) {
+		mustRun(t, "qemu-img", "create", "-q", "-f", "qcow2", filepath.Join(d, "base"), "1G")
+	},
 		args: []string{"-f", "qcow2", "-b", "base", "-F", "qcow2", "img", "0"}, watch: []string{"img"}},
 	{name: "inferred-size-qcow2-odd", setup: func(t *testing.T, d string) { qcow2WithSize(t, filepath.Join(d, "base"), 1000000) },
 		args: []string{"-f", "qcow2", "-b", "base", "-F", "qcow2", "img"}, watch: []string{"img"}},
