@@ -130,6 +130,9 @@ func resolve(name string) (string, error) {
 // written. A character device or FIFO is never opened: opening some
 // devices has effects of its own (a watchdog, a tape).
 func openTarget(name string, wantDevice bool) (*target, error) {
+	if name == "" {
+		return nil, couldNotCreate(name, unix.ENOENT)
+	}
 	path, err := resolve(name)
 	if err != nil {
 		return nil, couldNotCreate(name, err)

@@ -539,3 +539,37 @@ func TestBlockDevice(t *testing.T) {
 		}
 	})
 }
+
+// TestFullFileSystem: on a file system too small for the image, a create
+// fails and leaves the existing file as it was, and nothing else; qemu-img
+// removes it (docs/create.md).
+func TestFullFileSystem(t *testing.T) {
+	if os.Geteuid() != 0 {
+		t.Fatal("this test mounts a tmpfs: run it as root (CI does)")
+	}
+	ours := instarTool(t)
+	for _, tl := range []tool{ours, qemuTool} {
+		mnt := t.TempDir()
+		if out, err := exec.Command("mount", "-t", "tmpfs", "-o", "size=4m", "tmpfs", mnt).CombinedOutput(); err != nil {
+			if os.Getenv("CI") == "true" {
+				t.Fatalf("mount tmpfs: %v: %s (CI must be able to)", err, out)
+			}
+			t.Skipf("cannot mount here: %v: %s", err, out)
+		}
+		t.Cleanup(func() { exec.Command("umount", mnt).Run() })
+		write(t, filepath.Join(mnt, "img"), "precious", 0o644)
+		out, status := tl.runAs(t, mnt, 0, "", "-f", "qcow2", "-o", "preallocation=full", "img", "16M")
+		state := fileState(t, filepath.Join(mnt, "img"))
+		if tl.name == "qemu-img" {
+			t.Logf("qemu-img: status %d, %s; leaves img %q", status, strings.TrimSpace(out), state)
+			continue
+		}
+		if status != 1 || !strings.Contains(strings.ToLower(out), "no space left on device") {
+			t.Errorf("instar: status %d, %q; want a failure naming the full disk", status, out)
+		}
+		if !strings.HasSuffix(state, " precious") {
+			t.Errorf("instar left img %q", state)
+		}
+		assertOnly(t, mnt, "img")
+	}
+}
