@@ -11,7 +11,7 @@ import (
 func TestLocalName(t *testing.T) {
 	for _, c := range []struct {
 		in, path, err string
-		device       bool
+		device        bool
 	}{
 		{in: "img", path: "img"},
 		{in: "file:img", path: "img"},
