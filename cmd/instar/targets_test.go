@@ -573,3 +573,56 @@ func TestFullFileSystem(t *testing.T) {
 		assertOnly(t, mnt, "img")
 	}
 }
+
+// TestImageInUse: an image a running QEMU (here qemu-io) holds open for
+// writing is refused, as qemu-img refuses it: replacing it would leave
+// the running guest writing to a file no longer there. A reader does not
+// share write either, so it stops both too.
+func TestImageInUse(t *testing.T) {
+	ours := instarTool(t)
+	for _, c := range []struct {
+		name     string
+		ioArgs   []string
+		status   int
+		contains string
+	}{
+		{"writer", []string{"-c", "sleep 20000"}, 1, `Failed to get "write" lock`},
+		{"reader", []string{"-r", "-c", "sleep 20000"}, 1, `Failed to get "write" lock`},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			for _, tl := range []tool{ours, qemuTool} {
+				dir := t.TempDir()
+				img := filepath.Join(dir, "img")
+				mustRun(t, "qemu-img", "create", "-q", "-f", "qcow2", img, "1M")
+				holder := exec.Command("qemu-io", append(c.ioArgs, img)...)
+				if err := holder.Start(); err != nil {
+					t.Fatal(err)
+				}
+				// qemu-io takes its locks as it opens the image.
+				for i := 0; i < 100 && !locked(t, img); i++ {
+					time.Sleep(20 * time.Millisecond)
+				}
+				out, status := tl.runAs(t, dir, 0, "", "-f", "qcow2", "img", "2M")
+				holder.Process.Kill()
+				holder.Wait()
+				if status != c.status || !strings.Contains(out, c.contains) {
+					t.Errorf("%s: status %d, %q; want %d and %q", tl.name, status, out, c.status, c.contains)
+				}
+			}
+		})
+	}
+}
+
+// locked reports whether /proc/locks lists a lock on path's inode.
+func locked(t *testing.T, path string) bool {
+	t.Helper()
+	fi, err := os.Stat(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	data, err := os.ReadFile("/proc/locks")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return strings.Contains(string(data), ":"+itoa(int(fi.Sys().(*syscall.Stat_t).Ino))+" ")
+}
