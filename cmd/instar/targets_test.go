@@ -626,3 +626,65 @@ func locked(t *testing.T, path string) bool {
 	}
 	return strings.Contains(string(data), ":"+itoa(int(fi.Sys().(*syscall.Stat_t).Ino))+" ")
 }
+
+// TestInPlaceSameImage: an image written in place (a writable file in a
+// read-only directory, as an unprivileged user) is the same, byte for
+// byte and in what it allocates, as one made fresh.
+func TestInPlaceSameImage(t *testing.T) {
+	if os.Geteuid() != 0 {
+		t.Fatal("this test drops privileges: run it as root (CI does)")
+	}
+	ours := instarTool(t)
+	t.Setenv("SOURCE_DATE_EPOCH", "1700000000")
+	for _, args := range [][]string{
+		{"-f", "qcow2", "IMG", "10G"},
+		{"-f", "qcow2", "-o", "preallocation=metadata", "IMG", "64M"},
+		{"-f", "qcow2", "-o", "preallocation=falloc", "IMG", "16M"},
+		{"-f", "qcow2", "-o", "preallocation=full", "IMG", "8M"},
+		{"-f", "vhdx", "IMG", "1G"},
+		{"-f", "vpc", "-o", "subformat=fixed", "IMG", "16M"},
+		{"-f", "vmdk", "-o", "subformat=streamOptimized", "IMG", "1G"},
+		{"-f", "raw", "-o", "preallocation=full", "IMG", "4M"},
+	} {
+		t.Run(strings.Join(args, " "), func(t *testing.T) {
+			var images [2][]byte
+			var blocks [2]int64
+			for i, inPlace := range []bool{false, true} {
+				dir := t.TempDir()
+				os.Chmod(filepath.Dir(dir), 0o755)
+				os.Chmod(dir, 0o777)
+				img := filepath.Join(dir, "img")
+				if inPlace {
+					write(t, img, "old", 0o666)
+					os.Chmod(dir, 0o555)
+				}
+				a := make([]string, len(args))
+				for j, s := range args {
+					a[j] = strings.ReplaceAll(s, "IMG", "img")
+				}
+				out, status := ours.runAs(t, dir, nobody, "", a...)
+				if status != 0 {
+					t.Fatalf("in place %v: status %d: %s", inPlace, status, out)
+				}
+				data, err := os.ReadFile(img)
+				if err != nil {
+					t.Fatal(err)
+				}
+				fi, _ := os.Stat(img)
+				images[i], blocks[i] = data, fi.Sys().(*syscall.Stat_t).Blocks
+				if inPlace {
+					assertOnly(t, dir, "img")
+					if st := fi.Sys().(*syscall.Stat_t); st.Uid != 0 || fi.Mode().Perm() != 0o666 {
+						t.Errorf("written in place, the file is %v owned by %d", fi.Mode(), st.Uid)
+					}
+				}
+			}
+			if !bytes.Equal(images[0], images[1]) {
+				t.Errorf("written in place, the image differs (%d bytes, fresh %d)", len(images[1]), len(images[0]))
+			}
+			if d := blocks[0] - blocks[1]; d > 8 || d < -8 {
+				t.Errorf("written in place, the image allocates %d blocks, fresh %d", blocks[1], blocks[0])
+			}
+		})
+	}
+}
