@@ -117,8 +117,10 @@ func resolve(name string) (string, error) {
 		if err != nil {
 			return "", errors.Unwrap(err)
 		}
+		// Relative to the link's directory, joined as the kernel walks
+		// it: "a/../b" is not "b" when a is itself a link.
 		if !filepath.IsAbs(link) {
-			link = filepath.Join(filepath.Dir(path), link)
+			link = path[:strings.LastIndexByte(path, '/')+1] + link
 		}
 		path = link
 	}

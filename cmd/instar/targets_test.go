@@ -220,6 +220,15 @@ var targetCases = []targetCase{
 		write(t, filepath.Join(d, "sub", "real"), "old", 0o640)
 		os.Symlink("sub/real", filepath.Join(d, "link"))
 	}, args: []string{"-f", "qcow2", "link", "1M"}, watch: []string{"link", "sub/real"}},
+	{name: "link-chain", setup: func(t *testing.T, d string) {
+		os.Mkdir(filepath.Join(d, "sub"), 0o755)
+		os.Symlink("../real", filepath.Join(d, "sub", "l2"))
+		os.Symlink("sub/l2", filepath.Join(d, "l1"))
+	}, args: []string{"-f", "vpc", "l1", "1M"}, watch: []string{"l1", "sub/l2", "real"}},
+	{name: "link-loop", setup: func(t *testing.T, d string) {
+		os.Symlink("b", filepath.Join(d, "a"))
+		os.Symlink("a", filepath.Join(d, "b"))
+	}, args: []string{"-f", "qcow2", "a", "1M"}, status: 1, ours: "Too many levels of symbolic links", theirs: "Too many levels of symbolic links", watch: []string{"a", "b"}},
 	{name: "dangling-link", setup: func(t *testing.T, d string) { os.Symlink("made", filepath.Join(d, "link")) },
 		args: []string{"-f", "qcow2", "link", "1M"}, watch: []string{"link", "made"}},
 	{name: "read-only-file", uid: nobody, setup: func(t *testing.T, d string) {
