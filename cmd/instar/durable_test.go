@@ -41,8 +41,11 @@ func straceCreate(t *testing.T, dir string, args ...string) []string {
 	}
 	var calls []string
 	for _, l := range strings.Split(string(data), "\n") {
-		if _, call, ok := strings.Cut(l, "  "); ok && !strings.HasPrefix(call, "---") {
-			calls = append(calls, call)
+		// Each line is the process id, spaces, and the call.
+		if _, call, ok := strings.Cut(l, " "); ok {
+			if call = strings.TrimSpace(call); !strings.HasPrefix(call, "---") {
+				calls = append(calls, call)
+			}
 		}
 	}
 	return calls
@@ -160,9 +163,7 @@ func traceSyscalls(t *testing.T, cmd *exec.Cmd, events ...string) []string {
 // before the first name appears, and each batch of names is followed by
 // a directory sync: the extents' before the descriptor is named.
 func TestSyncBeforeNameWithGuest(t *testing.T) {
-	if os.Geteuid() != 0 {
-		t.Fatal("tracing needs root (CI runs as root)")
-	}
+	needRoot(t, "tracing needs root")
 	dir := t.TempDir()
 	for _, c := range []struct {
 		name  string

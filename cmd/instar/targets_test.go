@@ -24,6 +24,19 @@ import (
 // nobody is the unprivileged user the tests drop to.
 const nobody = 65534
 
+// needRoot stops a test that needs root, saying why: skipped where we are
+// not root, but failed in CI (CI=true), which runs as root.
+func needRoot(t *testing.T, why string) {
+	t.Helper()
+	if os.Geteuid() == 0 {
+		return
+	}
+	if os.Getenv("CI") == "true" {
+		t.Fatalf("%s: CI must run it as root", why)
+	}
+	t.Skipf("%s: not root", why)
+}
+
 // tool runs instar (this test binary, copied where any user may run it)
 // or qemu-img.
 type tool struct {
@@ -339,9 +352,7 @@ var targetCases = []targetCase{
 
 // TestTargets runs the table.
 func TestTargets(t *testing.T) {
-	if os.Geteuid() != 0 {
-		t.Fatal("this test makes device nodes and drops privileges: run it as root (CI does)")
-	}
+	needRoot(t, "this test makes device nodes and drops privileges")
 	ours := instarTool(t)
 	for _, c := range targetCases {
 		t.Run(c.name, func(t *testing.T) {
@@ -442,9 +453,7 @@ func fillWith(t *testing.T, path string, b byte, n int) {
 // Both tools run on the same loop device, one after the other, which is
 // filled with 0xab before each run.
 func TestBlockDevice(t *testing.T) {
-	if os.Geteuid() != 0 {
-		t.Fatal("this test attaches loop devices: run it as root (CI does)")
-	}
+	needRoot(t, "this test attaches loop devices")
 	dev := loopDevice(t, 64<<20)
 	ours := instarTool(t)
 	cases := []struct {
@@ -553,9 +562,7 @@ func TestBlockDevice(t *testing.T) {
 // fails and leaves the existing file as it was, and nothing else; qemu-img
 // removes it (docs/create.md).
 func TestFullFileSystem(t *testing.T) {
-	if os.Geteuid() != 0 {
-		t.Fatal("this test mounts a tmpfs: run it as root (CI does)")
-	}
+	needRoot(t, "this test mounts a tmpfs")
 	ours := instarTool(t)
 	for _, tl := range []tool{ours, qemuTool} {
 		mnt := t.TempDir()
@@ -640,9 +647,7 @@ func locked(t *testing.T, path string) bool {
 // read-only directory, as an unprivileged user) is the same, byte for
 // byte and in what it allocates, as one made fresh.
 func TestInPlaceSameImage(t *testing.T) {
-	if os.Geteuid() != 0 {
-		t.Fatal("this test drops privileges: run it as root (CI does)")
-	}
+	needRoot(t, "this test drops privileges")
 	ours := instarTool(t)
 	t.Setenv("SOURCE_DATE_EPOCH", "1700000000")
 	for _, args := range [][]string{
