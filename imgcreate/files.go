@@ -1,6 +1,7 @@
 package imgcreate
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"io"
@@ -168,7 +169,11 @@ func keepModeAndOwner(f *os.File, st *unix.Stat_t) error {
 // on failure. beforeNamed, when set, is called before any file gets a
 // name of any kind, and before any target is written in place (the
 // command makes sure its interrupt handler is in place by then).
-func writeOutputs(targets []*target, beforeNamed func(), fill func(stages []*os.File) error, size func(finals []*os.File) error) (err error) {
+//
+// size gets ctx, except where a target is written in place: from the
+// first byte written to it, the write goes to the end, so that no target
+// is left half-written by an interrupt (as no name is left half-made).
+func writeOutputs(ctx context.Context, targets []*target, beforeNamed func(), fill func(stages []*os.File) error, size func(ctx context.Context, finals []*os.File) error) (err error) {
 	once := func() {
 		if beforeNamed != nil {
 			beforeNamed()
@@ -202,6 +207,7 @@ func writeOutputs(targets []*target, beforeNamed func(), fill func(stages []*os.
 	finals := make([]*os.File, len(outs))
 	for i, o := range outs {
 		if o.inPlace && o.t.kind == targetFile {
+			ctx = context.WithoutCancel(ctx)
 			// The point of no return for this file: it is rewritten
 			// from here on.
 			once()
@@ -212,7 +218,7 @@ func writeOutputs(targets []*target, beforeNamed func(), fill func(stages []*os.
 		finals[i] = o.final()
 	}
 	if size != nil {
-		if err := size(finals); err != nil {
+		if err := size(ctx, finals); err != nil {
 			return err
 		}
 	}

@@ -1,6 +1,7 @@
 package imgcreate
 
 import (
+	"context"
 	"errors"
 	"os"
 	"path/filepath"
@@ -33,7 +34,7 @@ func withTempFiles(names []string, beforeNamed func(), fill func([]*os.File) err
 		defer t.close()
 		targets = append(targets, t)
 	}
-	return writeOutputs(targets, beforeNamed, fill, nil)
+	return writeOutputs(context.Background(), targets, beforeNamed, fill, nil)
 }
 
 // TestWithTempFiles covers success, replacing a file, and failure, with

@@ -416,7 +416,7 @@ func createImage(ctx context.Context, r Request, path string, wantDevice bool, g
 		}
 		return nil
 	}
-	setSize := func(fs []*os.File) error {
+	setSize := func(ctx context.Context, fs []*os.File) error {
 		cr := gr.CreateResult
 		size, start, end := cr.GetFileSizeAfter(), cr.GetPreallocStart(), cr.GetPreallocEnd()
 		// The order is qemu's: allocate the data area, then set the length.
@@ -435,7 +435,7 @@ func createImage(ctx context.Context, r Request, path string, wantDevice bool, g
 		res.FileSize = size
 		return nil
 	}
-	return writeOutputs(targets, r.BeforeNamed, fill, setSize)
+	return writeOutputs(ctx, targets, r.BeforeNamed, fill, setSize)
 }
 
 // formatMaxSize is the largest virtual size qemu 7.2 gives or reads in

@@ -26,7 +26,7 @@ func createRaw(ctx context.Context, r Request, t *target, size uint64, res *Resu
 	if t.kind == targetDevice {
 		return rawOnDevice(r, t, mode, size, res)
 	}
-	return writeOutputs([]*target{t}, r.BeforeNamed, nil, func(fs []*os.File) error {
+	return writeOutputs(ctx, []*target{t}, r.BeforeNamed, nil, func(ctx context.Context, fs []*os.File) error {
 		f := fs[0]
 		if err := f.Truncate(int64(size)); err != nil {
 			if errors.Is(err, unix.EFBIG) {

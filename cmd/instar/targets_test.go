@@ -702,3 +702,44 @@ func TestInPlaceSameImage(t *testing.T) {
 		})
 	}
 }
+
+// TestInPlaceNotHalfWritten: once a target written in place is being
+// rewritten, an interrupt does not stop the write half-way: the create
+// finishes and the image is whole.
+func TestInPlaceNotHalfWritten(t *testing.T) {
+	needRoot(t, "this test drops privileges")
+	ours := instarTool(t)
+	dir := t.TempDir()
+	os.Chmod(filepath.Dir(dir), 0o755)
+	os.Chmod(dir, 0o777)
+	img := filepath.Join(dir, "img")
+	write(t, img, "old", 0o666)
+	os.Chmod(dir, 0o555)
+	cmd := exec.Command(ours.argv[0], "create", "-q", "-f", "raw", "-o", "preallocation=full", "img", "1G")
+	cmd.Dir = dir
+	cmd.Env = append(os.Environ(), "INSTAR_TEST_MAIN=1")
+	cmd.SysProcAttr = &syscall.SysProcAttr{Credential: &syscall.Credential{Uid: nobody, Gid: nobody, Groups: []uint32{}}}
+	var out bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &out
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	// Wait until the write in place has begun: the old contents are gone.
+	for i := 0; i < 500; i++ {
+		if fi, err := os.Stat(img); err == nil && fi.Size() != 3 {
+			break
+		}
+		time.Sleep(2 * time.Millisecond)
+	}
+	cmd.Process.Signal(syscall.SIGINT)
+	if err := cmd.Wait(); err != nil {
+		t.Fatalf("interrupted while writing in place: %v: %s", err, out.String())
+	}
+	fi, err := os.Stat(img)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if blocks := fi.Sys().(*syscall.Stat_t).Blocks * 512; fi.Size() != 1<<30 || blocks < 1<<30 {
+		t.Errorf("image is %d bytes, %d allocated; want 1 GiB, all of it", fi.Size(), blocks)
+	}
+}
