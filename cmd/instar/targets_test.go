@@ -539,6 +539,34 @@ func TestBlockDevice(t *testing.T) {
 			t.Logf("device: %v", states)
 		})
 	}
+	// A link to a device (as /dev/vg/lv is) writes the device; a device
+	// as a backing file is read, its size its length.
+	t.Run("link-and-backing", func(t *testing.T) {
+		var states []string
+		for _, tl := range []tool{ours, qemuTool} {
+			fillWith(t, dev, 0xab, 4<<20)
+			dir := t.TempDir()
+			link := filepath.Join(dir, "lv")
+			if err := os.Symlink(dev, link); err != nil {
+				t.Fatal(err)
+			}
+			if out, status := tl.runAs(t, dir, 0, "", "-f", "qcow2", "lv", "1G"); status != 0 {
+				t.Fatalf("%s: through a link: status %d: %s", tl.name, status, out)
+			}
+			if fi, err := os.Lstat(link); err != nil || fi.Mode()&os.ModeSymlink == 0 {
+				t.Errorf("%s: the link is gone: %v", tl.name, err)
+			}
+			fillWith(t, dev, 0xab, 4<<20)
+			if out, status := tl.runAs(t, dir, 0, "", "-f", "qcow2", "-b", dev, "-F", "raw", "overlay"); status != 0 {
+				t.Fatalf("%s: with the device as backing file: status %d: %s", tl.name, status, out)
+			}
+			states = append(states, fileState(t, filepath.Join(dir, "overlay")))
+		}
+		if states[0] != states[1] {
+			t.Errorf("overlay of the device: instar %q, qemu-img %q", states[0], states[1])
+		}
+		t.Logf("overlay: %v", states)
+	})
 	// A device the kernel is using (here: mounted) is refused, where
 	// qemu-img would write over the file system.
 	t.Run("mounted", func(t *testing.T) {
