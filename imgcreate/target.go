@@ -254,16 +254,3 @@ func (t *target) close() error {
 	t.f = nil
 	return err
 }
-
-// sameFile reports whether the file at path (links followed) is the
-// target's existing file.
-func (t *target) sameFile(path string) bool {
-	if t.f == nil {
-		return false
-	}
-	var st unix.Stat_t
-	if unix.Stat(path, &st) != nil {
-		return false
-	}
-	return st.Dev == t.st.Dev && st.Ino == t.st.Ino
-}
