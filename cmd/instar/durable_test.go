@@ -97,6 +97,46 @@ func TestSyncBeforeName(t *testing.T) {
 	}
 }
 
+// TestSyncInPlace: a file written in place (a writable file in a
+// read-only directory, written by an unprivileged user) is synced through
+// its own descriptor before instar reports success, and no name is made.
+func TestSyncInPlace(t *testing.T) {
+	needRoot(t, "this test drops privileges")
+	if _, err := exec.LookPath("setpriv"); err != nil {
+		t.Fatalf("setpriv is needed: %v", err)
+	}
+	bin := instarTool(t).argv[0]
+	dir := t.TempDir()
+	os.Chmod(filepath.Dir(dir), 0o755)
+	os.Chmod(dir, 0o777)
+	img := filepath.Join(dir, "img")
+	write(t, img, "old", 0o666)
+	os.Chmod(dir, 0o555)
+	out := filepath.Join(t.TempDir(), "trace")
+	cmd := exec.Command("strace", "-f", "-y", "-qq", "-o", out, "-e", "trace=fdatasync,fsync,linkat,renameat,renameat2,rename",
+		"setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", bin, "create", "-q", "-f", "raw", "img", "1M")
+	cmd.Dir = dir
+	cmd.Env = append(os.Environ(), "INSTAR_TEST_MAIN=1")
+	if b, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("%v: %v: %s", cmd.Args, err, b)
+	}
+	data, err := os.ReadFile(out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	trace := string(data)
+	t.Logf("%s", trace)
+	if !strings.Contains(trace, "fdatasync(") || !strings.Contains(trace, "<"+img+">) = 0") {
+		t.Errorf("the file written in place was not synced")
+	}
+	if strings.Contains(trace, "linkat(") || strings.Contains(trace, "rename") {
+		t.Errorf("a file written in place got a name")
+	}
+	if fi, err := os.Stat(img); err != nil || fi.Size() != 1<<20 {
+		t.Errorf("img: %v, %v", fi, err)
+	}
+}
+
 // traceSyscalls runs cmd with the kernel's syscall trace events on for it
 // and its children (a tracefs instance of its own, filtered by process),
 // and returns the events in order: for creates with a guest, which the
