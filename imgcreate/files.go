@@ -1,8 +1,10 @@
 package imgcreate
 
 import (
+	"context"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"strings"
@@ -75,57 +77,286 @@ func extentName(base string, subformat uint8, i int) string {
 	return fmt.Sprintf("%s-f%03d%s", stem, i, ext)
 }
 
-// withTempFile creates a temporary file beside name, lets fill write it,
-// and gives it the name only if fill succeeds; otherwise it is removed.
-func withTempFile(name string, beforeNamed func(), fill func(*os.File) error) error {
-	return withTempFiles([]string{name}, beforeNamed, func(fs []*os.File) error { return fill(fs[0]) })
+// output is one file a create writes: its target, and the file the image
+// is built in (the stage).
+type output struct {
+	t     *target
+	stage *tempFile
+	// inPlace: the stage is elsewhere (the temporary directory), and the
+	// image is copied over the target at the end, as qemu-img writes it:
+	// for a block device, and for an existing file that cannot be
+	// replaced faithfully (its directory takes no new file, or its owner
+	// cannot be given to a new one).
+	inPlace bool
 }
 
-// withTempFiles does the same for several files. They are given their
-// names last to first, so the first (the image a user opens) appears only
-// once everything it refers to is there.
-//
-// Where the file system allows, each file is made with O_TMPFILE: it has
-// no name until it is complete, so a process killed at any point before
-// leaves nothing behind. Elsewhere it is a named temporary file, removed
-// on failure. beforeNamed, when set, is called before any of the files
-// gets a name of any kind (the command makes sure its interrupt handler is
-// in place by then).
-func withTempFiles(names []string, beforeNamed func(), fill func([]*os.File) error) (err error) {
-	temps := make([]*tempFile, 0, len(names))
-	defer func() {
-		if err == nil {
-			if beforeNamed != nil {
-				beforeNamed()
-				beforeNamed = nil
-			}
-			for i := len(temps) - 1; err == nil && i >= 0; i-- {
-				err = temps[i].commit(names[i])
-			}
+// final is the file that holds the image once the stages are copied: the
+// target itself for a regular file written in place, else the stage.
+func (o *output) final() *os.File {
+	if o.inPlace && o.t.kind == targetFile {
+		return o.t.f
+	}
+	return o.stage.f
+}
+
+// newOutput makes the stage for t: beside it where it can be renamed into
+// place keeping an existing file's mode and owner, else in the temporary
+// directory.
+func newOutput(t *target, beforeNamed func()) (*output, error) {
+	if t.kind == targetDevice {
+		return stageElsewhere(t, beforeNamed)
+	}
+	stage, err := newTempFile(t.path, beforeNamed)
+	if err != nil {
+		if t.kind == targetFile && (errors.Is(err, unix.EACCES) || errors.Is(err, unix.EPERM) || errors.Is(err, unix.EROFS)) {
+			return stageElsewhere(t, beforeNamed)
 		}
-		for _, t := range temps {
-			if cerr := t.close(); err == nil && cerr != nil {
+		return nil, couldNotCreate(t.name, err)
+	}
+	o := &output{t: t, stage: stage}
+	if t.kind == targetFile {
+		if err := keepModeAndOwner(stage.f, &t.st); err != nil {
+			stage.close()
+			if errors.Is(err, unix.EPERM) {
+				// Not ours to give away: write in place, as qemu-img
+				// does, which keeps both.
+				return stageElsewhere(t, beforeNamed)
+			}
+			return nil, fmt.Errorf("%s: %w", t.name, err)
+		}
+	}
+	return o, nil
+}
+
+// stageElsewhere makes the stage in the temporary directory ($TMPDIR).
+func stageElsewhere(t *target, beforeNamed func()) (*output, error) {
+	stage, err := newTempFile(filepath.Join(os.TempDir(), "instar-stage"), beforeNamed)
+	if err != nil {
+		return nil, fmt.Errorf("create a temporary file in %s to build %s in: %s", os.TempDir(), t.name, errnoText(err))
+	}
+	return &output{t: t, stage: stage, inPlace: true}, nil
+}
+
+// keepModeAndOwner gives f the owner, group and mode of st, in that
+// order: a change of owner clears the set-id bits the mode may restore.
+func keepModeAndOwner(f *os.File, st *unix.Stat_t) error {
+	var now unix.Stat_t
+	if err := unix.Fstat(int(f.Fd()), &now); err != nil {
+		return fmt.Errorf("stat the new file: %w", err)
+	}
+	if now.Uid != st.Uid || now.Gid != st.Gid {
+		if err := unix.Fchown(int(f.Fd()), int(st.Uid), int(st.Gid)); err != nil {
+			return fmt.Errorf("give the new file the old one's owner: %w", err)
+		}
+	}
+	if err := unix.Fchmod(int(f.Fd()), st.Mode&0o7777); err != nil {
+		return fmt.Errorf("give the new file the old one's mode: %w", err)
+	}
+	return nil
+}
+
+// writeOutputs writes a create's files. fill writes the images into the
+// stages; size then sets each final file's length and allocation (for a
+// file written in place, after the stage's contents are on it). Each file
+// is synced (fdatasync) before it gets its name, and its directory after,
+// so after a crash there is the old file or the complete new one. Names
+// are given last to first, so the first file (the one a user opens)
+// appears only once everything it refers to is there, and durably so.
+//
+// Where the file system allows, a stage is made with O_TMPFILE: it has no
+// name until it is complete, so a process killed at any point before
+// leaves nothing behind. Elsewhere it is a named temporary file, removed
+// on failure. beforeNamed, when set, is called before any file gets a
+// name of any kind, and before any target is written in place (the
+// command makes sure its interrupt handler is in place by then).
+//
+// size gets ctx, except where a target is written in place: from the
+// first byte written to it, the write goes to the end, so that no target
+// is left half-written by an interrupt (as no name is left half-made).
+func writeOutputs(ctx context.Context, targets []*target, beforeNamed func(), fill func(stages []*os.File) error, size func(ctx context.Context, finals []*os.File) error) (err error) {
+	once := func() {
+		if beforeNamed != nil {
+			beforeNamed()
+			beforeNamed = nil
+		}
+	}
+	outs := make([]*output, 0, len(targets))
+	defer func() {
+		for _, o := range outs {
+			if cerr := o.stage.close(); err == nil && cerr != nil {
 				err = fmt.Errorf("close image: %w", cerr)
 			}
 		}
 	}()
-	for _, name := range names {
-		t, err := newTempFile(name, func() {
-			if beforeNamed != nil {
-				beforeNamed()
-				beforeNamed = nil
-			}
-		})
+	for _, t := range targets {
+		o, err := newOutput(t, once)
 		if err != nil {
 			return err
 		}
-		temps = append(temps, t)
+		outs = append(outs, o)
 	}
-	files := make([]*os.File, len(temps))
-	for i, t := range temps {
-		files[i] = t.f
+	stages := make([]*os.File, len(outs))
+	for i, o := range outs {
+		stages[i] = o.stage.f
 	}
-	return fill(files)
+	if fill != nil {
+		if err := fill(stages); err != nil {
+			return err
+		}
+	}
+	finals := make([]*os.File, len(outs))
+	for i, o := range outs {
+		if o.inPlace && o.t.kind == targetFile {
+			ctx = context.WithoutCancel(ctx)
+			// The point of no return for this file: it is rewritten
+			// from here on.
+			once()
+			if err := copyOver(o.t.f, o.stage.f, false); err != nil {
+				return fmt.Errorf("write %s in place: %w", o.t.name, err)
+			}
+		}
+		finals[i] = o.final()
+	}
+	if size != nil {
+		if err := size(ctx, finals); err != nil {
+			return err
+		}
+	}
+	for _, o := range outs {
+		if o.inPlace && o.t.kind == targetDevice {
+			st, err := o.stage.f.Stat()
+			if err != nil {
+				return fmt.Errorf("stat image: %w", err)
+			}
+			if uint64(st.Size()) > o.t.size {
+				return errors.New("Cannot grow device files")
+			}
+			once()
+			if err := copyOver(o.t.f, o.stage.f, true); err != nil {
+				return fmt.Errorf("write %s: %w", o.t.name, err)
+			}
+		}
+	}
+	for _, o := range outs {
+		f := o.final()
+		if o.inPlace {
+			f = o.t.f
+		}
+		if err := unix.Fdatasync(int(f.Fd())); err != nil {
+			return fmt.Errorf("sync %s: %w", o.t.name, err)
+		}
+	}
+	once()
+	// The extra files first, durably, then the image.
+	if err := commit(outs[1:]); err != nil {
+		return err
+	}
+	return commit(outs[:1])
+}
+
+// commit gives each output renamed into place its name, last to first,
+// and then syncs their directories, so the names are on disk too.
+func commit(outs []*output) error {
+	dirs := map[string]bool{}
+	for i := len(outs) - 1; i >= 0; i-- {
+		o := outs[i]
+		if o.inPlace {
+			continue
+		}
+		if err := o.stage.commit(o.t.path); err != nil {
+			return err
+		}
+		dirs[filepath.Dir(o.t.path)] = true
+	}
+	for dir := range dirs {
+		if err := syncDir(dir); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// syncDir makes the directory's entries durable.
+func syncDir(dir string) error {
+	fd, err := unix.Open(dir, unix.O_RDONLY|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return fmt.Errorf("open directory %s to sync it: %w", dir, err)
+	}
+	defer unix.Close(fd)
+	if err := unix.Fsync(fd); err != nil {
+		return fmt.Errorf("sync directory %s: %w", dir, err)
+	}
+	return nil
+}
+
+// copyOver writes src's contents over dst from offset 0. A regular dst is
+// first emptied, so src's holes stay holes; a device's (zeroHoles) are
+// zeroed, since old contents there would be read as part of the image.
+func copyOver(dst, src *os.File, zeroHoles bool) error {
+	st, err := src.Stat()
+	if err != nil {
+		return err
+	}
+	length := st.Size()
+	if !zeroHoles {
+		if err := dst.Truncate(0); err != nil {
+			return err
+		}
+	}
+	for off := int64(0); off < length; {
+		data, err := unix.Seek(int(src.Fd()), off, unix.SEEK_DATA)
+		if errors.Is(err, unix.ENXIO) {
+			data = length // no data past off
+		} else if err != nil {
+			return fmt.Errorf("find data in the image: %w", err)
+		}
+		data = min(data, length)
+		if zeroHoles && data > off {
+			if err := zeroRange(dst, off, data-off); err != nil {
+				return err
+			}
+		}
+		if data >= length {
+			break
+		}
+		hole, err := unix.Seek(int(src.Fd()), data, unix.SEEK_HOLE)
+		if err != nil {
+			return fmt.Errorf("find holes in the image: %w", err)
+		}
+		hole = min(hole, length)
+		if _, err := src.Seek(data, 0); err != nil {
+			return err
+		}
+		if _, err := dst.Seek(data, 0); err != nil {
+			return err
+		}
+		// io.Copy between files uses copy_file_range where it can.
+		if n, err := io.Copy(dst, io.LimitReader(src, hole-data)); err != nil || n != hole-data {
+			return fmt.Errorf("copy %d bytes at %d: %d copied: %v", hole-data, data, n, err)
+		}
+		off = hole
+	}
+	if !zeroHoles {
+		return dst.Truncate(length)
+	}
+	return nil
+}
+
+// zeroRange zeroes n bytes of a device at off: by the device's own means
+// where it has them, else by writing zeros.
+func zeroRange(f *os.File, off, n int64) error {
+	if unix.Fallocate(int(f.Fd()), unix.FALLOC_FL_ZERO_RANGE|unix.FALLOC_FL_KEEP_SIZE, off, n) == nil {
+		return nil
+	}
+	zeros := make([]byte, min(n, 1<<20))
+	for n > 0 {
+		k := min(n, int64(len(zeros)))
+		if _, err := f.WriteAt(zeros[:k], off); err != nil {
+			return fmt.Errorf("zero %d bytes at %d: %w", k, off, err)
+		}
+		off, n = off+k, n-k
+	}
+	return nil
 }
 
 // tempFile is an image being written: unnamed (O_TMPFILE) or under a
@@ -135,31 +366,34 @@ type tempFile struct {
 	path string // the temporary name, while it has one
 }
 
-// newTempFile makes an empty file in name's directory with the permissions
-// a new file gets (0666 less the umask), which os.CreateTemp would not give.
+// newTempFile makes an empty file in name's directory with the mode
+// qemu-img gives a new file, 0644 less the umask. Its error is the
+// system's, unwrapped, for the caller to word.
 func newTempFile(name string, beforeNamed func()) (*tempFile, error) {
 	dir := filepath.Dir(name)
 	if !noTmpfile && procFDs() {
-		fd, err := unix.Open(dir, unix.O_TMPFILE|unix.O_RDWR|unix.O_CLOEXEC, 0o666)
+		fd, err := unix.Open(dir, unix.O_TMPFILE|unix.O_RDWR|unix.O_CLOEXEC, 0o644)
 		if err == nil {
 			return &tempFile{f: os.NewFile(uintptr(fd), name)}, nil
 		}
+		if errors.Is(err, unix.EACCES) || errors.Is(err, unix.EPERM) || errors.Is(err, unix.EROFS) || errors.Is(err, unix.ENOENT) || errors.Is(err, unix.ENOTDIR) {
+			return nil, err
+		}
 	}
 	// The file system cannot (EOPNOTSUPP; EISDIR from kernels that ignore
-	// the flag): fall back to a name. A missing directory or permission
-	// fails that way too, with the error the user should see.
+	// the flag): fall back to a name.
 	beforeNamed()
 	for i := 0; ; i++ {
 		tmp, err := tempName(name)
 		if err != nil {
 			return nil, err
 		}
-		f, err := os.OpenFile(tmp, os.O_RDWR|os.O_CREATE|os.O_EXCL, 0o666)
+		fd, err := unix.Open(tmp, unix.O_RDWR|unix.O_CREAT|unix.O_EXCL|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0o644)
 		if err == nil {
-			return &tempFile{f: f, path: tmp}, nil
+			return &tempFile{f: os.NewFile(uintptr(fd), tmp), path: tmp}, nil
 		}
-		if !errors.Is(err, os.ErrExist) || i > 10 {
-			return nil, fmt.Errorf("create a temporary file in %s: %w", dir, errors.Unwrap(err))
+		if !errors.Is(err, unix.EEXIST) || i > 10 {
+			return nil, err
 		}
 	}
 }

@@ -1,6 +1,7 @@
 package imgcreate
 
 import (
+	"context"
 	"errors"
 	"os"
 	"path/filepath"
@@ -20,6 +21,20 @@ func entries(t *testing.T, dir string) []string {
 		names = append(names, e.Name())
 	}
 	return names
+}
+
+// withTempFiles opens the targets and writes them with writeOutputs.
+func withTempFiles(names []string, beforeNamed func(), fill func([]*os.File) error) error {
+	var targets []*target
+	for _, name := range names {
+		t, err := openTarget(name, false)
+		if err != nil {
+			return err
+		}
+		defer t.close()
+		targets = append(targets, t)
+	}
+	return writeOutputs(context.Background(), targets, beforeNamed, fill, nil)
 }
 
 // TestWithTempFiles covers success, replacing a file, and failure, with

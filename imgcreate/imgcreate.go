@@ -17,6 +17,8 @@ import (
 	"strings"
 	"time"
 
+	"golang.org/x/sys/unix"
+
 	"instar/imgopt"
 	"instar/shared"
 	"instar/vmm"
@@ -122,6 +124,10 @@ func Create(ctx context.Context, r Request) (*Result, error) {
 
 func create(ctx context.Context, r Request) (*Result, error) {
 	opts := r.Options
+	path, wantDevice, err := localName(r.Filename)
+	if err != nil {
+		return nil, err
+	}
 	backing, hasBacking := opts.Get("backing_file")
 	backingFmt, hasBackingFmt := opts.Get("backing_fmt")
 	if hasBackingFmt && !hasBacking {
@@ -129,6 +135,9 @@ func create(ctx context.Context, r Request) (*Result, error) {
 	}
 	if hasBacking && !formatsWithBacking[r.Format] {
 		return nil, fmt.Errorf("backing file not supported for file format '%s'", r.Format)
+	}
+	if hasBacking && (backing == r.Filename || sameFile(path, backingPath(path, backing))) {
+		return nil, errors.New("Error: Trying to create an image with the same filename as the backing file")
 	}
 	_, hasSize := opts.Get("size")
 	if !hasSize && (!hasBacking || r.Unsafe) {
@@ -146,7 +155,12 @@ func create(ctx context.Context, r Request) (*Result, error) {
 	}
 	if r.Format == "raw" {
 		start()
-		return res, createRaw(ctx, r, roundUp(size), res)
+		t, err := openTarget(path, wantDevice)
+		if err != nil {
+			return nil, err
+		}
+		defer t.close()
+		return res, createRaw(ctx, r, t, roundUp(size), res)
 	}
 	guests := r.Guests
 	if guests == nil {
@@ -164,33 +178,20 @@ func create(ctx context.Context, r Request) (*Result, error) {
 	if err != nil {
 		return nil, err
 	}
+	flag(cfg, hasSize, shared.FlagSizeGiven)
 
 	var inputs []vmm.Input
 	// qemu-img opens a vmdk's backing file even with -u: the new
 	// descriptor records the backing file's CID.
-	if hasBacking && r.Unsafe && r.Format == "vmdk" {
-		f, err := openBacking(r.Filename, backing)
+	if hasBacking && (!r.Unsafe || r.Format == "vmdk") {
+		in, err := openBacking(path, backing)
 		if err != nil {
 			return nil, err
 		}
-		defer f.Close()
-		st, err := f.Stat()
-		if err != nil {
-			return nil, fmt.Errorf("stat backing file: %w", err)
-		}
-		inputs = []vmm.Input{{R: f, Size: uint64(st.Size()), SectorSize: 512}}
+		defer in.f.Close()
+		inputs = []vmm.Input{{R: in.f, Size: in.size, SectorSize: 512}}
 	}
 	if hasBacking && !r.Unsafe {
-		f, err := openBacking(r.Filename, backing)
-		if err != nil {
-			return nil, err
-		}
-		defer f.Close()
-		st, err := f.Stat()
-		if err != nil {
-			return nil, fmt.Errorf("stat backing file: %w", err)
-		}
-		inputs = []vmm.Input{{R: f, Size: uint64(st.Size()), SectorSize: 512}}
 		// Ask the guest what the backing file is before anything is
 		// written: its format must be known, and its size may be needed.
 		probe := *cfg
@@ -216,14 +217,19 @@ func create(ctx context.Context, r Request) (*Result, error) {
 		}
 		res.BackingFormat = detected
 		if !hasSize {
-			cfg.VirtualSize = cr.GetResolvedVirtualSize()
+			inferred, err := checkInferredSize(backingFmt, cr.GetResolvedVirtualSize(), inputs[0].Size)
+			if err != nil {
+				return nil, err
+			}
+			cfg.VirtualSize = inferred
+			cfg.Flags |= shared.FlagSizeGiven
 			if err := opts.Set("size", strconv.FormatUint(cfg.VirtualSize, 10)); err != nil {
 				return nil, err
 			}
 		}
 	}
 	start()
-	return res, createImage(ctx, r, guest, cfg, inputs, res)
+	return res, createImage(ctx, r, path, wantDevice, guest, cfg, inputs, res)
 }
 
 // imgsizeMax is the largest virtual size qemu-img accepts.
@@ -236,21 +242,82 @@ func roundUp(n uint64) uint64 {
 	return (n + 511) &^ 511
 }
 
-func openBacking(image, backing string) (*os.File, error) {
-	path := backing
-	if !filepath.IsAbs(path) {
-		path = filepath.Join(filepath.Dir(image), backing)
-	}
-	f, err := os.Open(path)
+// backingPath is the local file a backing file name names: relative to
+// the image's directory, with "file:" stripped. A name of another
+// protocol gives "" (it names no local file).
+func backingPath(image, backing string) string {
+	path, _, err := localName(backing)
 	if err != nil {
-		return nil, fmt.Errorf("could not open backing file '%s': %w", backing, errors.Unwrap(err))
+		return ""
 	}
-	st, err := f.Stat()
-	if err != nil || !st.Mode().IsRegular() && st.Mode()&os.ModeDevice == 0 {
+	// Joined as qemu joins them, without cleaning: "a/../b" is not "b"
+	// when a is a link.
+	if !filepath.IsAbs(path) {
+		path = image[:strings.LastIndexByte(image, '/')+1] + path
+	}
+	return path
+}
+
+// sameFile reports whether a and b are one file (device and inode, links
+// followed); a file that does not exist is no other file.
+func sameFile(a, b string) bool {
+	if a == "" || b == "" {
+		return false
+	}
+	var sa, sb unix.Stat_t
+	if unix.Stat(a, &sa) != nil || unix.Stat(b, &sb) != nil {
+		return false
+	}
+	return sa.Dev == sb.Dev && sa.Ino == sb.Ino
+}
+
+// backingInput is the opened backing file and its size.
+type backingInput struct {
+	f    *os.File
+	size uint64
+}
+
+// openBacking opens the backing file read-only. It must be a regular file
+// or a block device, checked before it is opened (opening a device can
+// have effects) and again on what was opened; it is opened without
+// blocking, so a FIFO swapped in cannot hang the command. Its size is
+// where lseek puts its end, as qemu finds it: files of /proc that have
+// no end (/proc/self/mem) are refused as qemu refuses them.
+func openBacking(image, backing string) (*backingInput, error) {
+	fail := func(format string, args ...any) error {
+		return fmt.Errorf("could not open backing file '%s': %s", backing, fmt.Sprintf(format, args...))
+	}
+	if _, _, err := localName(backing); err != nil {
+		return nil, fail("%v", err)
+	}
+	path := backingPath(image, backing)
+	var st unix.Stat_t
+	if err := unix.Stat(path, &st); err != nil {
+		return nil, fail("%s", errnoText(err))
+	}
+	if !regularOrBlock(st.Mode) {
+		return nil, fail("not a regular file or block device")
+	}
+	fd, err := unix.Open(path, unix.O_RDONLY|unix.O_NONBLOCK|unix.O_NOCTTY|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return nil, fail("%s", errnoText(err))
+	}
+	f := os.NewFile(uintptr(fd), path)
+	var got unix.Stat_t
+	if err := unix.Fstat(fd, &got); err != nil || !regularOrBlock(got.Mode) || got.Dev != st.Dev || got.Ino != st.Ino {
 		f.Close()
-		return nil, fmt.Errorf("could not open backing file '%s': not a regular file or block device", backing)
+		return nil, fail("not a regular file or block device")
 	}
-	return f, nil
+	end, err := unix.Seek(fd, 0, 2)
+	if err != nil {
+		f.Close()
+		return nil, fail("Could not refresh total sector count: %s", errnoText(err))
+	}
+	return &backingInput{f: f, size: uint64(end)}, nil
+}
+
+func regularOrBlock(mode uint32) bool {
+	return mode&unix.S_IFMT == unix.S_IFREG || mode&unix.S_IFMT == unix.S_IFBLK
 }
 
 // outputLimit bounds what the guest may write: the virtual size plus room
@@ -266,23 +333,45 @@ func outputLimit(cfg *shared.CreateConfig) uint64 {
 	return v + extra
 }
 
-// createImage runs the create guest with temporary output files, and
-// renames them into place when all went well.
-func createImage(ctx context.Context, r Request, guest *vmm.Guest, cfg *shared.CreateConfig, inputs []vmm.Input, res *Result) error {
-	files, err := outputFiles(r.Filename, cfg)
+// createImage runs the create guest with its output files staged, and
+// puts them in place when all went well.
+func createImage(ctx context.Context, r Request, path string, wantDevice bool, guest *vmm.Guest, cfg *shared.CreateConfig, inputs []vmm.Input, res *Result) error {
+	files, err := outputFiles(path, cfg)
 	if err != nil {
 		return err
 	}
-	names := make([]string, len(files))
+	targets := make([]*target, 0, len(files))
+	defer func() {
+		for _, t := range targets {
+			t.close()
+		}
+	}()
 	for i, f := range files {
-		names[i] = f.name
+		t, err := openTarget(f.name, wantDevice && i == 0)
+		if err != nil {
+			return err
+		}
+		targets = append(targets, t)
+		if i > 0 && t.kind == targetDevice {
+			return fmt.Errorf("%s is a block device; instar writes a vmdk extent only to a regular file", f.name)
+		}
 	}
-	return withTempFiles(names, r.BeforeNamed, func(fs []*os.File) error {
+	if targets[0].kind == targetDevice {
+		if len(files) > 1 {
+			return errors.New("instar does not put a multi-file vmdk on a block device")
+		}
+		if cfg.Preallocation == shared.PreallocFalloc || cfg.Preallocation == shared.PreallocFull {
+			word, _ := r.Options.Get("preallocation")
+			return fmt.Errorf("Could not resize image: Failed to resize underlying file: Preallocation mode '%s' unsupported for this non-regular file", word)
+		}
+	}
+	var gr *vmm.Result
+	fill := func(fs []*os.File) error {
 		out := make([]vmm.Output, len(fs))
 		for i, f := range fs {
 			out[i] = vmm.Output{W: f, Limit: files[i].limit, SectorSize: 512}
 		}
-		gr, err := runGuest(ctx, r, guest, cfg, inputs, out)
+		gr, err = runGuest(ctx, r, guest, cfg, inputs, out)
 		if err != nil {
 			return err
 		}
@@ -316,6 +405,20 @@ func createImage(ctx context.Context, r Request, guest *vmm.Guest, cfg *shared.C
 			return fmt.Errorf("guest reported a file size of %d bytes and a data area [%d, %d); the limit is %d",
 				size, start, end, files[0].limit)
 		}
+		if err := checkResultSize(r.Format, cfg.VirtualSize, cr.GetResolvedVirtualSize()); err != nil {
+			return err
+		}
+		for i := 1; i < len(fs); i++ {
+			n, ok := gr.OutputSizes[uint32(i)]
+			if !ok || n > files[i].limit {
+				return fmt.Errorf("guest gave no valid size for %s (%d, limit %d)", files[i].name, n, files[i].limit)
+			}
+		}
+		return nil
+	}
+	setSize := func(ctx context.Context, fs []*os.File) error {
+		cr := gr.CreateResult
+		size, start, end := cr.GetFileSizeAfter(), cr.GetPreallocStart(), cr.GetPreallocEnd()
 		// The order is qemu's: allocate the data area, then set the length.
 		if err := preallocate(ctx, fs[0], cfg.Preallocation, start, end, r.OnProgress); err != nil {
 			return err
@@ -324,18 +427,60 @@ func createImage(ctx context.Context, r Request, guest *vmm.Guest, cfg *shared.C
 			return fmt.Errorf("set image size: %w", err)
 		}
 		for i := 1; i < len(fs); i++ {
-			n, ok := gr.OutputSizes[uint32(i)]
-			if !ok || n > files[i].limit {
-				return fmt.Errorf("guest gave no valid size for %s (%d, limit %d)", files[i].name, n, files[i].limit)
-			}
-			if err := fs[i].Truncate(int64(n)); err != nil {
+			if err := fs[i].Truncate(int64(gr.OutputSizes[uint32(i)])); err != nil {
 				return fmt.Errorf("set size of %s: %w", files[i].name, err)
 			}
 		}
 		res.VirtualSize = cr.GetResolvedVirtualSize()
 		res.FileSize = size
 		return nil
-	})
+	}
+	return writeOutputs(ctx, targets, r.BeforeNamed, fill, setSize)
+}
+
+// formatMaxSize is the largest virtual size qemu 7.2 gives or reads in
+// each format: its block layer's limit, and the format's own where it is
+// lower (vpc: 0xff000000 sectors; vhdx: 64 TiB).
+var formatMaxSize = map[string]uint64{
+	"raw": bdrvMaxLength, "qcow2": bdrvMaxLength, "vmdk": bdrvMaxLength,
+	"vpc": 0xff000000 * 512, "vhdx": 64 << 40,
+}
+
+// bdrvMaxLength is qemu's BDRV_MAX_LENGTH: INT64_MAX aligned down to 1 GiB.
+const bdrvMaxLength = math.MaxInt64 &^ (1<<30 - 1)
+
+// checkInferredSize checks the virtual size the probe guest read from a
+// backing file of format fmt and rounds it as qemu does: a raw file's
+// length rounds up to whole sectors; every other format's size field
+// rounds down (qemu keeps whole sectors of it). A raw file's size is the
+// host's own knowledge, so the guest's word must agree with it.
+func checkInferredSize(format string, got, fileSize uint64) (uint64, error) {
+	limit, known := formatMaxSize[format]
+	if !known || got > limit {
+		return 0, fmt.Errorf("could not open backing image: the guest reported a virtual size of %d bytes for a %s image, more than qemu allows", got, format)
+	}
+	if format == "raw" {
+		if got != fileSize {
+			return 0, fmt.Errorf("could not open backing image: the guest reported a virtual size of %d bytes for a raw file of %d", got, fileSize)
+		}
+		return roundUp(got), nil
+	}
+	return got &^ 511, nil
+}
+
+// checkResultSize checks the virtual size the create guest reports before
+// it is printed: whole sectors, within the format's limit, and no larger
+// than what was asked (vpc's geometry may add a little: at most its
+// largest cylinder, 16 heads of 255 sectors).
+func checkResultSize(format string, asked, got uint64) error {
+	slack := uint64(0)
+	if format == "vpc" {
+		slack = 16 * 255 * 512
+	}
+	if got%512 != 0 || got > formatMaxSize[format] || got > roundUp(asked)+slack {
+		return fmt.Errorf("guest reported a virtual size of %d bytes for a request of %d", got, asked)
+	}
+	return nil
 }
 
 // Entropy and time for the guest. With SOURCE_DATE_EPOCH set, both are
@@ -363,6 +508,7 @@ func runGuest(ctx context.Context, r Request, g *vmm.Guest, cfg *shared.CreateCo
 		Context:         ctx,
 		OperationConfig: shared.Encode(cfg),
 		Inputs:          in, Outputs: out, Deadline: r.Deadline,
+		ExitBudget: exitBudget(cfg),
 	})
 	if err != nil {
 		return nil, err
@@ -371,6 +517,19 @@ func runGuest(ctx context.Context, r Request, g *vmm.Guest, cfg *shared.CreateCo
 		return nil, fmt.Errorf("the create guest completed without a result%s", lastError(res))
 	}
 	return res, nil
+}
+
+// exitBudget is how many exits a create guest may cause: the VMM's
+// default, which a create of any size without preallocation stays far
+// below, plus room for preallocated metadata, which grows with the
+// virtual size (a qcow2 with 512-byte clusters needs about 41,000 exits
+// per GiB: one per 26 KiB; this allows one per 16 KiB).
+func exitBudget(cfg *shared.CreateConfig) int {
+	budget := uint64(vmm.DefaultExitBudget)
+	if cfg.Preallocation != shared.PreallocOff {
+		budget += cfg.VirtualSize / (16 << 10)
+	}
+	return int(min(budget, math.MaxInt32))
 }
 
 // guestReason is the rule a planner says was broken, when it gave one: the

@@ -14,7 +14,7 @@ import (
 
 // createRaw makes a raw image on the host: there is no format logic in a
 // raw image, so there is nothing for a guest to do (qemu-img does the same).
-func createRaw(ctx context.Context, r Request, size uint64, res *Result) error {
+func createRaw(ctx context.Context, r Request, t *target, size uint64, res *Result) error {
 	mode, err := choice(r.Options, "preallocation", shared.PreallocOff, map[string]uint8{
 		"off": shared.PreallocOff, "falloc": shared.PreallocFalloc, "full": shared.PreallocFull})
 	if err != nil {
@@ -24,7 +24,11 @@ func createRaw(ctx context.Context, r Request, size uint64, res *Result) error {
 		return err
 	}
 	res.VirtualSize, res.FileSize = size, size
-	return withTempFile(r.Filename, r.BeforeNamed, func(f *os.File) error {
+	if t.kind == targetDevice {
+		return rawOnDevice(r, t, mode, size, res)
+	}
+	return writeOutputs(ctx, []*target{t}, r.BeforeNamed, nil, func(ctx context.Context, fs []*os.File) error {
+		f := fs[0]
 		if err := f.Truncate(int64(size)); err != nil {
 			if errors.Is(err, unix.EFBIG) {
 				return errors.New("the image size is too large for file format 'raw'")
@@ -41,6 +45,32 @@ func createRaw(ctx context.Context, r Request, size uint64, res *Result) error {
 		}
 		return preallocate(ctx, f, mode, 0, size, r.OnProgress)
 	})
+}
+
+// rawOnDevice makes a raw image on a block device as qemu-img does: the
+// device is not grown, not preallocated, and its first sector is zeroed
+// (so no old header is read as the image's).
+func rawOnDevice(r Request, t *target, mode uint8, size uint64, res *Result) error {
+	if mode != shared.PreallocOff {
+		word, _ := r.Options.Get("preallocation")
+		return fmt.Errorf("Unsupported preallocation mode '%s'", word)
+	}
+	if size > t.size {
+		return errors.New("Cannot grow device files")
+	}
+	if r.BeforeNamed != nil {
+		r.BeforeNamed()
+	}
+	if n := min(t.size, 512); n > 0 {
+		if _, err := t.f.WriteAt(make([]byte, n), 0); err != nil {
+			return fmt.Errorf("zero the first sector: %w", err)
+		}
+	}
+	if err := unix.Fdatasync(int(t.f.Fd())); err != nil {
+		return fmt.Errorf("sync %s: %w", t.name, err)
+	}
+	res.FileSize = t.size
+	return nil
 }
 
 // firstBlock is how much of a new raw image qemu-img allocates.

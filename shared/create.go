@@ -37,6 +37,9 @@ const (
 	// FlagProbeOnly asks the guest only to parse the backing file and
 	// report its format and virtual size, writing nothing.
 	FlagProbeOnly = 1 << 10
+	// FlagSizeGiven means VirtualSize is the size to make, 0 included;
+	// clear, the size is the backing file's (which the guest reads).
+	FlagSizeGiven = 1 << 11
 )
 
 // Preallocation modes (CreateConfig.Preallocation).

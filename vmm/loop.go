@@ -177,9 +177,10 @@ func (m *machine) message(data []byte) error {
 			m.cfg.OnProgress(p.Done, p.Total)
 		}
 	case *guestmsg.ErrorMessage:
-		m.res.Errors = append(m.res.Errors, p)
+		p.Message = clip(p.Message)
+		m.res.Errors = keep(m.res.Errors, p, &m.res.ErrorsDropped)
 	case *guestmsg.LogMessage:
-		m.res.Logs = append(m.res.Logs, Printable(p.Message))
+		m.res.Logs = keep(m.res.Logs, Printable(p.Message), &m.res.LogsDropped)
 	case *guestmsg.CompleteMessage:
 		if r := p.CreateResult; r != nil {
 			if m.res.CreateResult != nil {
@@ -211,13 +212,43 @@ func (m *machine) message(data []byte) error {
 	return nil
 }
 
+// What a run keeps of the guest's error and log messages, whatever it
+// sends: a guest that floods them must not grow the VMM.
+const (
+	// KeptMessages is how many of each kind are kept: the first and
+	// the last half of it.
+	KeptMessages = 16
+	// MaxKeptMessage is the most kept of one message's text.
+	MaxKeptMessage = 1024
+)
+
+// keep appends x to list while it holds fewer than KeptMessages; after
+// that it keeps the first half as they are and the last half as the
+// latest, counting the messages it lets go.
+func keep[T any](list []T, x T, dropped *int) []T {
+	if len(list) < KeptMessages {
+		return append(list, x)
+	}
+	half := KeptMessages / 2
+	copy(list[half:], list[half+1:])
+	list[len(list)-1] = x
+	*dropped++
+	return list
+}
+
+// clip cuts s to MaxKeptMessage bytes, in a copy of its own: a slice of
+// s would keep all of s alive.
+func clip(s string) string {
+	if len(s) > MaxKeptMessage {
+		return strings.Clone(s[:MaxKeptMessage])
+	}
+	return s
+}
+
 // Printable returns s with anything but printable ASCII replaced, so guest
 // text cannot drive the terminal it is printed on.
 func Printable(s string) string {
-	const max = 1024
-	if len(s) > max {
-		s = s[:max]
-	}
+	s = clip(s)
 	return strings.Map(func(r rune) rune {
 		if r < 0x20 || r > 0x7e {
 			return '?'

@@ -72,9 +72,14 @@ type Result struct {
 	// OutputSizes holds the final length the guest gave each output
 	// device other than the first.
 	OutputSizes map[uint32]uint64
-	Errors      []*guestmsg.ErrorMessage
-	Logs        []string
-	Exits       int
+	// Errors and Logs are the guest's first and last KeptMessages/2
+	// error and log messages, each cut to MaxKeptMessage bytes; the
+	// Dropped counts say how many between them were not kept.
+	Errors        []*guestmsg.ErrorMessage
+	Logs          []string
+	ErrorsDropped int
+	LogsDropped   int
+	Exits         int
 	// Timings of the run's phases.
 	Setup, Run, Teardown time.Duration
 }

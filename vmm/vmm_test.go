@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"runtime"
 	"strconv"
 	"strings"
 	"testing"
@@ -300,4 +301,40 @@ func TestNewVMFailure(t *testing.T) {
 	if err == nil || !strings.Contains(err.Error(), "create broken VM: no VM today") {
 		t.Fatalf("Run = %v, want the NewVM error", err)
 	}
+}
+
+// TestMessageFloodBounded runs a guest that sends 20,000 error and 20,000
+// log messages of 1 KiB (core's cap) and then completes: the VMM keeps a
+// few of each, counts the rest, and its heap does not grow with them
+// (keeping them all would take about 40 MiB).
+func TestMessageFloodBounded(t *testing.T) {
+	acc := accelerator(t)
+	core, _, err := embed.Guest("selftest")
+	if err != nil {
+		t.Fatal(err)
+	}
+	op := testGuest(t, "msgflood")
+	const sent = 20000
+	var before, after runtime.MemStats
+	runtime.GC()
+	runtime.ReadMemStats(&before)
+	res, err := vmm.Run(acc, vmm.Config{Core: core, Operation: op, ExitBudget: 2*sent + 100})
+	if err != nil {
+		t.Fatal(err)
+	}
+	runtime.GC()
+	runtime.ReadMemStats(&after)
+	growth := int64(after.HeapAlloc) - int64(before.HeapAlloc)
+	t.Logf("%d exits; heap %d -> %d bytes (%+d) with the result held", res.Exits, before.HeapAlloc, after.HeapAlloc, growth)
+	if len(res.Errors) != vmm.KeptMessages || res.ErrorsDropped != sent-vmm.KeptMessages ||
+		len(res.Logs) != vmm.KeptMessages || res.LogsDropped != sent-vmm.KeptMessages {
+		t.Errorf("kept %d errors (%d dropped), %d logs (%d dropped)", len(res.Errors), res.ErrorsDropped, len(res.Logs), res.LogsDropped)
+	}
+	if last := res.Errors[len(res.Errors)-1]; last.Code != sent-1 {
+		t.Errorf("the last error kept has code %d, want %d", last.Code, sent-1)
+	}
+	if growth > 2<<20 {
+		t.Errorf("the heap grew by %d bytes holding one run's result", growth)
+	}
+	runtime.KeepAlive(res)
 }

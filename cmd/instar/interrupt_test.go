@@ -70,7 +70,8 @@ func TestKilledLeavesNothing(t *testing.T) {
 	}
 }
 
-// TestNewFileMode: a new image gets 0666 less the umask, as qemu-img's do.
+// TestNewFileMode: a new image gets 0644 less the umask, as qemu-img's do
+// (targets_test.go tries other umasks).
 func TestNewFileMode(t *testing.T) {
 	dir := t.TempDir()
 	for _, format := range []string{"raw", "qcow2"} {

@@ -37,6 +37,11 @@
  * report its format and virtual size, writing nothing.
  */
 #define FLAG_PROBE_ONLY 1024
+/*
+ * FlagSizeGiven means VirtualSize is the size to make, 0 included;
+ * clear, the size is the backing file's (which the guest reads).
+ */
+#define FLAG_SIZE_GIVEN 2048
 #define PREALLOC_OFF 0
 #define PREALLOC_METADATA 1
 #define PREALLOC_FALLOC 2

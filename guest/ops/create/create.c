@@ -84,7 +84,7 @@ static struct fmt_source backing_source(const struct call_table *ct)
 }
 
 /* probe_backing parses the attached backing file; it fills the detected
- * format and, when the config has no size, the virtual size. */
+ * format and, when the config gives no size, the virtual size. */
 static uint32_t probe_backing(struct create *c, uint64_t *virtual_size)
 {
 	const struct create_config *cfg = c->cfg;
@@ -106,7 +106,7 @@ static uint32_t probe_backing(struct create *c, uint64_t *virtual_size)
 	if ((err = fmt_parse(cfg->backing_format, &src, &scratch, &info)) != CREATE_ERR_OK)
 		return err;
 	c->result.backing_format = cfg->backing_format;
-	if (*virtual_size == 0)
+	if (!(cfg->flags & FLAG_SIZE_GIVEN))
 		*virtual_size = info.virtual_size;
 	return CREATE_ERR_OK;
 }
@@ -188,6 +188,13 @@ OPERATION_ENTRY void _start(const struct call_table *ct)
 		finish(&c, err);
 		return;
 	}
+	/* The probe reports the backing file's size as it found it: how it
+	 * rounds depends on the format, and the host rounds it as qemu does. */
+	if (cfg->flags & FLAG_PROBE_ONLY) {
+		c.result.resolved_virtual_size = virtual_size;
+		finish(&c, CREATE_ERR_OK);
+		return;
+	}
 	/* Every format works in whole 512-byte sectors, as qemu-img does. */
 	if (virtual_size > UINT64_MAX - 511) {
 		finish(&c, CREATE_ERR_INVALID_SIZE);
@@ -195,10 +202,6 @@ OPERATION_ENTRY void _start(const struct call_table *ct)
 	}
 	virtual_size = (virtual_size + 511) & ~(uint64_t)511;
 	c.result.resolved_virtual_size = virtual_size;
-	if (cfg->flags & FLAG_PROBE_ONLY) {
-		finish(&c, CREATE_ERR_OK);
-		return;
-	}
 	err = plan(&c, virtual_size);
 	if (err == CREATE_ERR_OK) {
 		c.result.resolved_virtual_size = c.plan.virtual_size;
