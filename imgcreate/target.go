@@ -8,6 +8,8 @@ import (
 	"strings"
 
 	"golang.org/x/sys/unix"
+
+	"instar/imglock"
 )
 
 // qemuProtocols are the protocol names qemu-img 7.2 knows besides file:
@@ -72,6 +74,9 @@ type target struct {
 	st unix.Stat_t
 	// size is a device's size in bytes.
 	size uint64
+	// lock is f's share of QEMU's image locks (nil when the file system
+	// has none); closing f drops it.
+	lock *imglock.Lock
 }
 
 // maxLinks is how many symbolic links are followed, as Linux does.
@@ -193,9 +198,11 @@ func openTarget(name string, wantDevice bool) (*target, error) {
 		return nil, fmt.Errorf("open %s: %w", name, err)
 	}
 	t.f = os.NewFile(uintptr(fd), path)
-	if err := checkQemuLocks(fd); err != nil {
+	// A file a running QEMU uses is refused as qemu-img refuses it, and
+	// one started while the create runs sees the create's use of it.
+	if t.lock, err = imglock.Acquire(t.f, imglock.Create); err != nil && !errors.Is(err, imglock.ErrUnsupported) {
 		t.f.Close()
-		return nil, err
+		return nil, fmt.Errorf("%w (is another process using the image?)", err)
 	}
 	if t.kind == targetDevice {
 		end, err := t.f.Seek(0, 2)
@@ -206,43 +213,6 @@ func openTarget(name string, wantDevice bool) (*target, error) {
 		t.size = uint64(end)
 	}
 	return t, nil
-}
-
-// qemu's image locking (file-posix): a process using an image holds
-// open-file-description read locks on byte lockPermBase+i for each
-// permission i it holds and on lockSharedBase+i for each it does not
-// share. Permission bits: 0 consistent read, 1 write, 2 write unchanged,
-// 3 resize.
-const (
-	lockPermBase   = 100
-	lockSharedBase = 200
-)
-
-// checkQemuLocks refuses a file another process (a running QEMU, say) is
-// using as an image, as qemu-img create refuses it: create needs write
-// and resize, and shares everything but resize, so it fails if anyone
-// keeps write or resize to themselves, or holds resize.
-func checkQemuLocks(fd int) error {
-	for _, c := range []struct {
-		off  int64
-		what string
-	}{
-		{lockSharedBase + 1, `"write"`},
-		{lockSharedBase + 3, `"resize"`},
-		{lockPermBase + 3, `shared "resize"`},
-	} {
-		lk := unix.Flock_t{Type: unix.F_WRLCK, Whence: 0, Start: c.off, Len: 1}
-		if err := unix.FcntlFlock(uintptr(fd), unix.F_OFD_GETLK, &lk); err != nil {
-			if errors.Is(err, unix.EINVAL) || errors.Is(err, unix.ENOLCK) || errors.Is(err, unix.EOPNOTSUPP) {
-				return nil // no locking here, as qemu then goes on
-			}
-			return fmt.Errorf("test qemu's image locks: %w", err)
-		}
-		if lk.Type != unix.F_UNLCK {
-			return fmt.Errorf("Failed to get %s lock (is another process using the image?)", c.what)
-		}
-	}
-	return nil
 }
 
 // close closes the target's descriptor, if it has one.

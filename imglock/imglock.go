@@ -58,6 +58,11 @@ const (
 // to run beside (seen in qemu-img 7.2's own locking, byte for byte).
 var Info = Use{Perm: 0, Shared: ConsistentRead | WriteUnchanged}
 
+// Create is how qemu-img create uses an existing file it writes the image
+// into: it writes and resizes it, and will not run beside another user
+// that resizes it.
+var Create = Use{Perm: Write | Resize, Shared: All &^ Resize}
+
 // Use is how one user of an image uses it: the permissions it holds and
 // those it lets others hold.
 type Use struct {

@@ -187,6 +187,9 @@ func TestConflicts(t *testing.T) {
 		{"writer then reader", writer, reader, `Failed to get shared "resize" lock`},
 		{"writer then writer", writer, writer, `Failed to get "write" lock`},
 		{"sharing all beside a writer", writer, Use{Shared: All}, ""},
+		{"create then info", Create, Info, `Failed to get shared "write" lock`},
+		{"info then create", Info, Create, `Failed to get "write" lock`},
+		{"create then create", Create, Create, `Failed to get "resize" lock`},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
