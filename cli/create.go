@@ -1,4 +1,4 @@
-package main
+package cli
 
 import (
 	"context"
@@ -10,6 +10,8 @@ import (
 	"strconv"
 	"time"
 
+	"github.com/spf13/cobra"
+
 	"instar/getopt"
 	"instar/imgcreate"
 	"instar/imgopt"
@@ -18,56 +20,62 @@ import (
 	"instar/vmm/accel"
 )
 
-// createUsage is the first lines of `instar create --help`.
-const createUsage = `usage: instar create [-q] [-f fmt] [-b backing_file [-F backing_fmt]] [-u] [-o options] filename [size]
+func createCommand() *cobra.Command {
+	return withOptions(&cobra.Command{
+		Use:   "create [-q] [-f fmt] [-b backing_file [-F backing_fmt]] [-u] [-o options] filename [size]",
+		Short: "Create a disk image, as qemu-img create does",
+		Long: `Create a disk image, as qemu-img create does, with its command line: options
+are read as glibc's getopt_long reads qemu-img's (-qf qcow2, -fqcow2,
+options after the file name, --). Formats: raw, qcow2, vmdk, vpc and vhdx;
+"-o help" lists a format's options. Sizes take k, M, G, T, P or E
+suffixes. All format logic runs in a sandboxed guest.`,
+		Example: `  instar create -f qcow2 disk.qcow2 10G
+  instar create -f qcow2 -b base.qcow2 -F qcow2 overlay.qcow2
+  instar create -f vmdk -o subformat=streamOptimized disk.vmdk 20G
+  instar create -f qcow2 -o help`,
+	}, func() optionCommand { return &createCmd{format: "raw", out: "human", accel: "auto"} })
+}
 
-Create a disk image, as qemu-img create does. Formats: raw, qcow2, vmdk,
-vpc and vhdx; "-o help" lists a format's options. Sizes take k, M, G, T, P
-or E suffixes. All format logic runs in a sandboxed guest.
+// createCmd is `instar create`.
+type createCmd struct {
+	quiet, unsafe             bool
+	hasBacking, hasBackingFmt bool
+	format                    string
+	backing, backingFmt       string
+	out, accel                string
+	opts                      []string
+	timeout                   time.Duration
+}
 
-options:
-`
-
-// runCreate is `instar create`.
-func runCreate(args []string, stdout io.Writer) error {
-	var (
-		quiet, unsafe, help       bool
-		hasBacking, hasBackingFmt bool
-		format                    = "raw"
-		backing, backingFmt       string
-		out, accelName            = "human", "auto"
-		options                   []string
-		timeout                   time.Duration
-	)
-	opts := []getopt.Option{
-		{Short: 'q', Long: "quiet", Help: "print nothing but errors", Set: getopt.Bool(&quiet)},
-		{Short: 'f', Long: "format", Arg: "FMT", Help: "image format: raw (default), qcow2, vmdk, vpc or vhdx", Set: getopt.String(&format)},
+func (c *createCmd) options() []getopt.Option {
+	return []getopt.Option{
+		{Short: 'q', Long: "quiet", Help: "print nothing but errors", Set: getopt.Bool(&c.quiet)},
+		{Short: 'f', Long: "format", Arg: "FMT", Help: "image format: raw (default), qcow2, vmdk, vpc or vhdx", Set: getopt.String(&c.format)},
 		{Short: 'b', Long: "backing", Arg: "FILE", Help: "backing file (a relative name is resolved against the image's directory)",
-			Set: func(v string) error { backing, hasBacking = v, true; return nil }},
+			Set: func(v string) error { c.backing, c.hasBacking = v, true; return nil }},
 		{Short: 'F', Long: "backing-format", Arg: "FMT", Help: "format of the backing file",
-			Set: func(v string) error { backingFmt, hasBackingFmt = v, true; return nil }},
-		{Short: 'u', Long: "unsafe", Help: "record the backing file without opening it (a size is then required)", Set: getopt.Bool(&unsafe)},
-		{Short: 'o', Long: "options", Arg: "OPTS", Help: "format options, name=value[,...] (repeatable; -o help lists them)", Set: getopt.Append(&options)},
-		{Long: "output", Arg: "FMT", Help: "output format: human (default) or json", Set: getopt.String(&out)},
-		{Long: "accel", Arg: "NAME", Help: "accelerator for the guest: auto (default), kvm or process", Set: getopt.String(&accelName)},
+			Set: func(v string) error { c.backingFmt, c.hasBackingFmt = v, true; return nil }},
+		{Short: 'u', Long: "unsafe", Help: "record the backing file without opening it (a size is then required)", Set: getopt.Bool(&c.unsafe)},
+		{Short: 'o', Long: "options", Arg: "OPTS", Help: "format options, name=value[,...] (repeatable; -o help lists them)", Set: getopt.Append(&c.opts)},
+		{Long: "output", Arg: "FMT", Help: "output format: human (default) or json", Set: getopt.String(&c.out)},
+		{Long: "accel", Arg: "NAME", Help: "accelerator for the guest: auto (default), kvm or process", Set: getopt.String(&c.accel)},
 		{Long: "timeout", Arg: "DURATION", Help: "stop the guest after this long (default 60s)", Set: func(v string) error {
 			d, err := time.ParseDuration(v)
 			if err != nil || d <= 0 {
 				return fmt.Errorf("invalid duration %q (want e.g. 90s or 5m)", v)
 			}
-			timeout = d
+			c.timeout = d
 			return nil
 		}},
-		{Short: 'h', Long: "help", Help: "print this help", Set: getopt.Bool(&help)},
 	}
-	args, err := getopt.Parse(args, opts)
-	if err != nil {
-		return fmt.Errorf("create: %w (see instar create --help)", err)
-	}
-	if help {
-		_, err := fmt.Fprint(stdout, createUsage+getopt.Usage(opts))
-		return err
-	}
+}
+
+func (c *createCmd) run(stdout io.Writer, args []string) error {
+	quiet, unsafe := c.quiet, c.unsafe
+	hasBacking, hasBackingFmt := c.hasBacking, c.hasBackingFmt
+	format, backing, backingFmt := c.format, c.backing, c.backingFmt
+	out, accelName, options, timeout := c.out, c.accel, c.opts, c.timeout
+	var err error
 	var acc vmm.Accelerator
 	var guests *imgcreate.Guests
 	if format != "raw" {
@@ -148,8 +156,9 @@ func runCreate(args []string, stdout io.Writer) error {
 	req.BeforeNamed = ctx.beforeNamed
 	res, err := imgcreate.Create(ctx, req)
 	if err != nil {
-		if ctx.Err() != nil {
-			return fmt.Errorf("%s: interrupted; nothing was written", filename)
+		if sig := ctx.signal(); sig != 0 {
+			// As a shell reports a process that signal killed.
+			return &StatusError{Status: 128 + int(sig), Err: fmt.Errorf("%s: interrupted; nothing was written", filename)}
 		}
 		return err
 	}
