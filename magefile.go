@@ -38,6 +38,7 @@ const (
 	instarPkg   = "./cmd/instar"
 	protoGenBin = "build/tools/protoc-gen-go"
 	guestmsgGo  = "shared/guestmsg/guestmsg.go"
+	manDir      = "build/man"
 )
 
 // Generate writes the generated sources: the guest's C header from package
@@ -150,6 +151,13 @@ func Build() error {
 	// -s -w drop the symbol table and DWARF (stack traces keep their
 	// names): a third smaller, and a little faster to start.
 	return sh.RunWithV(env, "go", "build", "-trimpath", "-ldflags=-s -w", "-o", instarBin, instarPkg)
+}
+
+// Man writes the man pages, generated from the command tree, into
+// build/man (instar.1, instar-create.1, ...).
+func Man() error {
+	mg.Deps(Guest)
+	return sh.RunV("go", "run", "./tools/mangen", manDir)
 }
 
 // Lint fails unless the Go code is gofmt- and go vet-clean.

@@ -56,7 +56,7 @@ func (c *createCmd) options() []getopt.Option {
 		{Short: 'F', Long: "backing-format", Arg: "FMT", Help: "format of the backing file",
 			Set: func(v string) error { c.backingFmt, c.hasBackingFmt = v, true; return nil }},
 		{Short: 'u', Long: "unsafe", Help: "record the backing file without opening it (a size is then required)", Set: getopt.Bool(&c.unsafe)},
-		{Short: 'o', Long: "options", Arg: "OPTS", Help: "format options, name=value[,...] (repeatable; -o help lists them)", Set: getopt.Append(&c.opts)},
+		{Short: 'o', Long: "options", Arg: "OPTS", Help: "format options, as name=value,... (repeatable; -o help lists them)", Set: getopt.Append(&c.opts)},
 		{Long: "output", Arg: "FMT", Help: "output format: human (default) or json", Set: getopt.String(&c.out)},
 		{Long: "accel", Arg: "NAME", Help: "accelerator for the guest: auto (default), kvm or process", Set: getopt.String(&c.accel)},
 		{Long: "timeout", Arg: "DURATION", Help: "stop the guest after this long (default 60s)", Set: func(v string) error {
