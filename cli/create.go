@@ -8,6 +8,7 @@ import (
 	"io"
 	"os"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -56,7 +57,14 @@ func (c *createCmd) options() []getopt.Option {
 		{Short: 'F', Long: "backing-format", Arg: "FMT", Help: "format of the backing file",
 			Set: func(v string) error { c.backingFmt, c.hasBackingFmt = v, true; return nil }},
 		{Short: 'u', Long: "unsafe", Help: "record the backing file without opening it (a size is then required)", Set: getopt.Bool(&c.unsafe)},
-		{Short: 'o', Long: "options", Arg: "OPTS", Help: "format options, as name=value,... (repeatable; -o help lists them)", Set: getopt.Append(&c.opts)},
+		{Short: 'o', Long: "options", Arg: "OPTS", Help: "format options, as name=value,... (repeatable; -o help lists them)",
+			Set: func(v string) error {
+				if !validOptionList(v) {
+					return fmt.Errorf("Invalid option list: %s", v)
+				}
+				c.opts = append(c.opts, v)
+				return nil
+			}},
 		{Long: "output", Arg: "FMT", Help: "output format: human (default) or json", Set: getopt.String(&c.out)},
 		{Long: "accel", Arg: "NAME", Help: "accelerator for the guest: auto (default), kvm or process", Set: getopt.String(&c.accel)},
 		{Long: "timeout", Arg: "DURATION", Help: "stop the guest after this long (default 60s)", Set: func(v string) error {
@@ -70,34 +78,49 @@ func (c *createCmd) options() []getopt.Option {
 	}
 }
 
+// validOptionList is qemu-img's test of an -o argument: not empty, no
+// leading comma, and no lone comma at the end (",," there is an escaped
+// comma).
+func validOptionList(s string) bool {
+	if s == "" || s[0] == ',' {
+		return false
+	}
+	n := len(s) - len(strings.TrimRight(s, ","))
+	return n%2 == 0
+}
+
+// notCreatable are the formats qemu-img 7.2 knows but cannot create.
+var notCreatable = map[string]bool{
+	"blkdebug": true, "blklogwrites": true, "blkverify": true, "bochs": true, "cloop": true, "compress": true,
+	"copy-before-write": true, "copy-on-read": true, "dmg": true, "ftp": true, "ftps": true, "http": true,
+	"https": true, "null-aio": true, "null-co": true, "preallocate": true, "quorum": true, "replication": true,
+	"snapshot-access": true, "throttle": true, "vvfat": true,
+}
+
+// lookupFormat is imgopt.Lookup with qemu-img's word for a format that
+// cannot be created at all.
+func lookupFormat(name string) (*imgopt.Format, error) {
+	if notCreatable[name] {
+		return nil, fmt.Errorf("Format driver '%s' does not support image creation", name)
+	}
+	return imgopt.Lookup(name)
+}
+
 func (c *createCmd) run(stdout io.Writer, args []string) error {
 	quiet, unsafe := c.quiet, c.unsafe
 	hasBacking, hasBackingFmt := c.hasBacking, c.hasBackingFmt
 	format, backing, backingFmt := c.format, c.backing, c.backingFmt
 	out, accelName, options, timeout := c.out, c.accel, c.opts, c.timeout
-	var err error
-	var acc vmm.Accelerator
-	var guests *imgcreate.Guests
-	if format != "raw" {
-		// The guests' VMs are set up while the options are checked; an
-		// unusable accelerator is reported below, in its turn.
-		if acc, err = accel.Get(accelName); err != nil {
+	// qemu-img joins its -o arguments with commas (each was checked as
+	// it came) and reads them as one list.
+	spec := strings.Join(options, ",")
+	if len(options) > 0 && imgopt.IsHelp(spec) {
+		f, err := lookupFormat(format)
+		if err != nil {
 			return err
 		}
-		guests = imgcreate.StartGuests(acc, hasBacking && !unsafe)
-		// instar exits right after the create: its guests' teardown
-		// need not hold that up.
-		defer guests.Release()
-	}
-	f, err := imgopt.Lookup(format)
-	if err != nil {
-		return err
-	}
-	for _, o := range options {
-		if imgopt.IsHelp(o) {
-			fmt.Fprint(stdout, f.Help())
-			return nil
-		}
+		fmt.Fprint(stdout, f.Help())
+		return nil
 	}
 	if len(args) == 0 {
 		return errors.New("expecting image file name")
@@ -106,11 +129,32 @@ func (c *createCmd) run(stdout io.Writer, args []string) error {
 		return fmt.Errorf("unexpected argument: %s", args[2])
 	}
 	filename := args[0]
+	// qemu-img's file protocol prefix names the same file; the
+	// "Formatting" line shows the name as given.
+	path := strings.TrimPrefix(filename, "file:")
+	var size uint64
+	if len(args) == 2 {
+		n, err := imgsize.Parse(args[1])
+		if err != nil {
+			return fmt.Errorf("invalid image size '%s': %w", args[1], err)
+		}
+		size = n
+	}
+	f, err := lookupFormat(format)
+	if err != nil {
+		return fmt.Errorf("%s: %w", filename, err)
+	}
 	vals := imgopt.New(f)
-	for _, o := range options {
-		if err := vals.Parse(o); err != nil {
+	if len(options) > 0 {
+		if err := vals.Parse(spec); err != nil {
 			return fmt.Errorf("%s: %w", filename, err)
 		}
+	}
+	if len(args) == 2 {
+		if vals.Has("size") {
+			return fmt.Errorf("%s: The image size must be specified only once", filename)
+		}
+		vals.Set("size", strconv.FormatUint(size, 10))
 	}
 	if (hasBacking || hasBackingFmt) && !f.Has("backing_file") {
 		return fmt.Errorf("%s: backing file not supported for file format '%s'", filename, format)
@@ -125,17 +169,24 @@ func (c *createCmd) run(stdout io.Writer, args []string) error {
 			return fmt.Errorf("%s: %w", filename, err)
 		}
 	}
-	if len(args) == 2 {
-		n, err := imgsize.Parse(args[1])
-		if err != nil {
-			return fmt.Errorf("invalid image size '%s': %w", args[1], err)
+	var acc vmm.Accelerator
+	var guests *imgcreate.Guests
+	if format != "raw" {
+		// The guests' VMs are set up while the rest is checked; an
+		// unusable accelerator is reported below, in its turn.
+		if acc, err = accel.Get(accelName); err != nil {
+			return err
 		}
-		vals.Set("size", strconv.FormatUint(n, 10))
+		// -o backing_file= is -b.
+		guests = imgcreate.StartGuests(acc, vals.Has("backing_file") && !unsafe)
+		// instar exits right after the create: its guests' teardown
+		// need not hold that up.
+		defer guests.Release()
 	}
 	if out != "human" && out != "json" {
 		return fmt.Errorf("unknown output format %q (want human or json)", out)
 	}
-	req := imgcreate.Request{Filename: filename, Options: vals, Format: format, Unsafe: unsafe, Deadline: timeout,
+	req := imgcreate.Request{Filename: path, Options: vals, Format: format, Unsafe: unsafe, Deadline: timeout,
 		Accel: acc, Guests: guests}
 	if acc != nil {
 		if err := accel.CheckUsable(acc); err != nil {
@@ -158,7 +209,7 @@ func (c *createCmd) run(stdout io.Writer, args []string) error {
 	if err != nil {
 		if sig := ctx.signal(); sig != 0 {
 			// As a shell reports a process that signal killed.
-			return &StatusError{Status: 128 + int(sig), Err: fmt.Errorf("%s: interrupted; nothing was written", filename)}
+			return &StatusError{Status: 128 + int(sig), Err: fmt.Errorf("%s: interrupted; nothing was written", path)}
 		}
 		return err
 	}

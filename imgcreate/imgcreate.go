@@ -162,6 +162,12 @@ func create(ctx context.Context, r Request) (*Result, error) {
 	}
 	cfg, err := configFor(r)
 	if err != nil {
+		// qemu-img's format driver refuses these values once the
+		// "Formatting" line is out (with a backing file to open, that
+		// comes first).
+		if !hasBacking || r.Unsafe {
+			start()
+		}
 		return nil, err
 	}
 
