@@ -119,7 +119,15 @@ func (c *createCmd) run(stdout io.Writer, args []string) error {
 		if err != nil {
 			return err
 		}
-		fmt.Fprint(stdout, f.Help())
+		help := f.Help()
+		if len(args) == 0 {
+			// As qemu-img ends the list when it has no file name to
+			// ask the protocol about.
+			help += "\nThe protocol level may support further options.\nSpecify the target filename to include those options.\n"
+		} else {
+			help = "Supported options:\n" + help[strings.IndexByte(help, '\n')+1:]
+		}
+		fmt.Fprint(stdout, help)
 		return nil
 	}
 	if len(args) == 0 {
