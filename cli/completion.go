@@ -1,6 +1,9 @@
 package cli
 
 import (
+	"errors"
+	"fmt"
+
 	"github.com/spf13/cobra"
 )
 
@@ -13,7 +16,13 @@ func completionCommand() *cobra.Command {
 		Long: `Print the script that makes the shell complete instar's command lines:
 commands, options, format names after -f and -F, the chosen format's
 option names and values after -o, and file names elsewhere.`,
-		Args: cobra.NoArgs,
+		Args: cobra.ArbitraryArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if len(args) == 0 {
+				return errors.New("completion: missing shell (want bash, zsh or fish)")
+			}
+			return fmt.Errorf("completion: unknown shell %q (want bash, zsh or fish)", args[0])
+		},
 	}
 	shells := []struct {
 		name, how string

@@ -128,3 +128,18 @@ func TestCompleteProtocol(t *testing.T) {
 		}
 	}
 }
+
+// TestCompletionScripts: each shell's script asks instar's __complete,
+// whose answers TestCompleteProtocol checks (this machine has no zsh or
+// fish to run them in).
+func TestCompletionScripts(t *testing.T) {
+	for _, shell := range []string{"bash", "zsh", "fish"} {
+		stdout, stderr, status := instar(t, t.TempDir(), "completion", shell)
+		if status != 0 || stderr != "" || !strings.Contains(stdout, "__complete") || !strings.Contains(stdout, "instar") {
+			t.Errorf("completion %s: status %d, stderr %q, %d bytes", shell, status, stderr, len(stdout))
+		}
+	}
+	if _, stderr, status := instar(t, t.TempDir(), "completion", "powershell"); status != 1 || !strings.HasPrefix(stderr, "instar: ") {
+		t.Errorf("completion powershell: status %d, stderr %q", status, stderr)
+	}
+}
