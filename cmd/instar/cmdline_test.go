@@ -203,10 +203,8 @@ func listedDifference(args []string) string {
 			switch {
 			case (name == "hwversion" && val != "undefined" || name == "toolsversion") && strings.Trim(val, "0123456789") != "" || (name == "hwversion" || name == "toolsversion") && val == "":
 				return "vmdk hwversion and toolsversion must be numbers"
-			case (name == "cluster_size" || name == "refcount_bits") && val == "0":
-				return "a qcow2 cluster_size or refcount_bits of 0 is taken as the default"
-			case name != "size" && (val == "9E" || val == "16E"):
-				return "an option's size of 8 EiB or more is refused as it is read"
+			case val == "9E" || val == "16E":
+				return "a size of 8 EiB or more in -o is refused as it is read"
 			}
 		}
 	}
