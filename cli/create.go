@@ -177,6 +177,10 @@ func (c *createCmd) run(stdout io.Writer, args []string) error {
 			return fmt.Errorf("%s: %w", filename, err)
 		}
 	}
+	if unsafe && vals.Has("backing_file") && !vals.Has("backing_fmt") {
+		// qemu-img 7.2 no longer guesses; with -u it cannot even look.
+		return fmt.Errorf("%s: Backing file specified without backing format", filename)
+	}
 	var acc vmm.Accelerator
 	var guests *imgcreate.Guests
 	if format != "raw" {
