@@ -164,8 +164,11 @@ func (c *createCmd) run(stdout io.Writer, args []string) error {
 		}
 		vals.Set("size", strconv.FormatUint(size, 10))
 	}
-	if (hasBacking || hasBackingFmt) && !f.Has("backing_file") {
+	switch {
+	case hasBacking && !f.Has("backing_file"):
 		return fmt.Errorf("%s: backing file not supported for file format '%s'", filename, format)
+	case hasBackingFmt && !f.Has("backing_fmt"):
+		return fmt.Errorf("%s: Backing file format not supported for file format '%s'", filename, format)
 	}
 	if hasBacking {
 		if err := vals.Set("backing_file", backing); err != nil {

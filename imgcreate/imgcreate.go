@@ -124,9 +124,8 @@ func create(ctx context.Context, r Request) (*Result, error) {
 	opts := r.Options
 	backing, hasBacking := opts.Get("backing_file")
 	backingFmt, hasBackingFmt := opts.Get("backing_fmt")
-	if hasBackingFmt && !hasBacking {
-		return nil, errors.New("backing format cannot be used without backing file")
-	}
+	// A backing format without a backing file is the format's to refuse
+	// (after the "Formatting" line, as qemu-img's drivers do).
 	if hasBacking && !formatsWithBacking[r.Format] {
 		return nil, fmt.Errorf("backing file not supported for file format '%s'", r.Format)
 	}
