@@ -152,9 +152,13 @@ func withOptions(c *cobra.Command, newCmd func() optionCommand) *cobra.Command {
 	c.RunE = func(cmd *cobra.Command, args []string) error {
 		oc := newCmd()
 		operands, err := getopt.Parse(args, append(oc.options(), helpOption()))
+		var p *printed
 		switch {
 		case errors.Is(err, errHelp):
 			return cmd.Help()
+		case errors.As(err, &p):
+			_, err := io.WriteString(cmd.OutOrStdout(), p.text)
+			return err
 		case err != nil:
 			return fmt.Errorf("%s: %w (see instar %s --help)", cmd.Name(), err, cmd.Name())
 		}

@@ -46,6 +46,7 @@ type createCmd struct {
 	out, accel                string
 	opts                      []string
 	timeout                   time.Duration
+	objects                   objects
 }
 
 func (c *createCmd) options() []getopt.Option {
@@ -65,6 +66,8 @@ func (c *createCmd) options() []getopt.Option {
 				c.opts = append(c.opts, v)
 				return nil
 			}},
+		{Long: "object", Arg: "OBJ", Help: "an object, as qemu-img's --object: secret,id=ID,data=TEXT or file=FILE[,format=base64]",
+			Set: c.objects.add},
 		{Long: "output", Arg: "FMT", Help: "output format: human (default) or json", Set: getopt.String(&c.out)},
 		{Long: "accel", Arg: "NAME", Help: "accelerator for the guest: auto (default), kvm or process", Set: getopt.String(&c.accel)},
 		{Long: "timeout", Arg: "DURATION", Help: "stop the guest after this long (default 60s)", Set: func(v string) error {
