@@ -5,7 +5,9 @@
 //     accelerator this machine can use, as a median;
 //   - `instar create` against `qemu-img create` for the same 10 GiB image
 //     in every format, and qcow2 with preallocation=metadata at 100 GiB,
-//     as medians and their ratio.
+//     as medians and their ratio; with -baseline, an earlier instar build
+//     too, run in the same rounds, so that a change's cost is measured
+//     side by side.
 //
 // It is run by `go run mage.go bench` after the build.
 package main
@@ -51,6 +53,7 @@ func main() {
 	instar := flag.String("instar", "bin/instar", "instar binary")
 	runs := flag.Int("runs", 41, "runs of each measurement (odd: the median is one of them)")
 	accelName := flag.String("accel", "process", "accelerator for the create benchmarks")
+	baseline := flag.String("baseline", "", "another instar binary (an earlier build) to run alternately with the others, for its ratio in the same run")
 	flag.Parse()
 
 	failed := false
@@ -92,9 +95,13 @@ func main() {
 	defer os.RemoveAll(dir)
 	fmt.Printf("\n== create: instar (--accel %s) against qemu-img, run alternately\n", *accelName)
 	for _, c := range createCases {
-		var ours, theirs []time.Duration
+		var ours, theirs, base []time.Duration
+		who3 := []string{"instar", "qemu-img"}
+		if *baseline != "" {
+			who3 = append(who3, "baseline")
+		}
 		for i := 0; i < *runs; i++ {
-			for _, who := range []string{"instar", "qemu-img"} {
+			for _, who := range who3 {
 				file := filepath.Join(dir, "img-"+who)
 				args := []string{"create", "-q", "-f", c.format}
 				if c.opts != "" {
@@ -102,8 +109,11 @@ func main() {
 				}
 				args = append(args, file, c.size)
 				bin := "qemu-img"
-				if who == "instar" {
+				switch who {
+				case "instar":
 					bin, args = *instar, append([]string{"create", "--accel", *accelName}, args[1:]...)
+				case "baseline":
+					bin, args = *baseline, append([]string{"create", "--accel", *accelName}, args[1:]...)
 				}
 				start := time.Now()
 				out, err := exec.Command(bin, args...).CombinedOutput()
@@ -113,9 +123,12 @@ func main() {
 					os.Exit(1)
 				}
 				os.Remove(file)
-				if who == "instar" {
+				switch who {
+				case "instar":
 					ours = append(ours, d)
-				} else {
+				case "baseline":
+					base = append(base, d)
+				default:
 					theirs = append(theirs, d)
 				}
 			}
@@ -126,8 +139,13 @@ func main() {
 		if ratio > c.target {
 			verdict, failed = "MISSED", true
 		}
-		fmt.Printf("%-36s instar %8v  qemu-img %8v  ratio %.2f (target <= %.1f: %s)\n",
+		fmt.Printf("%-36s instar %8v  qemu-img %8v  ratio %.2f (target <= %.1f: %s)",
 			c.name, mo.Round(10*time.Microsecond), mt.Round(10*time.Microsecond), ratio, c.target, verdict)
+		if *baseline != "" {
+			mb := median(base)
+			fmt.Printf("  baseline %8v ratio %.2f", mb.Round(10*time.Microsecond), float64(mb)/float64(mt))
+		}
+		fmt.Println()
 	}
 	if failed {
 		fmt.Println("bench: some targets were missed")
