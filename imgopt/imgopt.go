@@ -100,7 +100,7 @@ var Formats = map[string]*Format{
 func Lookup(name string) (*Format, error) {
 	f, ok := Formats[name]
 	if !ok {
-		return nil, fmt.Errorf("unknown file format '%s'", name)
+		return nil, fmt.Errorf("Unknown file format '%s'", name)
 	}
 	return f, nil
 }

@@ -50,7 +50,7 @@ func TestBadInputErrors(t *testing.T) {
 		args []string
 		want string
 	}{
-		{"unknown format", []string{"create", "-f", "qcow3", "x", "1M"}, "unknown file format 'qcow3'"},
+		{"unknown format", []string{"create", "-f", "qcow3", "x", "1M"}, "x: Unknown file format 'qcow3'"},
 		{"unknown option", []string{"create", "-f", "qcow2", "-o", "colour=blue", "x", "1M"}, "invalid parameter 'colour'"},
 		{"bad size", []string{"create", "x", "12Q"}, "invalid image size '12Q'"},
 		{"huge size", []string{"create", "x", "9E"}, "between 0 and"},
