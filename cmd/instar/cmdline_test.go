@@ -8,6 +8,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strings"
 	"testing"
@@ -173,7 +174,10 @@ func TestCommandLinesAgainstQemuImg(t *testing.T) {
 		isHelp := strings.HasPrefix(qout.String(), "Supported") || strings.HasPrefix(iout.String(), "Supported")
 		want := strings.ReplaceAll(firstLine(qout.String()), theirsDir, "DIR")
 		got := strings.ReplaceAll(firstLine(iout.String()), oursDir, "DIR")
-		if !isHelp && got != want {
+		// Listed: with a backing file to read, a value the format
+		// refuses is refused before the "Formatting" line.
+		readsBacking := !slices.Contains(args, "-u") && (slices.Contains(args, "-b") || strings.Contains(strings.Join(args, " "), "backing_file="))
+		if !isHelp && got != want && !(qfail && got == "" && readsBacking) {
 			t.Errorf("%s: output\n   got %q\n  want %q", where, got, want)
 		}
 		ours, theirs := madeFiles(t, oursDir), madeFiles(t, theirsDir)
