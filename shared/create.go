@@ -95,7 +95,8 @@ type CreateConfig struct {
 	Flags uint32
 	// SectorSize is the output device's sector size.
 	SectorSize uint32
-	// VirtualSize is the disk size in bytes; 0 means "from the backing file".
+	// VirtualSize is the disk size in bytes; in a FlagProbeOnly run, 0
+	// means "from the backing file" (the probe reports it).
 	VirtualSize uint64
 	// Qcow2ClusterSize is the qcow2 cluster size (the host sends the
 	// default, 65536; 0 is refused, as qemu-img refuses it).

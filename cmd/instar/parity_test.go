@@ -67,6 +67,7 @@ var parityCases = []parityCase{
 	{name: "vmdk-o-backing-raw", base: []string{"-f", "raw", "BASE", "1M"}, args: []string{"-f", "vmdk", "-o", "backing_file=base,backing_fmt=raw", "IMG"}, fails: true},
 	{name: "qcow2-unsafe-no-fmt", args: []string{"-f", "qcow2", "-u", "-b", "nowhere", "IMG", "1M"}, fails: true},
 	{name: "qcow2-unsafe-o-no-fmt", args: []string{"-f", "qcow2", "-u", "-o", "backing_file=nowhere", "IMG", "1M"}, fails: true},
+	{name: "qcow2-backing-size-0", base: []string{"-f", "raw", "BASE", "1M"}, args: []string{"-f", "qcow2", "-b", "base", "-F", "raw", "IMG", "0"}},
 	{name: "qcow2-file-prefix", args: []string{"-f", "qcow2", "file:IMG", "1G"}},
 	{name: "qcow2-size-twice", args: []string{"-f", "qcow2", "-o", "size=1M", "IMG", "1M"}, fails: true},
 	{name: "qcow2-backing-qcow2", base: []string{"-f", "qcow2", "BASE", "3G"}, args: []string{"-f", "qcow2", "-b", "base", "-F", "qcow2", "IMG"}},

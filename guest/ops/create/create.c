@@ -84,7 +84,7 @@ static struct fmt_source backing_source(const struct call_table *ct)
 }
 
 /* probe_backing parses the attached backing file; it fills the detected
- * format and, when the config has no size, the virtual size. */
+ * format and, in a probe run whose config has no size, the virtual size. */
 static uint32_t probe_backing(struct create *c, uint64_t *virtual_size)
 {
 	const struct create_config *cfg = c->cfg;
@@ -106,7 +106,10 @@ static uint32_t probe_backing(struct create *c, uint64_t *virtual_size)
 	if ((err = fmt_parse(cfg->backing_format, &src, &scratch, &info)) != CREATE_ERR_OK)
 		return err;
 	c->result.backing_format = cfg->backing_format;
-	if (*virtual_size == 0)
+	/* Only the probe run takes the size from the backing file: the host
+	 * sends the create run the size it resolved, and a size of 0 given
+	 * on the command line stays 0, as in qemu-img. */
+	if (*virtual_size == 0 && (cfg->flags & FLAG_PROBE_ONLY))
 		*virtual_size = info.virtual_size;
 	return CREATE_ERR_OK;
 }
