@@ -46,9 +46,8 @@ type distEntry struct {
 	gzip bool     // compressed, as Debian installs man pages
 }
 
-// distFiles are the release's files. Man pages and shell completions are
-// one line each: {path: "usr/share/man/man1/instar.1.gz", ..., gzip: true},
-// {path: "usr/share/bash-completion/completions/instar", run: []string{distBin, "completion", "bash"}}.
+// distFiles are the release's files; the man pages (one for each command,
+// from the command tree) are added to them by manPages.
 var distFiles = []distEntry{
 	{path: "usr/bin/instar", mode: 0o755, file: distBin},
 	{path: "usr/share/doc/instar/copyright", mode: 0o644, file: "LICENSE"},
@@ -56,6 +55,23 @@ var distFiles = []distEntry{
 	{path: "usr/share/doc/instar/ARCHITECTURE.md", mode: 0o644, file: "ARCHITECTURE.md"},
 	{path: "usr/share/doc/instar/create.md", mode: 0o644, file: "docs/create.md"},
 	{path: "usr/share/doc/instar/formats-matrix.md", mode: 0o644, file: "docs/formats-matrix.md"},
+	{path: "usr/share/doc/instar/info.md", mode: 0o644, file: "docs/info.md"},
+	{path: "usr/share/bash-completion/completions/instar", mode: 0o644, run: []string{distBin, "completion", "bash"}},
+	{path: "usr/share/zsh/vendor-completions/_instar", mode: 0o644, run: []string{distBin, "completion", "zsh"}},
+	{path: "usr/share/fish/vendor_completions.d/instar.fish", mode: 0o644, run: []string{distBin, "completion", "fish"}},
+}
+
+// manPages lists the pages `mage man` wrote, as release files.
+func manPages() ([]distEntry, error) {
+	pages, err := filepath.Glob(filepath.Join(manDir, "*.1"))
+	if err != nil || len(pages) == 0 {
+		return nil, fmt.Errorf("no man pages in %s (%v)", manDir, err)
+	}
+	var es []distEntry
+	for _, p := range pages {
+		es = append(es, distEntry{path: "usr/share/man/man1/" + filepath.Base(p) + ".gz", mode: 0o644, file: p, gzip: true})
+	}
+	return es, nil
 }
 
 // Dist builds the release into dist/: instar-<version>-linux-amd64.tar.gz,
@@ -80,7 +96,15 @@ func Dist(ctx context.Context) error {
 	if err := os.RemoveAll(root); err != nil {
 		return err
 	}
-	if err := layOut(ctx, root); err != nil {
+	// The pages are dated by SOURCE_DATE_EPOCH, like everything else.
+	if err := sh.RunWith(env, "go", "run", "./tools/mangen", manDir); err != nil {
+		return err
+	}
+	pages, err := manPages()
+	if err != nil {
+		return err
+	}
+	if err := layOut(ctx, root, append(distFiles[:len(distFiles):len(distFiles)], pages...)); err != nil {
 		return err
 	}
 	if err := os.MkdirAll(distDir, 0o755); err != nil {
@@ -114,9 +138,9 @@ func sourceDateEpoch() (time.Time, error) {
 	return time.Unix(n, 0).UTC(), nil
 }
 
-// layOut writes distFiles under root.
-func layOut(ctx context.Context, root string) error {
-	for _, e := range distFiles {
+// layOut writes files under root.
+func layOut(ctx context.Context, root string, files []distEntry) error {
+	for _, e := range files {
 		var data []byte
 		var err error
 		switch {
@@ -245,6 +269,7 @@ Maintainer: the instar project
 Installed-Size: %d
 Section: utils
 Priority: optional
+Recommends: bash-completion
 Description: qemu-img compatible disk image tool with a sandboxed parser
  instar creates disk images as qemu-img does. Every piece of image-format
  logic runs inside a tiny bare-metal guest under a VMM built into the
@@ -352,7 +377,11 @@ func Debcheck(ctx context.Context) error {
 			return fmt.Errorf("qemu-img info of the installed instar's image lacks %s:\n%s", want, info)
 		}
 	}
-	for _, e := range distFiles {
+	pages, err := manPages()
+	if err != nil {
+		return err
+	}
+	for _, e := range append(distFiles[:len(distFiles):len(distFiles)], pages...) {
 		if err := checkInstalled(ctx, e.path); err != nil {
 			return err
 		}
@@ -375,7 +404,7 @@ func checkInstalled(ctx context.Context, installPath string) error {
 		}
 	}
 	if name, ok := strings.CutPrefix(installPath, "usr/share/bash-completion/completions/"); ok {
-		script := "source /" + installPath + " && complete -p " + name
+		script := "source /usr/share/bash-completion/bash_completion && source /" + installPath + " && complete -p " + name
 		if err := sh.RunV("bash", "-c", script); err != nil {
 			return fmt.Errorf("the installed bash completion for %s does not load: %w", name, err)
 		}

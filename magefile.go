@@ -45,6 +45,7 @@ const (
 	instarPkg   = "./cmd/instar"
 	protoGenBin = "build/tools/protoc-gen-go"
 	guestmsgGo  = "shared/guestmsg/guestmsg.go"
+	manDir      = "build/man"
 )
 
 // guestSources are what the guest binaries are made from: the C sources, the
@@ -55,7 +56,7 @@ var guestSources = []string{guestDir, "shared", "tools/guestbuild", "tools/objco
 var needs = map[string][]prereq.Tool{
 	"build":    {prereq.GCC},
 	"generate": {prereq.Protoc},
-	"test":     {prereq.GCC, prereq.LibcDev, prereq.QemuImg},
+	"test":     {prereq.GCC, prereq.LibcDev, prereq.QemuImg, prereq.BashCompletion},
 	"sanitize": {prereq.GCC, prereq.LibcDev},
 	"vmtest":   {prereq.QemuX86, prereq.XZ, prereq.DpkgDeb, prereq.AptCache, prereq.AptGet},
 	"bench":    {prereq.QemuImg},
@@ -209,6 +210,13 @@ func Build() error {
 	// -buildvcs=auto stamps the revision (instar version) wherever the Go
 	// toolchain finds the checkout, whatever GOFLAGS says.
 	return sh.RunWithV(env, "go", "build", "-trimpath", "-buildvcs=auto", "-ldflags=-s -w", "-o", instarBin, instarPkg)
+}
+
+// Man writes the man pages, generated from the command tree, into
+// build/man (instar.1, instar-create.1, ...).
+func Man() error {
+	mg.Deps(Guest)
+	return sh.RunV("go", "run", "./tools/mangen", manDir)
 }
 
 // Lint fails unless the Go code is gofmt- and go vet-clean. It needs no

@@ -22,6 +22,7 @@ type Option struct {
 	Help string
 	// Set is called for each occurrence, with the argument ("" for an
 	// option without one). Its error is the parse's, with the option named.
+	// A nil Set accepts the option and ignores it.
 	Set func(arg string) error
 }
 
@@ -36,29 +37,63 @@ func (o *Option) name() string {
 // Parse applies the options in args to opts, in order, and returns the
 // operands (the arguments that are not options) in order.
 func Parse(args []string, opts []Option) ([]string, error) {
+	operands, pending, err := scan(args, opts)
+	switch {
+	case err != nil:
+		return nil, err
+	case pending != nil && pending.viaLong:
+		return nil, fmt.Errorf("option '--%s' requires an argument", pending.opt.Long)
+	case pending != nil:
+		return nil, fmt.Errorf("option requires an argument -- '%c'", pending.opt.Short)
+	}
+	return operands, nil
+}
+
+// Pending reports, for completing the word after args, which option that
+// word would be the argument of (nil if none), with the options in args
+// applied as Parse applies them. After "--" no word is an option's
+// argument.
+func Pending(args []string, opts []Option) (*Option, error) {
+	_, p, err := scan(args, opts)
+	if p == nil {
+		return nil, err
+	}
+	return p.opt, err
+}
+
+// pending is an option at the end of the line that still wants its
+// argument, and whether it was spelled long.
+type pending struct {
+	opt     *Option
+	viaLong bool
+}
+
+// scan is Parse, except that an option at the very end still wanting its
+// argument is returned rather than refused.
+func scan(args []string, opts []Option) ([]string, *pending, error) {
 	var operands []string
 	for i := 0; i < len(args); i++ {
 		a := args[i]
 		switch {
 		case a == "--":
-			return append(operands, args[i+1:]...), nil
+			return append(operands, args[i+1:]...), nil, nil
 		case strings.HasPrefix(a, "--"):
 			o, val, hasVal, err := long(opts, a[2:])
 			if err != nil {
-				return nil, err
+				return nil, nil, err
 			}
 			switch {
 			case o.Arg == "" && hasVal:
-				return nil, fmt.Errorf("option '--%s' doesn't allow an argument", o.Long)
+				return nil, nil, fmt.Errorf("option '--%s' doesn't allow an argument", o.Long)
 			case o.Arg != "" && !hasVal:
 				if i+1 == len(args) {
-					return nil, fmt.Errorf("option '--%s' requires an argument", o.Long)
+					return operands, &pending{opt: o, viaLong: true}, nil
 				}
 				i++
 				val = args[i]
 			}
 			if err := set(o, val); err != nil {
-				return nil, err
+				return nil, nil, err
 			}
 		case len(a) > 1 && a[0] == '-':
 			// A cluster of short options; one that takes an argument
@@ -66,24 +101,24 @@ func Parse(args []string, opts []Option) ([]string, error) {
 			for j := 1; j < len(a); j++ {
 				o := short(opts, a[j])
 				if o == nil {
-					return nil, fmt.Errorf("invalid option -- '%c'", a[j])
+					return nil, nil, fmt.Errorf("invalid option -- '%c'", a[j])
 				}
 				if o.Arg == "" {
 					if err := set(o, ""); err != nil {
-						return nil, err
+						return nil, nil, err
 					}
 					continue
 				}
 				val := a[j+1:]
 				if val == "" {
 					if i+1 == len(args) {
-						return nil, fmt.Errorf("option requires an argument -- '%c'", a[j])
+						return operands, &pending{opt: o}, nil
 					}
 					i++
 					val = args[i]
 				}
 				if err := set(o, val); err != nil {
-					return nil, err
+					return nil, nil, err
 				}
 				break
 			}
@@ -91,10 +126,13 @@ func Parse(args []string, opts []Option) ([]string, error) {
 			operands = append(operands, a)
 		}
 	}
-	return operands, nil
+	return operands, nil, nil
 }
 
 func set(o *Option, val string) error {
+	if o.Set == nil {
+		return nil
+	}
 	if err := o.Set(val); err != nil {
 		return fmt.Errorf("%s: %w", o.name(), err)
 	}

@@ -1,106 +1,41 @@
-package getopt
+package getopt_test
 
 import (
 	"errors"
 	"fmt"
 	"math/rand/v2"
-	"os"
-	"os/exec"
-	"path/filepath"
-	"strings"
 	"testing"
+
+	"instar/getopt"
+	"instar/getopt/getopttest"
 )
 
-// record parses args with qemu-img create's options plus two long-only
-// ones, and renders what was seen as one line: each option as name=value
-// in order, then the operands. getoptC renders glibc's result the same
-// way.
-func record(args []string) (string, error) {
-	var seen []string
-	opt := func(short byte, long, arg string) Option {
-		name := long
-		if short != 0 {
-			name = string(short)
-		}
-		return Option{Short: short, Long: long, Arg: arg, Set: func(v string) error {
-			seen = append(seen, name+"="+v)
-			return nil
-		}}
-	}
-	opts := []Option{
-		opt('F', "", "FMT"), opt('b', "", "FILE"), opt('f', "", "FMT"), opt('h', "help", ""),
-		opt('o', "", "OPTS"), opt('q', "", ""), opt('u', "", ""),
-		opt(0, "output", "FMT"), opt(0, "object", "OBJ"), opt(0, "accel", "NAME"), opt(0, "quiet", ""),
-	}
-	operands, err := Parse(args, opts)
-	if err != nil {
-		return "", err
-	}
-	return strings.Join(seen, " ") + " | " + strings.Join(operands, " "), nil
-}
-
-// getoptC builds a C program that parses its arguments with glibc's
-// getopt_long, qemu-img's parser, and prints the same rendering.
-func getoptC(t *testing.T) string {
-	t.Helper()
-	dir := t.TempDir()
-	src := filepath.Join(dir, "getopt.c")
-	err := os.WriteFile(src, []byte(`#include <getopt.h>
-#include <stdio.h>
-int main(int argc, char **argv) {
-	static const struct option longs[] = {
-		{"help", no_argument, 0, 'h'}, {"output", required_argument, 0, 1},
-		{"object", required_argument, 0, 2}, {"accel", required_argument, 0, 3},
-		{"quiet", no_argument, 0, 4}, {0, 0, 0, 0}};
-	const char *names[] = {"", "output", "object", "accel", "quiet"};
-	static char out[65536];
-	int c, n = 0;
-	opterr = 0;
-	while ((c = getopt_long(argc, argv, ":F:b:f:ho:qu", longs, 0)) != -1) {
-		if (c == '?' || c == ':') { printf("ERROR\n"); return 0; }
-		char s[2] = {(char)c, 0};
-		n += snprintf(out + n, sizeof out - n, "%s%s=%s", n ? " " : "", c < 5 ? names[c] : s, optarg ? optarg : "");
-	}
-	n += snprintf(out + n, sizeof out - n, " |");
-	for (int i = optind; i < argc; i++) n += snprintf(out + n, sizeof out - n, " %s", argv[i]);
-	printf("%s\n", out);
-	return 0;
-}
-`), 0o644)
-	if err != nil {
-		t.Fatal(err)
-	}
-	bin := filepath.Join(dir, "getopt")
-	if out, err := exec.Command("gcc", "-o", bin, src).CombinedOutput(); err != nil {
-		t.Fatalf("gcc: %v\n%s", err, out)
-	}
-	return bin
-}
-
-func checkAgainstC(t *testing.T, bin string, args []string) {
-	t.Helper()
-	out, err := exec.Command(bin, args...).Output()
-	if err != nil {
-		t.Fatal(err)
-	}
-	want := strings.TrimSuffix(string(out), "\n")
-	got, perr := record(args)
-	if perr != nil {
-		got = "ERROR"
-	}
-	// glibc prints " |" with nothing before it when no option was seen.
-	want = strings.TrimPrefix(want, " ")
-	got = strings.TrimPrefix(strings.TrimSuffix(got, " "), " ")
-	if got != want {
-		t.Errorf("%q: getopt says %q (%v), glibc %q", args, got, perr, want)
-	}
+// qemuImgCreate is qemu-img create's option table plus long-only options
+// with and without an argument.
+var qemuImgCreate = []getopt.Option{
+	{Short: 'F', Arg: "FMT"}, {Short: 'b', Arg: "FILE"}, {Short: 'f', Arg: "FMT"}, {Short: 'h', Long: "help"},
+	{Short: 'o', Arg: "OPTS"}, {Short: 'q'}, {Short: 'u'},
+	{Long: "output", Arg: "FMT"}, {Long: "object", Arg: "OBJ"}, {Long: "accel", Arg: "NAME"}, {Long: "quiet"},
 }
 
 // TestAgreesWithGlibc parses a table of command lines, and random ones,
 // with Parse and with glibc's getopt_long, and wants the same options,
 // values and operands, and the same refusals.
 func TestAgreesWithGlibc(t *testing.T) {
-	bin := getoptC(t)
+	oracle, err := getopttest.Build(t.TempDir(), qemuImgCreate)
+	if err != nil {
+		t.Fatal(err)
+	}
+	check := func(args []string) {
+		t.Helper()
+		want, err := oracle.Glibc(args)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := oracle.Ours(args); got != want {
+			t.Errorf("%q: getopt says %q, glibc %q", args, got, want)
+		}
+	}
 	table := [][]string{
 		{},
 		{"x", "1G"},
@@ -136,28 +71,58 @@ func TestAgreesWithGlibc(t *testing.T) {
 		{"x", "--", "--quiet"},
 	}
 	for _, args := range table {
-		checkAgainstC(t, bin, args)
+		check(args)
 	}
-	words := []string{"-f", "qcow2", "-q", "-qf", "-fraw", "-u", "-o", "a=b", "--output", "--output=json",
-		"--out", "--o", "--quiet", "--q", "--", "-", "x", "1G", "-b", "-F", "--accel=kvm", "-z", "--zz", "-h"}
+	words := getopttest.Words(qemuImgCreate)
 	r := rand.New(rand.NewPCG(7, 8))
 	for i := 0; i < 300; i++ {
-		args := make([]string, r.IntN(6))
-		for j := range args {
-			args[j] = words[r.IntN(len(words))]
+		check(getopttest.Line(r, words, 6))
+	}
+}
+
+// TestPending: completion asks which option the next word belongs to.
+func TestPending(t *testing.T) {
+	for _, c := range []struct {
+		args []string
+		want string // the option's letter or long name; "" for none
+	}{
+		{nil, ""},
+		{[]string{"-f"}, "f"},
+		{[]string{"-qf"}, "f"},
+		{[]string{"-fqcow2"}, ""},
+		{[]string{"-f", "qcow2"}, ""},
+		{[]string{"--outp"}, "output"},
+		{[]string{"--output=json"}, ""},
+		{[]string{"--quiet"}, ""},
+		{[]string{"--", "-f"}, ""},
+		{[]string{"x", "-o"}, "o"},
+	} {
+		o, err := getopt.Pending(c.args, qemuImgCreate)
+		if err != nil {
+			t.Errorf("%q: %v", c.args, err)
+			continue
 		}
-		checkAgainstC(t, bin, args)
+		got := ""
+		if o != nil {
+			got = o.Long
+			if o.Short != 0 {
+				got = string(o.Short)
+			}
+		}
+		if got != c.want {
+			t.Errorf("%q: pending %q, want %q", c.args, got, c.want)
+		}
 	}
 }
 
 // TestErrors checks the messages, which name the option.
 func TestErrors(t *testing.T) {
 	boom := errors.New("boom")
-	opts := []Option{
+	opts := []getopt.Option{
 		{Short: 'f', Arg: "FMT", Set: func(string) error { return boom }},
-		{Long: "output", Arg: "FMT", Set: String(new(string))},
-		{Long: "options", Arg: "OPTS", Set: String(new(string))},
-		{Long: "quiet", Set: Bool(new(bool))},
+		{Long: "output", Arg: "FMT", Set: getopt.String(new(string))},
+		{Long: "options", Arg: "OPTS", Set: getopt.String(new(string))},
+		{Long: "quiet", Set: getopt.Bool(new(bool))},
 	}
 	for _, c := range []struct {
 		args []string
@@ -171,7 +136,7 @@ func TestErrors(t *testing.T) {
 		{[]string{"--quiet=1"}, "option '--quiet' doesn't allow an argument"},
 		{[]string{"--o", "x"}, "option '--o' is ambiguous; possibilities: '--output' '--options'"},
 	} {
-		_, err := Parse(c.args, opts)
+		_, err := getopt.Parse(c.args, opts)
 		if err == nil || err.Error() != c.want {
 			t.Errorf("%q: %v, want %q", c.args, err, c.want)
 		}
@@ -184,10 +149,10 @@ func TestErrors(t *testing.T) {
 func TestUsage(t *testing.T) {
 	var s string
 	var b bool
-	got := Usage([]Option{
-		{Short: 'f', Long: "format", Arg: "FMT", Help: "image format", Set: String(&s)},
-		{Short: 'q', Help: "quiet", Set: Bool(&b)},
-		{Long: "accel", Arg: "NAME", Help: "accelerator", Set: String(&s)},
+	got := getopt.Usage([]getopt.Option{
+		{Short: 'f', Long: "format", Arg: "FMT", Help: "image format", Set: getopt.String(&s)},
+		{Short: 'q', Help: "quiet", Set: getopt.Bool(&b)},
+		{Long: "accel", Arg: "NAME", Help: "accelerator", Set: getopt.String(&s)},
 	})
 	want := fmt.Sprint(
 		"  -f, --format=FMT  image format\n",

@@ -130,9 +130,8 @@ func create(ctx context.Context, r Request) (*Result, error) {
 	}
 	backing, hasBacking := opts.Get("backing_file")
 	backingFmt, hasBackingFmt := opts.Get("backing_fmt")
-	if hasBackingFmt && !hasBacking {
-		return nil, errors.New("backing format cannot be used without backing file")
-	}
+	// A backing format without a backing file is the format's to refuse
+	// (after the "Formatting" line, as qemu-img's drivers do).
 	if hasBacking && !formatsWithBacking[r.Format] {
 		return nil, fmt.Errorf("backing file not supported for file format '%s'", r.Format)
 	}
@@ -176,6 +175,12 @@ func create(ctx context.Context, r Request) (*Result, error) {
 	}
 	cfg, err := configFor(r)
 	if err != nil {
+		// qemu-img's format driver refuses these values once the
+		// "Formatting" line is out (with a backing file to open, that
+		// comes first).
+		if !hasBacking || r.Unsafe {
+			start()
+		}
 		return nil, err
 	}
 	flag(cfg, hasSize, shared.FlagSizeGiven)

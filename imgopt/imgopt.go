@@ -100,7 +100,7 @@ var Formats = map[string]*Format{
 func Lookup(name string) (*Format, error) {
 	f, ok := Formats[name]
 	if !ok {
-		return nil, fmt.Errorf("unknown file format '%s'", name)
+		return nil, fmt.Errorf("Unknown file format '%s'", name)
 	}
 	return f, nil
 }
@@ -142,10 +142,14 @@ type Values struct {
 // New returns an empty set of values for f.
 func New(f *Format) *Values { return &Values{format: f, set: map[string]string{}} }
 
-// IsHelp reports whether an -o argument asks for the option list.
+// IsHelp reports whether an -o argument asks for the option list: an
+// element whose name, read as qemu reads names (up to a comma, even an
+// escaped one, or "="), is help or ?, with no value.
 func IsHelp(spec string) bool {
 	for _, item := range splitList(spec) {
-		if item == "help" || item == "?" {
+		name := item[:len(item)-len(strings.TrimLeft(item, "abcdefghijklmnopqrstuvwxyz?"))]
+		rest := item[len(name):]
+		if (name == "help" || name == "?") && (rest == "" || rest[0] == ',') {
 			return true
 		}
 	}
@@ -172,8 +176,9 @@ func splitList(spec string) []string {
 	return append(items, cur.String())
 }
 
-// Parse adds every k=v of one -o argument; a later value for a name
-// replaces an earlier one, as in qemu-img.
+// Parse adds every k=v of one -o argument (a bare k is k=on, nok is
+// k=off); a later value for a name replaces an earlier one, as in
+// qemu-img.
 func (v *Values) Parse(spec string) error {
 	for _, item := range splitList(spec) {
 		if item == "" {
@@ -181,7 +186,12 @@ func (v *Values) Parse(spec string) error {
 		}
 		name, value, ok := strings.Cut(item, "=")
 		if !ok {
-			return fmt.Errorf("invalid option '%s': use name=value", item)
+			// A bare name means name=on, and "no" before it
+			// name=off, as qemu reads option lists.
+			name, value = item, "on"
+			if rest, isNo := strings.CutPrefix(item, "no"); isNo {
+				name, value = rest, "off"
+			}
 		}
 		if err := v.Set(name, value); err != nil {
 			return err
@@ -204,7 +214,7 @@ func (v *Values) Set(name, value string) error {
 		}
 		value = strconv.FormatUint(n, 10)
 	case Number:
-		n, err := strconv.ParseUint(value, 0, 64)
+		n, err := parseNumber(value)
 		if err != nil {
 			return fmt.Errorf("parameter '%s' expects a number, not '%s'", name, value)
 		}
@@ -216,6 +226,33 @@ func (v *Values) Set(name, value string) error {
 	}
 	v.set[name] = value
 	return nil
+}
+
+// parseNumber reads a number option as qemu does (C's strtoull in base
+// 0): leading white space, an optional +, then hex after 0x, octal after
+// a leading 0, or decimal, negated (modulo 2^64) after a -; nothing may
+// follow.
+func parseNumber(s string) (uint64, error) {
+	s = strings.TrimLeft(s, " \t\n\v\f\r")
+	neg := strings.HasPrefix(s, "-")
+	if neg || strings.HasPrefix(s, "+") {
+		s = s[1:]
+	}
+	base := 10
+	switch {
+	case len(s) > 2 && (s[:2] == "0x" || s[:2] == "0X"):
+		s, base = s[2:], 16
+	case len(s) > 1 && s[0] == '0':
+		s, base = s[1:], 8
+	}
+	if s == "" || strings.ContainsAny(s, "_+-") {
+		return 0, strconv.ErrSyntax
+	}
+	n, err := strconv.ParseUint(s, base, 64)
+	if neg {
+		n = -n // as strtoull negates
+	}
+	return n, err
 }
 
 // ParseBool parses an on/off value the ways qemu accepts.
@@ -290,9 +327,20 @@ func (v *Values) Formatting(filename string) string {
 		if !ok {
 			val = d.Default
 		}
-		if val != "" {
-			fmt.Fprintf(&b, " %s=%s", d.Name, val)
+		if !ok && val == "" {
+			continue
 		}
+		switch d.Kind {
+		case Size, Number:
+			// qemu prints these as signed 64-bit numbers.
+			if n, err := strconv.ParseUint(val, 10, 64); err == nil {
+				val = strconv.FormatInt(int64(n), 10)
+			}
+		default:
+			// qemu prints a comma in a value escaped, as it is typed.
+			val = strings.ReplaceAll(val, ",", ",,")
+		}
+		fmt.Fprintf(&b, " %s=%s", d.Name, val)
 	}
 	return b.String()
 }

@@ -60,7 +60,14 @@ func TestFormattingMatchesQemuImg(t *testing.T) {
 		{"qcow2", "compat=v2,cluster_size=1k,size=1k"},
 		{"qcow2", "compat=1.1,lazy_refcounts=on,refcount_bits=8,extended_l2=on,compression_type=zstd,size=10G"},
 		{"qcow2", "lazy_refcounts=true,size=1M"},
+		{"qcow2", "lazy_refcounts,extended_l2,size=1M"},
+		{"qcow2", "refcount_bits=+16,size=1M"},
+		{"qcow2", "refcount_bits= 010,size=1M"},
+		{"qcow2", "refcount_bits=0x10,size=1M"},
+		{"qcow2", "nolazy_refcounts,size=1M"},
+		{"vpc", "force_size,size=10M"},
 		{"qcow2", "backing_file=b.qcow2,backing_fmt=qcow2,size=1G"},
+		{"qcow2", "backing_file=a,,b.qcow2,backing_fmt=qcow2,size=1G"},
 		{"vmdk", "size=1G"},
 		{"vmdk", "subformat=streamOptimized,adapter_type=lsilogic,hwversion=6,toolsversion=5,zeroed_grain=on,size=2G"},
 		{"vmdk", "compat6=on,size=1G"},
@@ -90,13 +97,31 @@ func TestFormattingMatchesQemuImg(t *testing.T) {
 
 func TestParseRefuses(t *testing.T) {
 	f, _ := Lookup("qcow2")
-	for _, spec := range []string{"nosuch=1", "cluster_size=abc", "lazy_refcounts=maybe", "refcount_bits=x", "justaname"} {
+	for _, spec := range []string{"nosuch=1", "cluster_size=abc", "lazy_refcounts=maybe", "refcount_bits=x", "justaname",
+		"refcount_bits=0b100", "refcount_bits=1_6", "refcount_bits=0o20", "refcount_bits=08", "refcount_bits=0x", "refcount_bits="} {
 		if err := New(f).Parse(spec); err == nil {
 			t.Errorf("Parse(%q) accepted it", spec)
 		}
 	}
 	if _, err := Lookup("qcow3"); err == nil {
 		t.Error("Lookup(qcow3) succeeded")
+	}
+}
+
+// TestNegativeNumber: qemu reads refcount_bits=-1 as strtoull does and
+// prints it signed in its "Formatting" line (before its driver refuses
+// the value).
+func TestNegativeNumber(t *testing.T) {
+	f, _ := Lookup("qcow2")
+	v := New(f)
+	if err := v.Parse("refcount_bits=-1,size=1M"); err != nil {
+		t.Fatal(err)
+	}
+	if n := v.Uint("refcount_bits", 16); n != 1<<64-1 {
+		t.Errorf("refcount_bits=-1 read as %d", n)
+	}
+	if got := v.Formatting("x"); !strings.HasSuffix(got, " refcount_bits=-1") {
+		t.Errorf("Formatting: %s", got)
 	}
 }
 
@@ -109,7 +134,10 @@ func TestCommaEscaping(t *testing.T) {
 	if got, _ := v.Get("backing_file"); got != "a,b.img" {
 		t.Errorf("backing_file = %q, want a,b.img", got)
 	}
-	if !IsHelp("size=1,help") || IsHelp("size=1") {
-		t.Error("IsHelp is wrong")
+	for spec, want := range map[string]bool{"size=1,help": true, "size=1": false, "help,,": true, "help,,x": true,
+		"?,,,size=1": true, "xhelp": false, "help=1": false, "size=help": false, "cluster_size=64k,,help": false} {
+		if IsHelp(spec) != want {
+			t.Errorf("IsHelp(%q) = %v, qemu-img says %v", spec, !want, want)
+		}
 	}
 }

@@ -75,8 +75,9 @@ func Parse(s string) (uint64, error) {
 	if rest != "" {
 		return 0, ErrSyntax
 	}
-	// A fraction needs a multiplier, as in qemu: "1.5" and "1.5b" are errors.
-	if fracPart != "" && (!suffixed || mult == 1) {
+	// A fraction needs a multiplier, as in qemu: "1.5" and "1.5b" are
+	// errors, while "1." and "1.0" are 1.
+	if strings.Trim(fracPart, "0.") != "" && (!suffixed || mult == 1) {
 		return 0, ErrSyntax
 	}
 	base := 10

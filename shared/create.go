@@ -98,11 +98,14 @@ type CreateConfig struct {
 	Flags uint32
 	// SectorSize is the output device's sector size.
 	SectorSize uint32
-	// VirtualSize is the disk size in bytes; 0 means "from the backing file".
+	// VirtualSize is the disk size in bytes; in a FlagProbeOnly run, 0
+	// means "from the backing file" (the probe reports it).
 	VirtualSize uint64
-	// Qcow2ClusterSize is the qcow2 cluster size; 0 means 65536.
+	// Qcow2ClusterSize is the qcow2 cluster size (the host sends the
+	// default, 65536; 0 is refused, as qemu-img refuses it).
 	Qcow2ClusterSize uint32
-	// Qcow2RefcountBits is the refcount width; 0 means 16.
+	// Qcow2RefcountBits is the refcount width (the host sends the
+	// default, 16; 0 is refused).
 	Qcow2RefcountBits uint8
 	// VmdkSubformat is a Vmdk* subformat.
 	VmdkSubformat uint8

@@ -11,7 +11,18 @@ func TestDoctorProcessJSON(t *testing.T) {
 	if err := dispatch([]string{"doctor", "--accel", "process", "--output", "json"}, &out); err != nil {
 		t.Fatalf("doctor: %v\n%s", err, out.String())
 	}
-	var rep doctorReport
+	var rep struct {
+		Usable       bool
+		Accelerators []struct {
+			Name     string
+			Usable   bool
+			Selftest *struct {
+				OK    bool
+				Exits int
+				RunMS float64 `json:"run_ms"`
+			}
+		}
+	}
 	if err := json.Unmarshal(out.Bytes(), &rep); err != nil {
 		t.Fatalf("doctor JSON: %v\n%s", err, out.String())
 	}

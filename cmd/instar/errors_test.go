@@ -50,7 +50,7 @@ func TestBadInputErrors(t *testing.T) {
 		args []string
 		want string
 	}{
-		{"unknown format", []string{"create", "-f", "qcow3", "x", "1M"}, "unknown file format 'qcow3'"},
+		{"unknown format", []string{"create", "-f", "qcow3", "x", "1M"}, "x: Unknown file format 'qcow3'"},
 		{"unknown option", []string{"create", "-f", "qcow2", "-o", "colour=blue", "x", "1M"}, "invalid parameter 'colour'"},
 		{"bad size", []string{"create", "x", "12Q"}, "invalid image size '12Q'"},
 		{"huge size", []string{"create", "x", "9E"}, "between 0 and"},
@@ -139,12 +139,35 @@ func TestCommandLineForms(t *testing.T) {
 	}
 }
 
-// TestHelp: --help prints usage to stdout and exits 0.
+// TestHelp: --help, -h, a unique prefix of --help, and `instar help
+// COMMAND` print the command's help to stdout and exit 0; `help create`
+// and `create --help` are the same text, which lists every option.
 func TestHelp(t *testing.T) {
-	for _, args := range [][]string{{"--help"}, {"create", "--help"}, {"create", "-h"}, {"doctor", "--help"}} {
+	for _, args := range [][]string{{"--help"}, {"-h"}, {"help"}, {"create", "--help"}, {"create", "-h"}, {"create", "--he"},
+		{"create", "-qh", "-z"}, {"doctor", "--help"}, {"version", "--help"}, {"help", "create"}, {"completion", "--help"}} {
 		stdout, stderr, status := instar(t, t.TempDir(), args...)
-		if status != 0 || !strings.HasPrefix(stdout, "usage: instar") || stderr != "" {
+		if status != 0 || !strings.Contains(stdout, "Usage:\n  instar") || stderr != "" {
 			t.Errorf("%q: status %d, stdout %q, stderr %q", args, status, stdout, stderr)
 		}
+	}
+	viaHelp, _, _ := instar(t, t.TempDir(), "help", "create")
+	viaFlag, _, _ := instar(t, t.TempDir(), "create", "--help")
+	if viaHelp != viaFlag {
+		t.Errorf("instar help create:\n%s\ninstar create --help:\n%s", viaHelp, viaFlag)
+	}
+	for _, want := range []string{"-q, --quiet", "-f, --format FMT", "-b, --backing FILE", "-F, --backing-format FMT",
+		"-u, --unsafe", "-o, --options OPTS", "--output FMT", "--accel NAME", "--timeout DURATION", "-h, --help"} {
+		if !strings.Contains(viaFlag, want) {
+			t.Errorf("create --help lacks %q:\n%s", want, viaFlag)
+		}
+	}
+}
+
+// TestMistypedCommand: a mistyped command gets one line that suggests the
+// right one.
+func TestMistypedCommand(t *testing.T) {
+	_, stderr, status := instar(t, t.TempDir(), "crate", "x", "1M")
+	if status != 1 || stderr != "instar: unknown command \"crate\" (did you mean \"create\"?); see instar --help\n" {
+		t.Errorf("status %d, stderr %q", status, stderr)
 	}
 }

@@ -11,36 +11,45 @@ import (
 	"time"
 )
 
-// TestInterruptLeavesNothing: an interrupted create exits 1, says so, leaves
-// an existing file of that name untouched and no temporary file behind.
+// TestInterruptLeavesNothing: an interrupted create says so in one line,
+// leaves an existing file of that name untouched and no temporary file
+// behind, and exits as a shell reports a process the signal killed.
 func TestInterruptLeavesNothing(t *testing.T) {
-	dir := t.TempDir()
-	img := filepath.Join(dir, "img")
-	if err := os.WriteFile(img, []byte("old"), 0o644); err != nil {
-		t.Fatal(err)
+	for _, c := range []struct {
+		sig    syscall.Signal
+		status int
+	}{{syscall.SIGINT, 130}, {syscall.SIGTERM, 143}} {
+		t.Run(c.sig.String(), func(t *testing.T) {
+			dir := t.TempDir()
+			img := filepath.Join(dir, "img")
+			if err := os.WriteFile(img, []byte("old"), 0o644); err != nil {
+				t.Fatal(err)
+			}
+			// Writing 64 GiB of zeros takes far longer than the interrupt below.
+			cmd := exec.Command(os.Args[0], "create", "-q", "-o", "preallocation=full", img, "64G")
+			cmd.Env = append(os.Environ(), "INSTAR_TEST_MAIN=1")
+			var stderr bytes.Buffer
+			cmd.Stderr = &stderr
+			if err := cmd.Start(); err != nil {
+				t.Fatal(err)
+			}
+			time.Sleep(300 * time.Millisecond)
+			cmd.Process.Signal(c.sig)
+			err := cmd.Wait()
+			ee, ok := err.(*exec.ExitError)
+			if !ok || ee.ExitCode() != c.status {
+				t.Fatalf("interrupted create: %v; want exit status %d", err, c.status)
+			}
+			if lines := strings.Split(strings.TrimSuffix(stderr.String(), "\n"), "\n"); len(lines) != 1 ||
+				!strings.HasPrefix(lines[0], "instar: ") || !strings.HasSuffix(lines[0], "interrupted; nothing was written") {
+				t.Errorf("stderr %q; want one line saying it was interrupted", stderr.String())
+			}
+			if data, err := os.ReadFile(img); err != nil || string(data) != "old" {
+				t.Errorf("existing file changed: %q, %v", data, err)
+			}
+			assertOnly(t, dir, "img")
+		})
 	}
-	// Writing 64 GiB of zeros takes far longer than the interrupt below.
-	cmd := exec.Command(os.Args[0], "create", "-q", "-o", "preallocation=full", img, "64G")
-	cmd.Env = append(os.Environ(), "INSTAR_TEST_MAIN=1")
-	var stderr bytes.Buffer
-	cmd.Stderr = &stderr
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	time.Sleep(300 * time.Millisecond)
-	cmd.Process.Signal(syscall.SIGINT)
-	err := cmd.Wait()
-	ee, ok := err.(*exec.ExitError)
-	if !ok || ee.ExitCode() != 1 {
-		t.Fatalf("interrupted create: %v; want exit status 1", err)
-	}
-	if !strings.Contains(stderr.String(), "interrupted") {
-		t.Errorf("stderr %q does not say it was interrupted", stderr.String())
-	}
-	if data, err := os.ReadFile(img); err != nil || string(data) != "old" {
-		t.Errorf("existing file changed: %q, %v", data, err)
-	}
-	assertOnly(t, dir, "img")
 }
 
 // TestKilledLeavesNothing: a create killed outright (no chance to clean

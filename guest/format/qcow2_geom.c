@@ -26,8 +26,10 @@ uint32_t q2_geom_init(const struct create_config *cfg, uint64_t virtual_size, st
 		     const char **reason)
 {
 	uint32_t flags = cfg->flags;
-	uint64_t cs = cfg->qcow2_cluster_size ? cfg->qcow2_cluster_size : 65536;
-	uint64_t rbits = cfg->qcow2_refcount_bits ? cfg->qcow2_refcount_bits : 16;
+	/* No 0 for "the default": qemu-img refuses a cluster size or
+	 * refcount width of 0, and so must the planner. */
+	uint64_t cs = cfg->qcow2_cluster_size;
+	uint64_t rbits = cfg->qcow2_refcount_bits;
 
 	g->version = (flags & FLAG_COMPAT_V3) ? 3 : 2;
 	g->extended_l2 = (flags & FLAG_EXTENDED_L2) != 0;

@@ -125,6 +125,9 @@ func TestQcow2BadConfig(t *testing.T) {
 		"backing with NUL":   func(c *shared.CreateConfig) { c.BackingFileLen = 3; c.BackingFile[0] = 'a' },
 		"backing len 1025":   func(c *shared.CreateConfig) { c.BackingFileLen = 1025 },
 		"cluster 0x80000001": func(c *shared.CreateConfig) { c.Qcow2ClusterSize = 0x80000001 },
+		// qemu-img refuses both; 0 is not "the default".
+		"cluster 0":       func(c *shared.CreateConfig) { c.Qcow2ClusterSize = 0 },
+		"refcount bits 0": func(c *shared.CreateConfig) { c.Qcow2RefcountBits = 0 },
 	} {
 		cfg := q2Case{size: mib}.config()
 		mod(cfg)

@@ -116,8 +116,14 @@ func (c q2Case) config() *shared.CreateConfig {
 	if c.zstd {
 		cfg.Flags |= shared.FlagCompressionZstd
 	}
-	cfg.Qcow2ClusterSize = uint32(c.cluster)
-	cfg.Qcow2RefcountBits = uint8(c.refbits)
+	// The host sends the defaults; 0 is refused.
+	cfg.Qcow2ClusterSize, cfg.Qcow2RefcountBits = 65536, 16
+	if c.cluster != 0 {
+		cfg.Qcow2ClusterSize = uint32(c.cluster)
+	}
+	if c.refbits != 0 {
+		cfg.Qcow2RefcountBits = uint8(c.refbits)
+	}
 	cfg.Preallocation = map[string]uint8{"": shared.PreallocOff, "off": shared.PreallocOff,
 		"metadata": shared.PreallocMetadata, "falloc": shared.PreallocFalloc, "full": shared.PreallocFull}[c.prealloc]
 	if c.backing != "" {

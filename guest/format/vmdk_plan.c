@@ -41,8 +41,8 @@ static uint32_t check_options(const struct create_config *cfg, uint64_t virtual_
 		return CREATE_ERR_INVALID_OPTION;
 	/* In qemu-img's order: the backing file's format, compat6 with
 	 * hwversion, then what a flat image cannot have. */
-	if (cfg->backing_file_len != 0 && cfg->backing_format != FORMAT_UNSET &&
-	    cfg->backing_format != FORMAT_VMDK) {
+	/* qemu checks the backing format even with no backing file. */
+	if (cfg->backing_format != FORMAT_UNSET && cfg->backing_format != FORMAT_VMDK) {
 		res->reason = "backing_file must be a vmdk image";
 		return CREATE_ERR_BACKING_FORMAT;
 	}

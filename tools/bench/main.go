@@ -16,8 +16,10 @@
 // counted. A ratio is taken within each round (instar's time over the
 // other's in that round) and the report gives the median of those ratios
 // with their interquartile range, and the median wall time and maximum
-// resident set size of each command. It is run by `go run mage.go bench`
-// after the build; `-quick` runs each case a few times only.
+// resident set size of each command. With -baseline, an earlier instar
+// build runs in the same rounds as one more command of each create case,
+// so that a change's cost is measured side by side. It is run by
+// `go run mage.go bench` after the build.
 package main
 
 import (
@@ -154,6 +156,7 @@ func main() {
 	warm := flag.Int("warmup", 3, "uncounted rounds before each case")
 	accelName := flag.String("accel", "process", "accelerator for the create benchmarks")
 	only := flag.String("run", "", "run only the cases whose name contains this")
+	baseline := flag.String("baseline", "", "an earlier instar build to run in the same rounds, for its times beside this one's")
 	flag.Parse()
 	abs, err := filepath.Abs(*instar)
 	if err != nil {
@@ -179,6 +182,9 @@ func main() {
 		if !strings.Contains(c.name, *only) {
 			continue
 		}
+		if *baseline != "" {
+			c = withBaseline(c, *baseline)
+		}
 		n := *runs
 		if c.slow {
 			n = *slowRuns
@@ -190,6 +196,14 @@ func main() {
 		os.Exit(1)
 	}
 	fmt.Println("bench: every target was met")
+}
+
+// withBaseline adds to c, after its instar, the same command run by the
+// baseline build.
+func withBaseline(c benchCase, baseline string) benchCase {
+	b := tool{"baseline", append([]string{baseline}, c.tools[0].argv[1:]...)}
+	c.tools = append([]tool{c.tools[0], b}, c.tools[1:]...)
+	return c
 }
 
 // benchGuests measures a whole self-test guest run in process under each

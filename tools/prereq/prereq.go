@@ -45,6 +45,8 @@ var (
 	AptCache = Tool{Command: "apt-cache", Package: "apt"} // vmtest finds its kernel package
 	AptGet   = Tool{Command: "apt-get", Package: "apt"}   // and downloads it
 	Man      = Tool{Command: "man", Package: "man-db"}    // mage debcheck, for the man pages
+	// BashCompletion is the library cobra's bash completion script uses.
+	BashCompletion = Tool{File: "/usr/share/bash-completion/bash_completion", Package: "bash-completion"}
 )
 
 // Need is what one mage target needs.

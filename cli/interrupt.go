@@ -1,4 +1,4 @@
-package main
+package cli
 
 import (
 	"context"
@@ -17,7 +17,8 @@ import (
 // time than anything else it does. A create that may run long (with
 // preallocation) gets a handler, installed on a goroutine of its own, that
 // cancels the create so that it stops the guest, says it was interrupted,
-// and exits with status 1. Either way the signals are ignored from the
+// and exits with the status a shell gives a process that signal killed
+// (128 plus the signal's number). Either way the signals are ignored from the
 // moment the files get their names to the end (beforeNamed), so that no
 // name is left half-made.
 type interrupts struct {
@@ -27,6 +28,7 @@ type interrupts struct {
 	sigs      chan os.Signal
 	cancel    context.CancelCauseFunc
 	ignored   bool // beforeNamed ignored the signals; stop restores them
+	received  syscall.Signal
 }
 
 func watchInterrupts(parent context.Context, handle bool) *interrupts {
@@ -41,11 +43,21 @@ func watchInterrupts(parent context.Context, handle bool) *interrupts {
 		close(in.installed)
 		select {
 		case s := <-in.sigs:
+			in.received = s.(syscall.Signal)
 			cancel(fmt.Errorf("received %v", s))
 		case <-in.done:
 		}
 	}()
 	return in
+}
+
+// signal is the signal that cancelled the create, or 0. Only after the
+// context is done.
+func (in *interrupts) signal() syscall.Signal {
+	if in.Err() == nil {
+		return 0
+	}
+	return in.received
 }
 
 // beforeNamed is called before the create's files get names: from then on

@@ -1,4 +1,4 @@
-package main
+package cli
 
 import (
 	"encoding/json"
@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"io"
 	"time"
+
+	"github.com/spf13/cobra"
 
 	"instar/getopt"
 	"instar/vmm"
@@ -39,22 +41,38 @@ type doctorSelftest struct {
 
 func ms(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }
 
-// runDoctor is `instar doctor`.
-func runDoctor(args []string, stdout io.Writer) error {
-	accelName, output, help := "auto", "human", false
-	opts := []getopt.Option{
-		{Long: "accel", Arg: "NAME", Help: "accelerator to check: auto (all, the default), kvm or process", Set: getopt.String(&accelName)},
-		{Long: "output", Arg: "FMT", Help: "output format: human (default) or json", Set: getopt.String(&output)},
-		{Short: 'h', Long: "help", Help: "print this help", Set: getopt.Bool(&help)},
+func doctorCommand() *cobra.Command {
+	return withOptions(&cobra.Command{
+		Use:   "doctor [--accel NAME] [--output FMT]",
+		Short: "Say whether this machine can run instar guests, and self-test each usable accelerator",
+		Long: `Say whether this machine can run instar guests: for each accelerator (kvm,
+process), whether it is available, and if so the result and timings of a
+self-test guest run. The exit status is 0 when at least one can run guests.`,
+	}, func() optionCommand { return &doctorCmd{accel: "auto", output: "human"} })
+}
+
+// doctorCmd is `instar doctor`.
+type doctorCmd struct {
+	accel, output string
+}
+
+func (d *doctorCmd) options() []getopt.Option {
+	return []getopt.Option{
+		{Long: "accel", Arg: "NAME", Help: "accelerator to check: auto (all, the default), kvm or process", Set: getopt.String(&d.accel)},
+		{Long: "output", Arg: "FMT", Help: "output format: human (default) or json", Set: getopt.String(&d.output)},
 	}
-	operands, err := getopt.Parse(args, opts)
+}
+
+func (d *doctorCmd) completeValue(o *getopt.Option, prefix string) ([]string, cobra.ShellCompDirective) {
+	if o.Long == "accel" {
+		return oneOf(prefix, "auto", "kvm", "process")
+	}
+	return oneOf(prefix, "human", "json")
+}
+
+func (d *doctorCmd) run(stdout io.Writer, operands []string) error {
+	accelName, output := d.accel, d.output
 	switch {
-	case err != nil:
-		return fmt.Errorf("doctor: %w (see instar doctor --help)", err)
-	case help:
-		_, err := fmt.Fprint(stdout, "usage: instar doctor [--accel NAME] [--output FMT]\n\n"+
-			"Say whether this machine can run instar guests, and self-test each usable accelerator.\n\noptions:\n"+getopt.Usage(opts))
-		return err
 	case len(operands) > 0:
 		return fmt.Errorf("doctor: unexpected argument: %s", operands[0])
 	case output != "human" && output != "json":
