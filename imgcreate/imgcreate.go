@@ -19,6 +19,7 @@ import (
 
 	"instar/imgopt"
 	"instar/shared"
+	"instar/shared/formats"
 	"instar/vmm"
 )
 
@@ -107,9 +108,6 @@ func (g *Guests) Release() {
 	}
 }
 
-// formatsWithBacking are the formats that can record a backing file.
-var formatsWithBacking = map[string]bool{"qcow2": true, "vmdk": true}
-
 // Create makes the image. On any failure the file named by r.Filename is
 // left as it was and no temporary file remains.
 func Create(ctx context.Context, r Request) (*Result, error) {
@@ -127,7 +125,7 @@ func create(ctx context.Context, r Request) (*Result, error) {
 	if hasBackingFmt && !hasBacking {
 		return nil, errors.New("backing format cannot be used without backing file")
 	}
-	if hasBacking && !formatsWithBacking[r.Format] {
+	if hasBacking && !opts.Def().Backing {
 		return nil, fmt.Errorf("backing file not supported for file format '%s'", r.Format)
 	}
 	_, hasSize := opts.Get("size")
@@ -201,7 +199,7 @@ func create(ctx context.Context, r Request) (*Result, error) {
 		}
 		cr := gr.CreateResult
 		detected := vmm.Printable(cr.GetBackingFormat())
-		if _, known := formatNumbers[detected]; !known {
+		if _, known := formats.Named(detected); !known {
 			detected = "unknown"
 		}
 		switch {
@@ -269,7 +267,7 @@ func outputLimit(cfg *shared.CreateConfig) uint64 {
 // createImage runs the create guest with temporary output files, and
 // renames them into place when all went well.
 func createImage(ctx context.Context, r Request, guest *vmm.Guest, cfg *shared.CreateConfig, inputs []vmm.Input, res *Result) error {
-	files, err := outputFiles(r.Filename, cfg)
+	files, err := outputFiles(r.Filename, r.Options.Def(), cfg)
 	if err != nil {
 		return err
 	}

@@ -14,8 +14,9 @@ import (
 // createRaw makes a raw image on the host: there is no format logic in a
 // raw image, so there is nothing for a guest to do (qemu-img does the same).
 func createRaw(ctx context.Context, r Request, size uint64, res *Result) error {
-	mode, err := choice(r.Options, "preallocation", shared.PreallocOff, map[string]uint8{
-		"off": shared.PreallocOff, "falloc": shared.PreallocFalloc, "full": shared.PreallocFull})
+	o, _ := r.Options.Def().Option("preallocation")
+	n, err := optionValue(r.Options, o)
+	mode := uint8(n)
 	if err != nil {
 		if v, _ := r.Options.Get("preallocation"); v == "metadata" {
 			return errors.New("preallocation mode 'metadata' is not supported by the raw format")

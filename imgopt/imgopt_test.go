@@ -19,7 +19,8 @@ func unsupported(line string) bool {
 }
 
 func TestHelpMatchesQemuImg(t *testing.T) {
-	for name, f := range Formats {
+	for _, name := range Formats() {
+		f, _ := Lookup(name)
 		t.Run(name, func(t *testing.T) {
 			out, err := exec.Command("qemu-img", "create", "-f", name, "-o", "help").Output()
 			if err != nil {

@@ -1,5 +1,5 @@
 #include "msgenc.h"
-#include "instar/format_name.h"
+#include "instar/shared.h"
 #include "pb.h"
 
 /* GuestMessage oneof field numbers, as in shared/guest.proto. */

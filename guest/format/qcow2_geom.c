@@ -26,8 +26,8 @@ uint32_t q2_geom_init(const struct create_config *cfg, uint64_t virtual_size, st
 		     const char **reason)
 {
 	uint32_t flags = cfg->flags;
-	uint64_t cs = cfg->qcow2_cluster_size ? cfg->qcow2_cluster_size : 65536;
-	uint64_t rbits = cfg->qcow2_refcount_bits ? cfg->qcow2_refcount_bits : 16;
+	uint64_t cs = cfg->qcow2_cluster_size ? cfg->qcow2_cluster_size : QCOW2_CLUSTER_SIZE_DEFAULT;
+	uint64_t rbits = cfg->qcow2_refcount_bits ? cfg->qcow2_refcount_bits : QCOW2_REFCOUNT_BITS_DEFAULT;
 
 	g->version = (flags & FLAG_COMPAT_V3) ? 3 : 2;
 	g->extended_l2 = (flags & FLAG_EXTENDED_L2) != 0;

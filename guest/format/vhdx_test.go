@@ -12,6 +12,7 @@ import (
 	"testing"
 
 	"instar/shared"
+	"instar/shared/formats"
 	"instar/tools/imgcompare"
 )
 
@@ -56,6 +57,12 @@ func (c vhdxCase) config() *shared.CreateConfig {
 	}
 	cfg.BlockSize = c.blockSize
 	cfg.VhdxLogSize = c.logSize
+	if c.logSize == 0 {
+		f, _ := formats.Named("vhdx")
+		o, _ := f.Option("log_size")
+		def, _ := o.Value(o.Default)
+		cfg.VhdxLogSize = uint32(def)
+	}
 	return cfg
 }
 

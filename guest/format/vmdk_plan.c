@@ -9,11 +9,6 @@
 #include "instar/mem.h"
 #include "vmdk_internal.h"
 
-static const char *const subformat_names[] = {
-	"monolithicSparse", "streamOptimized", "monolithicFlat", "twoGbMaxExtentSparse",
-	"twoGbMaxExtentFlat",
-};
-static const char *const adapter_names[] = { "ide", "lsilogic", "buslogic", "legacyESX" };
 
 /* What the options resolve to. */
 struct vmdk_job {
@@ -99,7 +94,7 @@ static void build_descriptor(struct vmdk_text *t, const struct vmdk_job *j)
 	vmdk_text_str(t, "\nparentCID=");
 	vmdk_text_hex(t, cfg->backing_file_len != 0 ? j->parent_cid : 0xFFFFFFFFu);
 	vmdk_text_str(t, "\ncreateType=\"");
-	vmdk_text_str(t, subformat_names[j->subformat]);
+	vmdk_text_str(t, vmdk_subformat_word(j->subformat));
 	vmdk_text_str(t, "\"\n");
 	if (cfg->backing_file_len != 0) {
 		vmdk_text_str(t, "parentFileNameHint=\"");
@@ -127,7 +122,7 @@ static void build_descriptor(struct vmdk_text *t, const struct vmdk_job *j)
 	vmdk_text_str(t, "\"\nddb.geometry.heads = \"");
 	vmdk_text_dec(t, heads);
 	vmdk_text_str(t, "\"\nddb.geometry.sectors = \"63\"\nddb.adapterType = \"");
-	vmdk_text_str(t, adapter_names[cfg->vmdk_adapter_type]);
+	vmdk_text_str(t, vmdk_adapter_type_word(cfg->vmdk_adapter_type));
 	vmdk_text_str(t, "\"\nddb.toolsVersion = \"");
 	vmdk_text_dec(t, cfg->vmdk_toolsversion);
 	vmdk_text_str(t, "\"\n");

@@ -313,4 +313,140 @@ _Static_assert(offsetof(struct device_table, reserved) == 12, "device_table.rese
 _Static_assert(offsetof(struct device_table, inputs) == 16, "device_table.inputs offset");
 _Static_assert(offsetof(struct device_table, outputs) == 144, "device_table.outputs offset");
 
+/* The qemu-img name of a FORMAT_* value, or NULL. */
+static inline const char *format_name(uint32_t format)
+{
+	switch (format) {
+	case 1:
+		return "raw";
+	case 2:
+		return "qcow2";
+	case 3:
+		return "vmdk";
+	case 4:
+		return "vpc";
+	case 5:
+		return "vhdx";
+	}
+	return 0;
+}
+
+/* raw preallocation when not set. */
+#define RAW_PREALLOCATION_DEFAULT 0
+/* The word for a raw preallocation value, or NULL. */
+static inline const char *raw_preallocation_word(uint32_t value)
+{
+	switch (value) {
+	case 0:
+		return "off";
+	case 2:
+		return "falloc";
+	case 3:
+		return "full";
+	}
+	return 0;
+}
+
+/* qcow2 cluster_size when not set. */
+#define QCOW2_CLUSTER_SIZE_DEFAULT 0x10000
+
+/* qcow2 preallocation when not set. */
+#define QCOW2_PREALLOCATION_DEFAULT 0
+/* The word for a qcow2 preallocation value, or NULL. */
+static inline const char *qcow2_preallocation_word(uint32_t value)
+{
+	switch (value) {
+	case 0:
+		return "off";
+	case 1:
+		return "metadata";
+	case 2:
+		return "falloc";
+	case 3:
+		return "full";
+	}
+	return 0;
+}
+
+/* qcow2 refcount_bits when not set. */
+#define QCOW2_REFCOUNT_BITS_DEFAULT 16
+
+/* vmdk adapter_type when not set. */
+#define VMDK_ADAPTER_TYPE_DEFAULT 0
+/* The word for a vmdk adapter_type value, or NULL. */
+static inline const char *vmdk_adapter_type_word(uint32_t value)
+{
+	switch (value) {
+	case 0:
+		return "ide";
+	case 1:
+		return "lsilogic";
+	case 2:
+		return "buslogic";
+	case 3:
+		return "legacyESX";
+	}
+	return 0;
+}
+
+/* vmdk hwversion when not set. */
+#define VMDK_HWVERSION_DEFAULT 0
+
+/* vmdk toolsversion when not set. */
+#define VMDK_TOOLSVERSION_DEFAULT 0x7FFFFFFF
+
+/* vmdk subformat when not set. */
+#define VMDK_SUBFORMAT_DEFAULT 0
+/* The word for a vmdk subformat value, or NULL. */
+static inline const char *vmdk_subformat_word(uint32_t value)
+{
+	switch (value) {
+	case 0:
+		return "monolithicSparse";
+	case 2:
+		return "monolithicFlat";
+	case 3:
+		return "twoGbMaxExtentSparse";
+	case 4:
+		return "twoGbMaxExtentFlat";
+	case 1:
+		return "streamOptimized";
+	}
+	return 0;
+}
+
+/* vpc subformat when not set. */
+#define VPC_SUBFORMAT_DEFAULT 0
+/* The word for a vpc subformat value, or NULL. */
+static inline const char *vpc_subformat_word(uint32_t value)
+{
+	switch (value) {
+	case 0:
+		return "dynamic";
+	case 1:
+		return "fixed";
+	}
+	return 0;
+}
+
+/* vhdx log_size when not set. */
+#define VHDX_LOG_SIZE_DEFAULT 0x100000
+
+/* vhdx block_size when not set. */
+#define VHDX_BLOCK_SIZE_DEFAULT 0
+
+/* vhdx subformat when not set. */
+#define VHDX_SUBFORMAT_DEFAULT 0
+/* The word for a vhdx subformat value, or NULL. */
+static inline const char *vhdx_subformat_word(uint32_t value)
+{
+	switch (value) {
+	case 0:
+		return "dynamic";
+	case 1:
+		return "fixed";
+	}
+	return 0;
+}
+
 #endif /* INSTAR_SHARED_H */
