@@ -347,11 +347,12 @@ static uint32_t windows(struct q2_plan *p, const struct q2_hooks *h, uint64_t li
 	return CREATE_ERR_OK;
 }
 
-uint32_t qcow2_plan_ex(const struct create_config *cfg, uint64_t virtual_size,
-		       const struct fmt_scratch *scratch, const struct fmt_sink *sink,
-		       struct plan_result *res, struct qcow2_area *area)
+static uint32_t qcow2_plan(const struct fmt_plan *pl, struct plan_result *res)
 {
-	if (!cfg || !scratch || !sink || !res || !sink->write)
+	const struct create_config *cfg = pl->cfg;
+	const struct fmt_scratch *scratch = &pl->scratch;
+	const struct fmt_sink *sink = pl->sink;
+	if (!cfg || !sink || !res || !sink->write)
 		return CREATE_ERR_BAD_CONFIG;
 	if (!scratch->buf || scratch->size < QCOW2_MIN_SCRATCH)
 		return CREATE_ERR_SCRATCH_TOO_SMALL;
@@ -369,7 +370,7 @@ uint32_t qcow2_plan_ex(const struct create_config *cfg, uint64_t virtual_size,
 	p->wcap = (avail - p->elen) / 8;
 	p->sink = sink;
 
-	uint32_t e = q2_geom_init(cfg, virtual_size, &p->g, &res->reason);
+	uint32_t e = q2_geom_init(cfg, pl->virtual_size, &p->g, &res->reason);
 	if (e != CREATE_ERR_OK)
 		return e;
 	if (q2_header_len(&p->g) > p->g.cs)
@@ -418,16 +419,15 @@ uint32_t qcow2_plan_ex(const struct create_config *cfg, uint64_t virtual_size,
 	res->unit_size = (uint32_t)p->g.cs;
 	res->output_count = 1;
 	res->file_size[0] = p->sim.file_size;
-	if (area) {
-		area->start = p->sim.area_start;
-		area->end = p->sim.area_end;
-	}
+	res->prealloc_start = p->sim.area_start;
+	res->prealloc_end = p->sim.area_end;
 	return CREATE_ERR_OK;
 }
 
-uint32_t qcow2_plan(const struct create_config *cfg, uint64_t virtual_size,
-		    const struct fmt_scratch *scratch, const struct fmt_sink *sink,
-		    struct plan_result *res)
-{
-	return qcow2_plan_ex(cfg, virtual_size, scratch, sink, res, 0);
-}
+const struct fmt_driver qcow2_driver = {
+	.format = FORMAT_QCOW2,
+	.min_scratch = QCOW2_MIN_SCRATCH,
+	.probe = qcow2_probe,
+	.parse = qcow2_parse,
+	.plan = qcow2_plan,
+};

@@ -207,9 +207,9 @@ func q2Cases() []q2Case {
 		add(q2Case{size: 128 * gib, cluster: 512})
 		add(q2Case{size: 128 * gib, cluster: 512, refbits: 64})
 		add(q2Case{size: 512 * mib, cluster: 512, prealloc: "metadata"})
-		add(q2Case{size: 64 * mib, cluster: 512, refbits: 64, prealloc: "metadata", scratch: Qcow2MinScratch})
-		add(q2Case{size: 64 * mib, cluster: 512, refbits: 64, prealloc: "falloc", scratch: Qcow2MinScratch})
-		add(q2Case{size: 2 * gib, cluster: 512, refbits: 64, prealloc: "metadata", scratch: Qcow2MinScratch})
+		add(q2Case{size: 64 * mib, cluster: 512, refbits: 64, prealloc: "metadata", scratch: MinScratch(shared.FormatQcow2)})
+		add(q2Case{size: 64 * mib, cluster: 512, refbits: 64, prealloc: "falloc", scratch: MinScratch(shared.FormatQcow2)})
+		add(q2Case{size: 2 * gib, cluster: 512, refbits: 64, prealloc: "metadata", scratch: MinScratch(shared.FormatQcow2)})
 	}
 	// refusals
 	bad := uint32(shared.CreateErrInvalidOption)
@@ -255,29 +255,30 @@ func q2Backing(t *testing.T, dir string, c q2Case) {
 
 // q2Host is the host's step after the plan: preallocate the data area,
 // then set the final length.
-func q2Host(path string, prealloc string, area Qcow2Area, size uint64) error {
+func q2Host(path string, prealloc string, info PlanInfo) error {
+	size := info.FileSize[0]
 	f, err := os.OpenFile(path, os.O_RDWR, 0)
 	if err != nil {
 		return err
 	}
 	defer f.Close()
-	n := int64(area.End - area.Start)
+	n := int64(info.PreallocEnd - info.PreallocStart)
 	switch {
 	case n == 0:
 	case prealloc == "falloc":
-		if err := unix.Fallocate(int(f.Fd()), 0, int64(area.Start), n); err != nil {
+		if err := unix.Fallocate(int(f.Fd()), 0, int64(info.PreallocStart), n); err != nil {
 			return err
 		}
 	case prealloc == "full":
 		zero := make([]byte, 1<<20)
-		for off := int64(area.Start); off < int64(area.End); off += int64(len(zero)) {
-			k := min(int64(len(zero)), int64(area.End)-off)
+		for off := int64(info.PreallocStart); off < int64(info.PreallocEnd); off += int64(len(zero)) {
+			k := min(int64(len(zero)), int64(info.PreallocEnd)-off)
 			if _, err := f.WriteAt(zero[:k], off); err != nil {
 				return err
 			}
 		}
 	default:
-		return fmt.Errorf("area %+v for preallocation %q", area, prealloc)
+		return fmt.Errorf("area [%d, %d) for preallocation %q", info.PreallocStart, info.PreallocEnd, prealloc)
 	}
 	return f.Truncate(int64(size))
 }
@@ -312,14 +313,14 @@ func runQ2Case(t *testing.T, c q2Case) {
 	if scratch == 0 {
 		scratch = scratchDefault
 	}
-	info, area, code, serr := Qcow2Plan(c.config(), uint64(c.size), scratch, sink)
+	info, code, serr := Plan(c.config(), uint64(c.size), scratch, sink, nil)
 	if serr != nil {
 		sink.close()
 		t.Fatalf("sink: %v", serr)
 	}
 	if code != c.want {
 		sink.close()
-		t.Fatalf("qcow2_plan = %d, want %d (qemu-img: %v %s)", code, c.want, qerr, out)
+		t.Fatalf("plan = %d, want %d (qemu-img: %v %s)", code, c.want, qerr, out)
 	}
 	if c.want != shared.CreateErrOK {
 		sink.close()
@@ -335,7 +336,7 @@ func runQ2Case(t *testing.T, c q2Case) {
 	if err := sink.finish(info.FileSize); err != nil {
 		t.Fatal(err)
 	}
-	if err := q2Host(op, c.prealloc, area, info.FileSize[0]); err != nil {
+	if err := q2Host(op, c.prealloc, info); err != nil {
 		t.Fatal(err)
 	}
 	if info.UnitSize == 0 || info.VirtualSize != (uint64(c.size)+511)&^511 {

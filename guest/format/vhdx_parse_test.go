@@ -53,7 +53,7 @@ func TestVhdxParseQemuImages(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		got, code := VhdxParse(bytesReader(data), int64(len(data)), VhdxMinScratch)
+		got, code := Parse(shared.FormatVhdx, bytesReader(data), int64(len(data)), MinScratch(shared.FormatVhdx))
 		want := qemuVirtualSize(t, p, "vhdx")
 		if code != shared.CreateErrOK || got.Format != shared.FormatVhdx || int64(got.VirtualSize) != want {
 			t.Errorf("%s: parse = %+v, %d; qemu-img says %d", name, got, code, want)
@@ -346,14 +346,14 @@ func TestVhdxParseMalformed(t *testing.T) {
 				t.Fatal(err)
 			}
 			want := qemuVirtualSize(t, p, "vhdx")
-			got, code := VhdxParse(bytesReader(bytes.Clone(d)), int64(len(d)), VhdxMinScratch)
+			got, code := Parse(shared.FormatVhdx, bytesReader(bytes.Clone(d)), int64(len(d)), MinScratch(shared.FormatVhdx))
 			checkParsedSize(t, want, got, code)
 		})
 	}
 }
 
 func TestVhdxParseScratch(t *testing.T) {
-	if _, code := VhdxParse(bytesReader(make([]byte, 1<<20)), 1<<20, VhdxMinScratch-1); code != shared.CreateErrBackingParse {
+	if _, code := Parse(shared.FormatVhdx, bytesReader(make([]byte, 1<<20)), 1<<20, MinScratch(shared.FormatVhdx)-1); code != shared.CreateErrBackingParse {
 		t.Errorf("small scratch: %d", code)
 	}
 }

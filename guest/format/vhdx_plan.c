@@ -192,10 +192,12 @@ static uint32_t check_config(const struct create_config *cfg, const struct fmt_s
 	return CREATE_ERR_OK;
 }
 
-uint32_t vhdx_plan(const struct create_config *cfg, uint64_t virtual_size,
-		   const struct fmt_scratch *scratch, const struct fmt_sink *sink,
-		   struct plan_result *res)
+static uint32_t vhdx_plan(const struct fmt_plan *pl, struct plan_result *res)
 {
+	const struct create_config *cfg = pl->cfg;
+	uint64_t virtual_size = pl->virtual_size;
+	const struct fmt_scratch *scratch = &pl->scratch;
+	const struct fmt_sink *sink = pl->sink;
 	uint32_t err = check_config(cfg, scratch);
 	if (err != CREATE_ERR_OK)
 		return err;
@@ -226,3 +228,11 @@ uint32_t vhdx_plan(const struct create_config *cfg, uint64_t virtual_size,
 		return err;
 	return CREATE_ERR_OK;
 }
+
+const struct fmt_driver vhdx_driver = {
+	.format = FORMAT_VHDX,
+	.min_scratch = VHDX_MIN_SCRATCH,
+	.probe = vhdx_probe,
+	.parse = vhdx_parse,
+	.plan = vhdx_plan,
+};

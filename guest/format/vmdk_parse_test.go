@@ -10,7 +10,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"strconv"
+	"regexp"
 	"strings"
 	"testing"
 
@@ -101,6 +101,8 @@ func qemuVmdkInfo(t *testing.T, path string) int64 {
 	return v.VirtualSize
 }
 
+var parentCIDLine = regexp.MustCompile(`\nparentCID=([0-9a-f]{8})\n`)
+
 func TestVmdkParseQemuImages(t *testing.T) {
 	needQemuImg(t)
 	t.Parallel()
@@ -109,7 +111,7 @@ func TestVmdkParseQemuImages(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		got, code := VmdkParse(bytesReader(d), int64(len(d)), VmdkMinScratch)
+		got, code := Parse(shared.FormatVmdk, bytesReader(d), int64(len(d)), MinScratch(shared.FormatVmdk))
 		want := qemuVmdkInfo(t, p)
 		if want < 0 && code == shared.CreateErrBackingParse {
 			continue // qemu-img cannot open its own empty monolithicSparse either
@@ -117,9 +119,13 @@ func TestVmdkParseQemuImages(t *testing.T) {
 		if code != shared.CreateErrOK || got.Format != shared.FormatVmdk || int64(got.VirtualSize) != want {
 			t.Errorf("%s: parse = %+v, %d; qemu-img says %d", name, got, code, want)
 		}
-		cid, code := VmdkParentCID(bytesReader(d), int64(len(d)), VmdkMinScratch)
-		if want, err := strconv.ParseUint(vmdkCID(t, p), 16, 32); code != shared.CreateErrOK || err != nil || uint32(want) != cid {
-			t.Errorf("%s: CID %x (code %d), descriptor says %x", name, cid, code, want)
+		// A new image on it records its CID as the parent's.
+		cfg := (vmdkCase{size: mib, backing: true, image: "child.vmdk"}).config()
+		s := &pageSink{pages: map[int64][]byte{}}
+		_, code, err = Plan(cfg, uint64(mib), scratchDefault, s, &Backing{R: bytesReader(d), Size: int64(len(d))})
+		m := parentCIDLine.FindSubmatch(s.pages[0])
+		if code != shared.CreateErrOK || err != nil || m == nil || string(m[1]) != vmdkCID(t, p) {
+			t.Errorf("%s: plan on it: code %d, %v, parent %q; its CID is %s", name, code, err, m, vmdkCID(t, p))
 		}
 	}
 }
@@ -254,14 +260,14 @@ func TestVmdkParseMalformed(t *testing.T) {
 				t.Fatal(err)
 			}
 			want := qemuVmdkInfo(t, p)
-			got, code := VmdkParse(bytesReader(bytes.Clone(d)), int64(len(d)), VmdkMinScratch)
+			got, code := Parse(shared.FormatVmdk, bytesReader(bytes.Clone(d)), int64(len(d)), MinScratch(shared.FormatVmdk))
 			checkParsedSize(t, want, got, code)
 		})
 	}
 }
 
 func TestVmdkParseScratch(t *testing.T) {
-	if _, code := VmdkParse(bytesReader(make([]byte, 4096)), 4096, VmdkMinScratch-1); code != shared.CreateErrBackingParse {
+	if _, code := Parse(shared.FormatVmdk, bytesReader(make([]byte, 4096)), 4096, MinScratch(shared.FormatVmdk)-1); code != shared.CreateErrBackingParse {
 		t.Errorf("small scratch: %d", code)
 	}
 }

@@ -196,13 +196,22 @@ static uint32_t plan_split(const struct vmdk_job *j, const struct vmdk_text *des
 	return CREATE_ERR_OK;
 }
 
-uint32_t vmdk_plan(const struct create_config *cfg, uint64_t virtual_size,
-		   const uint8_t *image_name, uint32_t image_name_len, uint32_t parent_cid,
-		   const struct fmt_scratch *scratch, const struct fmt_sink *sink,
-		   struct plan_result *res)
+static uint32_t vmdk_plan(const struct fmt_plan *pl, struct plan_result *res)
 {
-	uint32_t err = check_options(cfg, virtual_size, image_name, image_name_len, scratch, res);
+	const struct create_config *cfg = pl->cfg;
+	uint64_t virtual_size = pl->virtual_size;
+	const struct fmt_scratch *scratch = &pl->scratch;
+	const struct fmt_sink *sink = pl->sink;
+	uint32_t err = check_options(cfg, virtual_size, pl->image_name, pl->image_name_len, scratch, res);
 	if (err != CREATE_ERR_OK)
+		return err;
+	/* The new descriptor records the backing file's CID; without an
+	 * attached backing file (-u) there is none to read. A backing file
+	 * given as another format check_options has refused, with qemu's
+	 * reason, before it is read as a vmdk. */
+	uint32_t parent_cid = 0xffffffffu;
+	if (cfg->backing_file_len > 0 && pl->backing &&
+	    (err = vmdk_parent_cid(pl->backing, scratch, &parent_cid)) != CREATE_ERR_OK)
 		return err;
 
 	struct vmdk_job j;
@@ -222,8 +231,8 @@ uint32_t vmdk_plan(const struct create_config *cfg, uint64_t virtual_size,
 	if (!j.embedded && extents + 1 > MAX_OUTPUTS)
 		return CREATE_ERR_INVALID_SIZE; /* more extent files than outputs */
 	j.extents = (uint32_t)extents;
-	j.name = image_name;
-	j.name_len = image_name_len;
+	j.name = pl->image_name;
+	j.name_len = pl->image_name_len;
 	j.parent_cid = parent_cid;
 	struct entropy_stream es;
 	uint8_t cid[4];
@@ -243,3 +252,11 @@ uint32_t vmdk_plan(const struct create_config *cfg, uint64_t virtual_size,
 		return plan_embedded(&j, &desc, scratch, sink, res);
 	return plan_split(&j, &desc, scratch, sink, res);
 }
+
+const struct fmt_driver vmdk_driver = {
+	.format = FORMAT_VMDK,
+	.min_scratch = VMDK_MIN_SCRATCH,
+	.probe = vmdk_probe,
+	.parse = vmdk_parse,
+	.plan = vmdk_plan,
+};

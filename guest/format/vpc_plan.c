@@ -114,10 +114,12 @@ static uint32_t check_config(const struct create_config *cfg, uint64_t virtual_s
 	return CREATE_ERR_OK;
 }
 
-uint32_t vpc_plan(const struct create_config *cfg, uint64_t virtual_size,
-		  const struct fmt_scratch *scratch, const struct fmt_sink *sink,
-		  struct plan_result *res)
+static uint32_t vpc_plan(const struct fmt_plan *pl, struct plan_result *res)
 {
+	const struct create_config *cfg = pl->cfg;
+	uint64_t virtual_size = pl->virtual_size;
+	const struct fmt_scratch *scratch = &pl->scratch;
+	const struct fmt_sink *sink = pl->sink;
 	uint32_t err = check_config(cfg, virtual_size, scratch);
 	if (err == CREATE_ERR_INVALID_SIZE)
 		res->reason = "The image size is too large for file format 'vpc'";
@@ -173,3 +175,11 @@ uint32_t vpc_plan(const struct create_config *cfg, uint64_t virtual_size,
 	res->file_size[0] = VPC_TABLE_OFFSET + bat_bytes + VPC_FOOTER_SIZE;
 	return CREATE_ERR_OK;
 }
+
+const struct fmt_driver vpc_driver = {
+	.format = FORMAT_VPC,
+	.min_scratch = VPC_MIN_SCRATCH,
+	.probe = vpc_probe,
+	.parse = vpc_parse,
+	.plan = vpc_plan,
+};

@@ -52,10 +52,10 @@ func vpcCases() []vpcCase {
 	cs = append(cs,
 		vpcCase{name: "fixed-1T", size: tib, fixed: true, noQemuCompare: true},
 		vpcCase{name: "fixed-2040G-force", size: 2040 * gib, fixed: true, force: true, noQemuCompare: true},
-		vpcCase{name: "min-scratch-2040G", size: 2040 * gib, scratch: VpcMinScratch},
-		vpcCase{name: "odd-scratch-1T", size: tib, scratch: VpcMinScratch + 1000},
-		vpcCase{name: "min-scratch-fixed", size: 5 << 20, fixed: true, scratch: VpcMinScratch},
-		vpcCase{name: "scratch-too-small", size: gib, scratch: VpcMinScratch - 1, want: shared.CreateErrScratchTooSmall},
+		vpcCase{name: "min-scratch-2040G", size: 2040 * gib, scratch: MinScratch(shared.FormatVpc)},
+		vpcCase{name: "odd-scratch-1T", size: tib, scratch: MinScratch(shared.FormatVpc) + 1000},
+		vpcCase{name: "min-scratch-fixed", size: 5 << 20, fixed: true, scratch: MinScratch(shared.FormatVpc)},
+		vpcCase{name: "scratch-too-small", size: gib, scratch: MinScratch(shared.FormatVpc) - 1, want: shared.CreateErrScratchTooSmall},
 	)
 	for i := range cs {
 		c := &cs[i]
@@ -117,7 +117,7 @@ func TestVpcMatrix(t *testing.T) {
 				format: "vpc", file: "img.vhd", scratch: c.scratch, want: c.want, size: c.size,
 				qemuOpts: fmt.Sprintf("subformat=%s,force_size=%v", c.subformat(), onOff(c.force)),
 				plan: func(s OutputSink, scratch int) (PlanInfo, uint32, error) {
-					return VpcPlan(cfg, uint64(c.size), scratch, s)
+					return Plan(cfg, uint64(c.size), scratch, s, nil)
 				}})
 			if !ok {
 				return
@@ -181,7 +181,7 @@ func TestVpcFields(t *testing.T) {
 		dir := t.TempDir()
 		p := filepath.Join(dir, "a.vhd")
 		planToFiles(t, []string{p}, func(s OutputSink) (PlanInfo, uint32, error) {
-			return VpcPlan(c.config(), uint64(c.size), scratchDefault, s)
+			return Plan(c.config(), uint64(c.size), scratchDefault, s, nil)
 		})
 		data, err := os.ReadFile(p)
 		if err != nil {
@@ -210,7 +210,7 @@ func TestVpcFields(t *testing.T) {
 		p2 := filepath.Join(dir, "b.vhd")
 		cfg := c.config()
 		planToFiles(t, []string{p2}, func(s OutputSink) (PlanInfo, uint32, error) {
-			return VpcPlan(cfg, uint64(c.size), scratchDefault, s)
+			return Plan(cfg, uint64(c.size), scratchDefault, s, nil)
 		})
 		data2, _ := os.ReadFile(p2)
 		if !bytes.Equal(data, data2) {
@@ -218,7 +218,7 @@ func TestVpcFields(t *testing.T) {
 		}
 		cfg.Entropy[0] ^= 1
 		planToFiles(t, []string{p2}, func(s OutputSink) (PlanInfo, uint32, error) {
-			return VpcPlan(cfg, uint64(c.size), scratchDefault, s)
+			return Plan(cfg, uint64(c.size), scratchDefault, s, nil)
 		})
 		data2, _ = os.ReadFile(p2)
 		if bytes.Equal(data[len(data)-512+68:len(data)-512+84], data2[len(data2)-512+68:len(data2)-512+84]) {
@@ -244,7 +244,7 @@ func TestVpcBadOptions(t *testing.T) {
 			tc.mod(cfg)
 			p := filepath.Join(t.TempDir(), "x.vhd")
 			if _, code := planToFiles(t, []string{p}, func(s OutputSink) (PlanInfo, uint32, error) {
-				return VpcPlan(cfg, 1<<20, scratchDefault, s)
+				return Plan(cfg, 1<<20, scratchDefault, s, nil)
 			}); code != tc.want {
 				t.Errorf("got %d, want %d", code, tc.want)
 			}
@@ -279,7 +279,7 @@ func TestVpcParseQemuImages(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		got, code := VpcParse(bytesReader(data), int64(len(data)), VpcMinScratch)
+		got, code := Parse(shared.FormatVpc, bytesReader(data), int64(len(data)), MinScratch(shared.FormatVpc))
 		want := qemuVirtualSize(t, p, "vpc")
 		if want < 0 && code == shared.CreateErrBackingParse {
 			continue // the fixed 0-byte image: qemu-img cannot open it either
@@ -453,7 +453,7 @@ func TestVpcParseMalformed(t *testing.T) {
 			}
 			want := qemuVirtualSize(t, p, "vpc")
 			// Exact-size copies so the sanitizers catch any overrun.
-			got, code := VpcParse(bytesReader(bytes.Clone(d)), int64(len(d)), VpcMinScratch)
+			got, code := Parse(shared.FormatVpc, bytesReader(bytes.Clone(d)), int64(len(d)), MinScratch(shared.FormatVpc))
 			checkParsedSize(t, want, got, code)
 		})
 	}
@@ -461,7 +461,7 @@ func TestVpcParseMalformed(t *testing.T) {
 
 // TestVpcParseScratch checks the parser's scratch checks.
 func TestVpcParseScratch(t *testing.T) {
-	if _, code := VpcParse(bytesReader(make([]byte, 4096)), 4096, VpcMinScratch-1); code != shared.CreateErrBackingParse {
+	if _, code := Parse(shared.FormatVpc, bytesReader(make([]byte, 4096)), 4096, MinScratch(shared.FormatVpc)-1); code != shared.CreateErrBackingParse {
 		t.Errorf("small scratch: %d", code)
 	}
 }

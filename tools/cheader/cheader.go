@@ -310,6 +310,11 @@ func formatTable(b *bytes.Buffer) {
 		fmt.Fprintf(b, "\tcase %d:\n\t\treturn \"%s\";\n", f.Number, f.Name)
 	}
 	b.WriteString("\t}\n\treturn 0;\n}\n")
+	b.WriteString("\n/* X(name) for every format: the guest's list of format drivers. */\n#define FORMAT_DRIVERS(X)")
+	for _, f := range formats.All {
+		fmt.Fprintf(b, " X(%s)", f.Name)
+	}
+	b.WriteString("\n")
 	for _, f := range formats.All {
 		for _, o := range f.Options {
 			if o.Field == "" {

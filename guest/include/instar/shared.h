@@ -331,6 +331,9 @@ static inline const char *format_name(uint32_t format)
 	return 0;
 }
 
+/* X(name) for every format: the guest's list of format drivers. */
+#define FORMAT_DRIVERS(X) X(raw) X(qcow2) X(vmdk) X(vpc) X(vhdx)
+
 /* raw preallocation when not set. */
 #define RAW_PREALLOCATION_DEFAULT 0
 /* The word for a raw preallocation value, or NULL. */
