@@ -193,11 +193,10 @@ func create(ctx context.Context, r Request) (*Result, error) {
 		// written: its format must be known, and its size may be needed.
 		probe := *cfg
 		probe.Flags |= shared.FlagProbeOnly
-		gr, err := runGuest(ctx, r, probeGuest, &probe, inputs, nil)
+		cr, err := runGuest(ctx, r, probeGuest, &probe, inputs, nil)
 		if err != nil {
 			return nil, err
 		}
-		cr := gr.CreateResult
 		detected := vmm.Printable(cr.GetBackingFormat())
 		if _, known := formats.Named(detected); !known {
 			detected = "unknown"
@@ -280,15 +279,12 @@ func createImage(ctx context.Context, r Request, guest *vmm.Guest, cfg *shared.C
 		for i, f := range fs {
 			out[i] = vmm.Output{W: f, Limit: files[i].limit, SectorSize: 512}
 		}
-		gr, err := runGuest(ctx, r, guest, cfg, inputs, out)
+		cr, err := runGuest(ctx, r, guest, cfg, inputs, out)
 		if err != nil {
 			return err
 		}
-		cr := gr.CreateResult
-		if cr.GetError() != shared.CreateErrOK {
-			if why := guestReason(gr); why != "" {
-				return errors.New(why)
-			}
+		if cr.GetError() != shared.CreateErrOK && cr.reason != "" {
+			return errors.New(cr.reason)
 		}
 		switch cr.GetError() {
 		case shared.CreateErrOK:
@@ -322,7 +318,7 @@ func createImage(ctx context.Context, r Request, guest *vmm.Guest, cfg *shared.C
 			return fmt.Errorf("set image size: %w", err)
 		}
 		for i := 1; i < len(fs); i++ {
-			n, ok := gr.OutputSizes[uint32(i)]
+			n, ok := cr.outputSizes[uint32(i)]
 			if !ok || n > files[i].limit {
 				return fmt.Errorf("guest gave no valid size for %s (%d, limit %d)", files[i].name, n, files[i].limit)
 			}
@@ -356,7 +352,7 @@ func entropyAndTime(filename string) ([shared.CreateEntropySize]byte, uint64, er
 }
 
 // runGuest runs the create operation on g and returns its result.
-func runGuest(ctx context.Context, r Request, g *vmm.Guest, cfg *shared.CreateConfig, in []vmm.Input, out []vmm.Output) (*vmm.Result, error) {
+func runGuest(ctx context.Context, r Request, g *vmm.Guest, cfg *shared.CreateConfig, in []vmm.Input, out []vmm.Output) (*guestResult, error) {
 	res, err := g.Run(vmm.Config{
 		Context:         ctx,
 		OperationConfig: shared.Encode(cfg),
@@ -365,26 +361,5 @@ func runGuest(ctx context.Context, r Request, g *vmm.Guest, cfg *shared.CreateCo
 	if err != nil {
 		return nil, err
 	}
-	if res.CreateResult == nil {
-		return nil, fmt.Errorf("the create guest completed without a result%s", lastError(res))
-	}
-	return res, nil
-}
-
-// guestReason is the rule a planner says was broken, when it gave one: the
-// guest's generic texts start with "create: ". It is printable ASCII only.
-func guestReason(res *vmm.Result) string {
-	if n := len(res.Errors); n > 0 {
-		if msg := vmm.Printable(res.Errors[n-1].GetMessage()); !strings.HasPrefix(msg, "create: ") {
-			return msg
-		}
-	}
-	return ""
-}
-
-func lastError(res *vmm.Result) string {
-	if n := len(res.Errors); n > 0 {
-		return ": " + vmm.Printable(res.Errors[n-1].GetMessage())
-	}
-	return ""
+	return decodeResult(res, len(out))
 }

@@ -144,7 +144,7 @@ type CreateConfig struct {
 	ImageName [CreateConfigMaxImageName]uint8
 }
 
-// CreateResult error codes. The first nine keep the seed's values.
+// CreateResult error codes. The host words them (imgcreate).
 const (
 	CreateErrOK                = 0
 	CreateErrInvalidOption     = 1
@@ -163,7 +163,8 @@ const (
 const CreateResultMagic = 0x43524553
 
 // CreateResult is what the create operation hands to core's
-// send_create_result; core encodes it as a CreateResultMessage.
+// send_complete_create; core encodes it as a CreateResultMessage, the
+// completion's result.
 type CreateResult struct {
 	Magic                uint32
 	TargetFormat         uint32

@@ -181,32 +181,11 @@ func (m *machine) message(data []byte) error {
 	case *guestmsg.LogMessage:
 		m.res.Logs = append(m.res.Logs, Printable(p.Message))
 	case *guestmsg.CompleteMessage:
-		if r := p.CreateResult; r != nil {
-			if m.res.CreateResult != nil {
-				return fmt.Errorf("%w: a second create result", errBadMessage)
-			}
-			m.res.CreateResult = r
-		}
 		m.res.Complete = p
-	case *guestmsg.CreateResultMessage:
-		if m.res.CreateResult != nil {
-			return fmt.Errorf("%w: a second create result", errBadMessage)
-		}
-		m.res.CreateResult = p
-	case *guestmsg.OutputSizeMessage:
-		o := p.Output
-		if o == 0 || o >= uint32(len(m.cfg.Outputs)) {
-			return fmt.Errorf("%w: a size for output %d, which is not an extra output", errBadMessage, o)
-		}
-		if _, dup := m.res.OutputSizes[o]; dup {
-			return fmt.Errorf("%w: a second size for output %d", errBadMessage, o)
-		}
-		if m.res.OutputSizes == nil {
-			m.res.OutputSizes = map[uint32]uint64{}
-		}
-		m.res.OutputSizes[o] = p.Size
-	default:
+	case nil:
 		return fmt.Errorf("%w: a message with no known payload", errBadMessage)
+	default:
+		m.res.Messages = append(m.res.Messages, &msg)
 	}
 	return nil
 }

@@ -65,16 +65,17 @@ type Config struct {
 	OnProgress func(done, total uint64)
 }
 
-// Result is what a guest reported in a run that completed.
+// Result is what a guest reported in a run that completed. The VMM knows
+// no operation: the completion's Result payload and the Messages are the
+// operation's host side to decode and check.
 type Result struct {
-	Complete     *guestmsg.CompleteMessage
-	CreateResult *guestmsg.CreateResultMessage
-	// OutputSizes holds the final length the guest gave each output
-	// device other than the first.
-	OutputSizes map[uint32]uint64
-	Errors      []*guestmsg.ErrorMessage
-	Logs        []string
-	Exits       int
+	Complete *guestmsg.CompleteMessage
+	// Messages are the guest's messages other than progress, error, log
+	// and complete, in order.
+	Messages []*guestmsg.GuestMessage
+	Errors   []*guestmsg.ErrorMessage
+	Logs     []string
+	Exits    int
 	// Timings of the run's phases.
 	Setup, Run, Teardown time.Duration
 }

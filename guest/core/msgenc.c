@@ -8,7 +8,6 @@ enum {
 	GM_ERROR = 2,
 	GM_LOG = 3,
 	GM_COMPLETE = 4,
-	GM_CREATE_RESULT = 11,
 	GM_OUTPUT_SIZE = 12,
 };
 
@@ -66,7 +65,8 @@ static void create_result_payload(struct pb_buf *p, const struct create_result *
 	pb_uint_field(p, 9, r->prealloc_end);
 }
 
-/* complete encodes a CompleteMessage, with a create result when r is set. */
+/* complete encodes a CompleteMessage, with a create result as its result
+ * when r is set (an embedded message and bytes share their encoding). */
 static uint32_t complete(uint8_t *out, uint32_t cap, const char *op, uint64_t bytes_written, int success,
 			 const struct create_result *r)
 {
@@ -95,15 +95,6 @@ uint32_t msgenc_complete_create(uint8_t *out, uint32_t cap, const char *op, uint
 				const struct create_result *r)
 {
 	return complete(out, cap, op, bytes_written, success, r);
-}
-
-uint32_t msgenc_create_result(uint8_t *out, uint32_t cap, const struct create_result *r)
-{
-	uint8_t buf[PAYLOAD_MAX];
-	struct pb_buf p;
-	pb_init(&p, buf, sizeof buf);
-	create_result_payload(&p, r);
-	return wrap(out, cap, GM_CREATE_RESULT, &p);
 }
 
 uint32_t msgenc_output_size(uint8_t *out, uint32_t cap, uint32_t output, uint64_t size)

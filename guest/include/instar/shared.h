@@ -234,7 +234,8 @@ _Static_assert(offsetof(struct create_config, image_name) == 1196, "create_confi
 
 /*
  * CreateResult is what the create operation hands to core's
- * send_create_result; core encodes it as a CreateResultMessage.
+ * send_complete_create; core encodes it as a CreateResultMessage, the
+ * completion's result.
  */
 struct create_result {
 	uint32_t magic;

@@ -35,38 +35,13 @@ static int source_read(void *ctx, uint64_t offset, void *buf, uint32_t len)
 	return ct->read_input(0, offset, buf, len);
 }
 
-static const char *error_text(uint32_t code)
-{
-	switch (code) {
-	case CREATE_ERR_INVALID_OPTION:
-		return "create: invalid option value or combination for this format";
-	case CREATE_ERR_INVALID_SIZE:
-		return "create: image size is not valid for this format";
-	case CREATE_ERR_SCRATCH_TOO_SMALL:
-		return "create: option combination exceeds the guest's memory";
-	case CREATE_ERR_BACKING_READ_FAILED:
-		return "create: could not read the backing file";
-	case CREATE_ERR_BACKING_PARSE:
-		return "create: the backing file's header is not valid";
-	case CREATE_ERR_BACKING_TOO_LONG:
-		return "create: backing file name is too long";
-	case CREATE_ERR_WRITE_FAILED:
-		return "create: writing the image failed";
-	case CREATE_ERR_UNSUPPORTED_FORMAT:
-		return "create: format not supported";
-	case CREATE_ERR_BAD_CONFIG:
-		return "create: the configuration from the host is not valid";
-	case CREATE_ERR_BACKING_FORMAT:
-		return "create: the backing file's format is not the one given";
-	}
-	return "create: failed";
-}
-
 static void finish(struct create *c, uint32_t err)
 {
 	c->result.error = err;
-	if (err != CREATE_ERR_OK)
-		c->ct->send_error(err, c->plan.reason ? c->plan.reason : error_text(err));
+	/* The code's wording is the host's; only a planner's own reason
+	 * travels as text. */
+	if (err != CREATE_ERR_OK && c->plan.reason)
+		c->ct->send_error(err, c->plan.reason);
 	c->ct->send_complete_create("create", c->result.metadata_bytes_written, err == CREATE_ERR_OK, &c->result);
 }
 
