@@ -1,18 +1,20 @@
 // Package bundle reads the guest bundle that package pack writes: a newc
 // cpio archive of guest binaries with a manifest that records each binary's
-// load address, in-memory size and sha256. A bundle whose manifest and
-// contents disagree is refused. The reader is our own, a few dozen lines
-// over the embedded bytes: it keeps the cpio library and its dependencies
-// out of the instar binary, whose start-up time is part of every command.
+// load address, in-memory size and sha256, read with u-root's cpio package.
+// A bundle whose manifest and contents disagree is refused.
 package bundle
 
 import (
+	"bytes"
 	"crypto/sha256"
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"io"
 	"strconv"
 	"strings"
+
+	"github.com/u-root/u-root/pkg/cpio"
 )
 
 // ManifestName is the archive member that holds the manifest.
@@ -91,11 +93,58 @@ func (b *Bundle) Get(name string) (*Binary, error) {
 	return bin, nil
 }
 
+// endReader notes a read that reached the end of the archive: the cpio
+// reader ends at the trailer record without one, so an archive that ends
+// with such a read has no trailer.
+type endReader struct {
+	r      *bytes.Reader
+	hitEnd bool
+}
+
+func (e *endReader) ReadAt(p []byte, off int64) (int, error) {
+	n, err := e.r.ReadAt(p, off)
+	if err == io.EOF {
+		e.hitEnd = true
+	}
+	return n, err
+}
+
+// readMembers returns the regular-file members of a newc archive by name.
+// Anything but regular files, a repeated name, and an archive without its
+// trailer are refused.
+func readMembers(archive []byte) (map[string][]byte, error) {
+	src := &endReader{r: bytes.NewReader(archive)}
+	rr := cpio.Newc.Reader(src)
+	members := map[string][]byte{}
+	for {
+		rec, err := rr.ReadRecord()
+		if err == io.EOF && !src.hitEnd {
+			return members, nil
+		}
+		if err == io.EOF {
+			return nil, errors.New("the archive ends without its trailer")
+		}
+		if err != nil {
+			return nil, err
+		}
+		if rec.Mode&cpio.S_IFMT != cpio.S_IFREG {
+			return nil, fmt.Errorf("member %s: not a regular file (mode %#o)", rec.Name, rec.Mode)
+		}
+		if _, dup := members[rec.Name]; dup {
+			return nil, fmt.Errorf("%s is in the archive twice", rec.Name)
+		}
+		data := make([]byte, rec.FileSize)
+		if n, err := rec.ReadAt(data, 0); uint64(n) != rec.FileSize {
+			return nil, fmt.Errorf("member %s: data runs past the end of the archive (%v)", rec.Name, err)
+		}
+		members[rec.Name] = data
+	}
+}
+
 // Read parses and verifies a bundle: every manifest entry must have a member
 // of exactly that size and sha256, and every member must be in the manifest.
-// The binaries' Data alias archive.
 func Read(archive []byte) (*Bundle, error) {
-	members, err := readNewc(archive)
+	members, err := readMembers(archive)
 	if err != nil {
 		return nil, fmt.Errorf("read guest bundle: %w", err)
 	}
