@@ -58,11 +58,12 @@ func Run(acc vmm.Accelerator) (*vmm.Result, error) {
 		in.Data[i] = byte(rng.Uint32())
 	}
 	out := &Image{Data: make([]byte, Size)}
-	res, err := vmm.Run(acc, vmm.Config{
-		Core: core, Operation: op,
+	g := vmm.Start(acc, func() ([]byte, []byte, error) { return core, op, nil })
+	res, err := g.Run(vmm.Config{
 		Inputs:  []vmm.Input{{R: in, Size: Size, SectorSize: SectorSize}},
 		Outputs: []vmm.Output{{W: out, Limit: Size, SectorSize: SectorSize}},
 	})
+	g.Close()
 	if err != nil {
 		return nil, err
 	}
