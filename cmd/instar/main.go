@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"io"
 	"os"
+
+	"instar/cpupin"
 )
 
 // version is the instar release; the build may override it with -X.
@@ -14,7 +16,7 @@ var version = "0.1.0-dev"
 func main() {
 	keepIgnoring = true // the process ends with the command
 	if len(os.Args) > 1 && os.Args[1] == "create" {
-		stayOnThisCPU()
+		cpupin.Here() // for good: the process ends with the command
 	}
 	os.Exit(run(os.Args[1:]))
 }

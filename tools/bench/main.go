@@ -20,7 +20,6 @@ import (
 	"time"
 
 	"instar/vmm/accel"
-	"instar/vmm/kvm"
 	"instar/vmm/selftest"
 )
 
@@ -60,8 +59,8 @@ func main() {
 			fmt.Printf("%-8s unavailable: %v\n", acc.Name(), err)
 			continue
 		}
-		if acc.Name() == "kvm" && !kvm.HardwareAssisted() {
-			fmt.Printf("%-8s skipped: this /dev/kvm is not hardware-accelerated (no vmx/svm flag)\n", acc.Name())
+		if note := accel.Note(acc); note != "" {
+			fmt.Printf("%-8s skipped: %s\n", acc.Name(), note)
 			continue
 		}
 		var d []time.Duration

@@ -11,6 +11,7 @@ import (
 
 	"golang.org/x/sys/unix"
 
+	"instar/cpupin"
 	"instar/shared"
 	"instar/vmm"
 )
@@ -405,7 +406,7 @@ func TestStubFailure(t *testing.T) {
 	runtime.LockOSThread()
 	tr := &tracer{v: v}
 	err = tr.start(stub)
-	unpin(tr.pinned)
+	cpupin.Restore(tr.pinned)
 	if err == nil || !strings.Contains(err.Error(), "inconsistent") {
 		t.Fatalf("stub start: %v, want its config check to fail", err)
 	}

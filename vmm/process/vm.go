@@ -9,6 +9,7 @@ import (
 
 	"golang.org/x/sys/unix"
 
+	"instar/cpupin"
 	"instar/vmm"
 )
 
@@ -53,7 +54,7 @@ func newVM(cfg vmm.VMConfig, stub *stubImage) (_ *vm, err error) {
 	t := &tracer{v: v}
 	v.tid = unix.Gettid()
 	if err := t.start(stub); err != nil {
-		unpin(t.pinned)
+		cpupin.Restore(t.pinned)
 		close(v.done)
 		return nil, err
 	}
@@ -131,7 +132,7 @@ func (v *vm) Close() error {
 	v.closed.Do(func() {
 		v.Interrupt()
 		v.tracer.kill()
-		unpin(v.tracer.pinned) // the caller's thread goes back to its pool
+		cpupin.Restore(v.tracer.pinned) // the caller's thread goes back to its pool
 		close(v.done)
 		v.release()
 	})
