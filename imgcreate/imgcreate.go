@@ -21,6 +21,7 @@ import (
 	"instar/shared"
 	"instar/shared/formats"
 	"instar/vmm"
+	"instar/vmm/accel"
 )
 
 // Request is one create.
@@ -29,13 +30,11 @@ type Request struct {
 	Filename string
 	// Options holds -o, -b, -F and the size, for Options' format.
 	Options *imgopt.Values
-	Format  string
 	// Unsafe is -u: the backing file is recorded but not opened.
 	Unsafe bool
-	// Accel runs the guest; it is not needed for raw.
-	Accel vmm.Accelerator
-	// Guests, when set, are guests the caller started on Accel with
-	// StartGuests; Create uses them, and the caller closes them.
+	// Guests are the guests the caller started for this create with
+	// StartGuests (none for raw); Create runs them, the caller closes
+	// or releases them.
 	Guests *Guests
 	// Deadline bounds each guest run; zero means vmm.DefaultDeadline.
 	Deadline time.Duration
@@ -77,34 +76,63 @@ func (e *Error) Unwrap() error { return e.Err }
 // the files in place. A caller that starts them as early as it can (before
 // checking its own options, say) takes their set-up off its critical path.
 type Guests struct {
+	acc           vmm.Accelerator
 	create, probe *vmm.Guest
 }
 
-// StartGuests begins setting up the guests of one create on acc: the
-// create guest, and the probe that reads the backing file's header first
-// when probe is set (a backing file that is opened, not -u).
-func StartGuests(acc vmm.Accelerator, probe bool) *Guests {
-	g := &Guests{create: vmm.Start(acc, guestBinaries)}
-	if probe {
+// needsProbe is the rule for a probe run: a backing file that is opened
+// (not -u) is read by a first guest, which reports its format and size.
+func needsProbe(hasBacking, unsafe bool) bool { return hasBacking && !unsafe }
+
+// StartGuests begins setting up the guests a create of format needs, on
+// the accelerator accelName names (see accel.Get): none for raw (the host
+// makes raw images), else the create guest, and a probe guest when a
+// backing file is given without -u. Start them as soon as the format is
+// known: their set-up then overlaps the rest of the command's checks. The
+// error is an unknown accelerator name; whether it can run here is Check's
+// to say.
+func StartGuests(accelName string, format *imgopt.Format, hasBacking, unsafe bool) (*Guests, error) {
+	g := &Guests{}
+	if format.Def().OnHost {
+		return g, nil
+	}
+	acc, err := accel.Get(accelName)
+	if err != nil {
+		return nil, err
+	}
+	g.acc = acc
+	g.create = vmm.Start(acc, guestBinaries)
+	if needsProbe(hasBacking, unsafe) {
 		g.probe = vmm.Start(acc, guestBinaries)
 	}
-	return g
+	return g, nil
+}
+
+// Check says why the guests' accelerator cannot run guests here, if it
+// cannot.
+func (g *Guests) Check() error {
+	if g.acc == nil {
+		return nil
+	}
+	return accel.CheckUsable(g.acc)
 }
 
 // Close releases the guests, run or not, and waits until they are.
 func (g *Guests) Close() {
-	g.create.Close()
-	if g.probe != nil {
-		g.probe.Close()
+	for _, x := range []*vmm.Guest{g.create, g.probe} {
+		if x != nil {
+			x.Close()
+		}
 	}
 }
 
 // Release lets the guests go without waiting for their teardown, for a
 // command about to exit (see vmm.Guest.Release).
 func (g *Guests) Release() {
-	g.create.Release()
-	if g.probe != nil {
-		g.probe.Release()
+	for _, x := range []*vmm.Guest{g.create, g.probe} {
+		if x != nil {
+			x.Release()
+		}
 	}
 }
 
@@ -125,8 +153,9 @@ func create(ctx context.Context, r Request) (*Result, error) {
 	if hasBackingFmt && !hasBacking {
 		return nil, errors.New("backing format cannot be used without backing file")
 	}
-	if hasBacking && !opts.Def().Backing {
-		return nil, fmt.Errorf("backing file not supported for file format '%s'", r.Format)
+	format := opts.Def()
+	if hasBacking && !format.Backing {
+		return nil, fmt.Errorf("backing file not supported for file format '%s'", format.Name)
 	}
 	_, hasSize := opts.Get("size")
 	if !hasSize && (!hasBacking || r.Unsafe) {
@@ -136,26 +165,21 @@ func create(ctx context.Context, r Request) (*Result, error) {
 	if size > imgsizeMax {
 		return nil, fmt.Errorf("image size must be between 0 and %d", imgsizeMax)
 	}
-	res := &Result{Filename: r.Filename, Format: r.Format, BackingFile: backing}
+	res := &Result{Filename: r.Filename, Format: format.Name, BackingFile: backing}
 	start := func() {
 		if r.OnStart != nil {
 			r.OnStart(opts)
 		}
 	}
-	if r.Format == "raw" {
+	if format.OnHost {
 		start()
 		return res, createRaw(ctx, r, roundUp(size), res)
 	}
-	guests := r.Guests
-	if guests == nil {
-		if r.Accel == nil {
-			return nil, fmt.Errorf("no accelerator to run the %s guest on", r.Format)
-		}
-		guests = StartGuests(r.Accel, hasBacking && !r.Unsafe)
-		defer guests.Close()
+	if r.Guests == nil || r.Guests.create == nil {
+		return nil, fmt.Errorf("no guest was started for the %s image", format.Name)
 	}
-	guest, probeGuest := guests.create, guests.probe
-	if hasBacking && !r.Unsafe && probeGuest == nil {
+	guest, probeGuest := r.Guests.create, r.Guests.probe
+	if needsProbe(hasBacking, r.Unsafe) && probeGuest == nil {
 		return nil, errors.New("no guest was started to read the backing file")
 	}
 	cfg, err := configFor(r)
@@ -164,9 +188,7 @@ func create(ctx context.Context, r Request) (*Result, error) {
 	}
 
 	var inputs []vmm.Input
-	// qemu-img opens a vmdk's backing file even with -u: the new
-	// descriptor records the backing file's CID.
-	if hasBacking && r.Unsafe && r.Format == "vmdk" {
+	if hasBacking && r.Unsafe && format.BackingEvenUnsafe {
 		f, err := openBacking(r.Filename, backing)
 		if err != nil {
 			return nil, err
@@ -178,7 +200,7 @@ func create(ctx context.Context, r Request) (*Result, error) {
 		}
 		inputs = []vmm.Input{{R: f, Size: uint64(st.Size()), SectorSize: 512}}
 	}
-	if hasBacking && !r.Unsafe {
+	if needsProbe(hasBacking, r.Unsafe) {
 		f, err := openBacking(r.Filename, backing)
 		if err != nil {
 			return nil, err
@@ -298,9 +320,9 @@ func createImage(ctx context.Context, r Request, guest *vmm.Guest, cfg *shared.C
 			if len(set) == 0 {
 				return errors.New(createErrorText(cr.GetError()))
 			}
-			return fmt.Errorf("%s does not accept %s (see -o help)", r.Format, strings.Join(set, ", "))
+			return fmt.Errorf("%s does not accept %s (see -o help)", r.Options.Def().Name, strings.Join(set, ", "))
 		case shared.CreateErrInvalidSize:
-			return fmt.Errorf("%s cannot make an image of %d bytes", r.Format, cfg.VirtualSize)
+			return fmt.Errorf("%s cannot make an image of %d bytes", r.Options.Def().Name, cfg.VirtualSize)
 		default:
 			return errors.New(createErrorText(cr.GetError()))
 		}

@@ -14,8 +14,6 @@ import (
 	"instar/imgcreate"
 	"instar/imgopt"
 	"instar/imgsize"
-	"instar/vmm"
-	"instar/vmm/accel"
 )
 
 // createUsage is the first lines of `instar create --help`.
@@ -68,23 +66,19 @@ func runCreate(args []string, stdout io.Writer) error {
 		_, err := fmt.Fprint(stdout, createUsage+getopt.Usage(opts))
 		return err
 	}
-	var acc vmm.Accelerator
-	var guests *imgcreate.Guests
-	if format != "raw" {
-		// The guests' VMs are set up while the options are checked; an
-		// unusable accelerator is reported below, in its turn.
-		if acc, err = accel.Get(accelName); err != nil {
-			return err
-		}
-		guests = imgcreate.StartGuests(acc, hasBacking && !unsafe)
-		// instar exits right after the create: its guests' teardown
-		// need not hold that up.
-		defer guests.Release()
-	}
 	f, err := imgopt.Lookup(format)
 	if err != nil {
 		return err
 	}
+	// The guests' VMs are set up while the options are checked; an
+	// unusable accelerator is reported below, in its turn.
+	guests, err := imgcreate.StartGuests(accelName, f, hasBacking, unsafe)
+	if err != nil {
+		return err
+	}
+	// instar exits right after the create: its guests' teardown need not
+	// hold that up.
+	defer guests.Release()
 	for _, o := range options {
 		if imgopt.IsHelp(o) {
 			fmt.Fprint(stdout, f.Help())
@@ -127,12 +121,9 @@ func runCreate(args []string, stdout io.Writer) error {
 	if out != "human" && out != "json" {
 		return fmt.Errorf("unknown output format %q (want human or json)", out)
 	}
-	req := imgcreate.Request{Filename: filename, Options: vals, Format: format, Unsafe: unsafe, Deadline: timeout,
-		Accel: acc, Guests: guests}
-	if acc != nil {
-		if err := accel.CheckUsable(acc); err != nil {
-			return err
-		}
+	req := imgcreate.Request{Filename: filename, Options: vals, Unsafe: unsafe, Deadline: timeout, Guests: guests}
+	if err := guests.Check(); err != nil {
+		return err
 	}
 	if !quiet && out == "human" {
 		req.OnStart = func(v *imgopt.Values) { fmt.Fprintln(stdout, v.Formatting(filename)) }

@@ -112,8 +112,13 @@ type Extent struct {
 type Format struct {
 	Name   string
 	Number uint32
-	// Backing says whether the format records a backing file.
-	Backing bool
+	// OnHost formats have no format logic (raw): the host makes them, as
+	// qemu-img does, and no guest runs.
+	OnHost bool
+	// Backing says whether the format records a backing file;
+	// BackingEvenUnsafe that it reads it even with -u (vmdk records the
+	// backing file's CID).
+	Backing, BackingEvenUnsafe bool
 	// Options in the order of qemu-img's "Formatting" line.
 	Options []Option
 	// Extents, when set, lists the files the image has beside its first
@@ -146,7 +151,7 @@ var (
 // All lists every format instar creates, in the order help texts name
 // them.
 var All = []*Format{
-	{Name: "raw", Number: shared.FormatRaw, Options: []Option{
+	{Name: "raw", Number: shared.FormatRaw, OnHost: true, Options: []Option{
 		{Name: "size", Kind: KindSize, Help: helpSize},
 		{Name: "preallocation", Kind: KindString, Help: "Preallocation mode (allowed values: off, falloc, full)",
 			Default: "off", Words: []Word{prealloc[0], prealloc[2], prealloc[3]}, Field: "Preallocation"},
@@ -166,7 +171,7 @@ var All = []*Format{
 		{Name: "lazy_refcounts", Kind: KindBool, Help: "Postpone refcount updates", Default: onOff, Shown: true, Flag: shared.FlagLazyRefcounts},
 		{Name: "refcount_bits", Kind: KindNumber, Help: "Width of a reference count entry in bits", Default: "16", Shown: true, Field: "Qcow2RefcountBits"},
 	}},
-	{Name: "vmdk", Number: shared.FormatVmdk, Backing: true, Extents: vmdkExtents, Options: []Option{
+	{Name: "vmdk", Number: shared.FormatVmdk, Backing: true, BackingEvenUnsafe: true, Extents: vmdkExtents, Options: []Option{
 		{Name: "size", Kind: KindSize, Help: helpSize},
 		{Name: "adapter_type", Kind: KindString, Help: "Virtual adapter type, can be one of ide (default), lsilogic, buslogic or legacyESX",
 			Default: "ide", Words: []Word{{"ide", shared.VmdkAdapterIDE}, {"lsilogic", shared.VmdkAdapterLsiLogic}, {"buslogic", shared.VmdkAdapterBusLogic}, {"legacyESX", shared.VmdkAdapterLegacyESX}},
