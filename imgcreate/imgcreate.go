@@ -18,6 +18,7 @@ import (
 	"time"
 
 	"instar/imgopt"
+	"instar/imgsize"
 	"instar/shared"
 	"instar/shared/formats"
 	"instar/vmm"
@@ -162,8 +163,8 @@ func create(ctx context.Context, r Request) (*Result, error) {
 		return nil, errors.New("image creation needs a size parameter")
 	}
 	size := opts.Uint("size", 0)
-	if size > imgsizeMax {
-		return nil, fmt.Errorf("image size must be between 0 and %d", imgsizeMax)
+	if size > imgsize.Max {
+		return nil, fmt.Errorf("image size must be between 0 and %d", uint64(imgsize.Max))
 	}
 	res := &Result{Filename: r.Filename, Format: format.Name, BackingFile: backing}
 	start := func() {
@@ -244,9 +245,6 @@ func create(ctx context.Context, r Request) (*Result, error) {
 	start()
 	return res, createImage(ctx, r, guest, cfg, inputs, res)
 }
-
-// imgsizeMax is the largest virtual size qemu-img accepts.
-const imgsizeMax = math.MaxInt64
 
 func roundUp(n uint64) uint64 {
 	if n > math.MaxUint64-511 {
