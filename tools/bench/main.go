@@ -3,6 +3,8 @@
 //
 //   - one whole self-test guest run (set-up, run, teardown) under each
 //     accelerator this machine can use, as a median;
+//   - start-up: `instar version` (which reads the embedded bundle) against
+//     `qemu-img --version`;
 //   - `instar create` against `qemu-img create` for the same 10 GiB image
 //     in every format, and qcow2 with preallocation=metadata at 100 GiB,
 //     as medians and their ratio.
@@ -89,6 +91,27 @@ func main() {
 		os.Exit(1)
 	}
 	defer os.RemoveAll(dir)
+	// Start-up: every command pays it. `instar version` also reads and
+	// verifies the embedded bundle, as any guest run does first.
+	fmt.Println("\n== start-up: instar version against qemu-img --version, run alternately")
+	var ours, theirs []time.Duration
+	for i := 0; i < *runs*2; i++ {
+		for _, cmd := range [][]string{{*instar, "version"}, {"qemu-img", "--version"}} {
+			start := time.Now()
+			if out, err := exec.Command(cmd[0], cmd[1:]...).CombinedOutput(); err != nil {
+				fmt.Fprintf(os.Stderr, "bench: %v: %v\n%s", cmd, err, out)
+				os.Exit(1)
+			}
+			if cmd[0] == *instar {
+				ours = append(ours, time.Since(start))
+			} else {
+				theirs = append(theirs, time.Since(start))
+			}
+		}
+	}
+	fmt.Printf("%-36s instar %8v  qemu-img %8v  ratio %.2f\n", "start-up",
+		median(ours).Round(10*time.Microsecond), median(theirs).Round(10*time.Microsecond), float64(median(ours))/float64(median(theirs)))
+
 	fmt.Printf("\n== create: instar (--accel %s) against qemu-img, run alternately\n", *accelName)
 	for _, c := range createCases {
 		var ours, theirs []time.Duration
