@@ -34,8 +34,8 @@ type Entry struct {
 
 // FormatManifest writes entries as the manifest: the header line, then one
 // line per entry with its fields in the header's order (decimal numbers,
-// the sha256 in hex). A plain format, because parsing JSON at start-up
-// cost instar more than the rest of reading the bundle.
+// the sha256 in hex). A plain format: every command that runs a guest
+// parses it at start-up.
 func FormatManifest(entries []Entry) []byte {
 	b := []byte(manifestHeader + "\n")
 	for _, e := range entries {

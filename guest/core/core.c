@@ -2,7 +2,7 @@
  * Core: owns the device driver and the message channel, publishes the call
  * table, runs the operation loaded at OPERATION_LOAD_ADDR, and halts.
  *
- * The call table's entries have no context argument (the seed's ABI), so
+ * The call table's entries have no context argument, so
  * core keeps its one piece of state, the device driver, in core_dev below;
  * nothing else in core is global.
  */

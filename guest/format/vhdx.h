@@ -16,10 +16,9 @@
  * of regions; BAT writes and reads go in scratch-sized chunks (at most
  * MAX_TRANSFER), so more scratch means fewer requests. */
 #define VHDX_MIN_SCRATCH (128u * 1024)
-/* The BAT (1 MiB for a 10 GiB image with block_state_zero) is written in
- * pieces of this size through one reused buffer: every fresh page of guest
- * memory costs a fault and every write an exit, and 128 KiB pieces cost
- * least under --accel process. */
+/* The BAT is written in pieces of this size through one reused buffer:
+ * every fresh page of guest memory costs a fault and every write an exit,
+ * and this size balances the two under --accel process. */
 #define VHDX_BAT_CHUNK (128u * 1024)
 
 /* The planner (vhdx_driver.plan) makes a VHDX of the virtual size. Honours

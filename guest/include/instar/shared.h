@@ -18,8 +18,6 @@
 #define FLAG_LAZY_REFCOUNTS 2
 /* FlagCompatV3 selects qcow2 compat 1.1 (version 3); clear means 0.10. */
 #define FLAG_COMPAT_V3 4
-/* FlagVhdFixed is the seed's vpc fixed bit; VhdSubformat is used instead. */
-#define FLAG_VHD_FIXED 8
 /* FlagBackingUnsafe means -u: the backing file is recorded, not opened. */
 #define FLAG_BACKING_UNSAFE 16
 /* FlagCompressionZstd selects qcow2 compression_type=zstd. */
@@ -173,8 +171,7 @@
 
 /*
  * CreateConfig is the create operation's input, written by the host at
- * OperationConfigAddr. The layout up to Reserved is the seed's; fields added
- * since live in what was reserved space or at the end.
+ * OperationConfigAddr.
  */
 struct create_config {
 	uint32_t magic;
