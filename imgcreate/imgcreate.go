@@ -189,7 +189,7 @@ func create(ctx context.Context, r Request) (*Result, error) {
 	}
 
 	var inputs []vmm.Input
-	if hasBacking && r.Unsafe && format.BackingEvenUnsafe {
+	if needsProbe(hasBacking, r.Unsafe) || hasBacking && format.BackingEvenUnsafe {
 		f, err := openBacking(r.Filename, backing)
 		if err != nil {
 			return nil, err
@@ -202,16 +202,6 @@ func create(ctx context.Context, r Request) (*Result, error) {
 		inputs = []vmm.Input{{R: f, Size: uint64(st.Size()), SectorSize: 512}}
 	}
 	if needsProbe(hasBacking, r.Unsafe) {
-		f, err := openBacking(r.Filename, backing)
-		if err != nil {
-			return nil, err
-		}
-		defer f.Close()
-		st, err := f.Stat()
-		if err != nil {
-			return nil, fmt.Errorf("stat backing file: %w", err)
-		}
-		inputs = []vmm.Input{{R: f, Size: uint64(st.Size()), SectorSize: 512}}
 		// Ask the guest what the backing file is before anything is
 		// written: its format must be known, and its size may be needed.
 		probe := *cfg

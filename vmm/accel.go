@@ -75,16 +75,12 @@ const (
 	ExitInterrupted
 )
 
+// exitNames are the ExitKinds' names, by value.
+var exitNames = [...]string{ExitIO: "io", ExitHalt: "hlt", ExitFault: "fault", ExitInterrupted: "interrupted"}
+
 func (k ExitKind) String() string {
-	switch k {
-	case ExitIO:
-		return "io"
-	case ExitHalt:
-		return "hlt"
-	case ExitFault:
-		return "fault"
-	case ExitInterrupted:
-		return "interrupted"
+	if k > 0 && int(k) < len(exitNames) {
+		return exitNames[k]
 	}
 	return fmt.Sprintf("exit(%d)", int(k))
 }

@@ -13,6 +13,11 @@ enum {
 
 /* The payload is built first, then wrapped; PB_MAX_STRING bounds it. */
 #define PAYLOAD_MAX (PB_MAX_STRING * 2 + 128)
+/* PAYLOAD(p) declares p, an empty payload in a buffer on the stack. */
+#define PAYLOAD(p)                     \
+	uint8_t p##_buf[PAYLOAD_MAX];  \
+	struct pb_buf p;               \
+	pb_init(&p, p##_buf, sizeof p##_buf)
 
 static uint32_t wrap(uint8_t *out, uint32_t cap, uint32_t field, const struct pb_buf *payload)
 {
@@ -24,9 +29,7 @@ static uint32_t wrap(uint8_t *out, uint32_t cap, uint32_t field, const struct pb
 
 uint32_t msgenc_progress(uint8_t *out, uint32_t cap, uint64_t done, uint64_t total)
 {
-	uint8_t buf[PAYLOAD_MAX];
-	struct pb_buf p;
-	pb_init(&p, buf, sizeof buf);
+	PAYLOAD(p);
 	pb_uint_field(&p, 1, done);
 	pb_uint_field(&p, 2, total);
 	return wrap(out, cap, GM_PROGRESS, &p);
@@ -34,9 +37,7 @@ uint32_t msgenc_progress(uint8_t *out, uint32_t cap, uint64_t done, uint64_t tot
 
 uint32_t msgenc_error(uint8_t *out, uint32_t cap, uint32_t code, const char *text)
 {
-	uint8_t buf[PAYLOAD_MAX];
-	struct pb_buf p;
-	pb_init(&p, buf, sizeof buf);
+	PAYLOAD(p);
 	pb_uint_field(&p, 1, code);
 	pb_string_field(&p, 2, text);
 	return wrap(out, cap, GM_ERROR, &p);
@@ -44,9 +45,7 @@ uint32_t msgenc_error(uint8_t *out, uint32_t cap, uint32_t code, const char *tex
 
 uint32_t msgenc_log(uint8_t *out, uint32_t cap, const char *text)
 {
-	uint8_t buf[PAYLOAD_MAX];
-	struct pb_buf p;
-	pb_init(&p, buf, sizeof buf);
+	PAYLOAD(p);
 	pb_string_field(&p, 1, text);
 	return wrap(out, cap, GM_LOG, &p);
 }
@@ -70,12 +69,8 @@ static void create_result_payload(struct pb_buf *p, const struct create_result *
 static uint32_t complete(uint8_t *out, uint32_t cap, const char *op, uint64_t bytes_written, int success,
 			 const struct create_result *r)
 {
-	uint8_t inner[PAYLOAD_MAX];
-	struct pb_buf result;
-	pb_init(&result, inner, sizeof inner);
-	uint8_t buf[PAYLOAD_MAX];
-	struct pb_buf p;
-	pb_init(&p, buf, sizeof buf);
+	PAYLOAD(result);
+	PAYLOAD(p);
 	pb_string_field(&p, 1, op);
 	pb_uint_field(&p, 2, bytes_written);
 	pb_bool_field(&p, 3, success);
@@ -99,9 +94,7 @@ uint32_t msgenc_complete_create(uint8_t *out, uint32_t cap, const char *op, uint
 
 uint32_t msgenc_output_size(uint8_t *out, uint32_t cap, uint32_t output, uint64_t size)
 {
-	uint8_t buf[PAYLOAD_MAX];
-	struct pb_buf p;
-	pb_init(&p, buf, sizeof buf);
+	PAYLOAD(p);
 	pb_uint_field(&p, 1, output);
 	pb_uint_field(&p, 2, size);
 	return wrap(out, cap, GM_OUTPUT_SIZE, &p);

@@ -99,6 +99,14 @@ struct fmt_driver {
 	/* The info and check operations add their entry points here. */
 };
 
+/* FMT_DRIVER(name, NAME, min_scratch) defines name_driver for
+ * FORMAT_NAME from name_probe, name_parse and name_plan. */
+#define FMT_DRIVER(name, upper, scratch)                                                      \
+	const struct fmt_driver name##_driver = {                                             \
+		.format = FORMAT_##upper, .min_scratch = (scratch), .probe = name##_probe, \
+		.parse = name##_parse, .plan = name##_plan,                                    \
+	}
+
 /* The driver of format (FORMAT_*), or NULL. */
 const struct fmt_driver *fmt_driver(uint32_t format);
 

@@ -351,16 +351,14 @@ static uint32_t windows(struct q2_plan *p, const struct q2_hooks *h, uint64_t li
 static uint32_t qcow2_plan(const struct fmt_plan *pl, struct plan_result *res)
 {
 	const struct create_config *cfg = pl->cfg;
-	const struct fmt_scratch *scratch = &pl->scratch;
-	const struct fmt_sink *sink = pl->sink;
-	if (!cfg || !sink || !res || !sink->write)
+	if (!cfg || !pl->sink || !res || !pl->sink->write)
 		return CREATE_ERR_BAD_CONFIG;
-	if (!scratch->buf || scratch->size < QCOW2_MIN_SCRATCH)
+	if (!pl->scratch.buf || pl->scratch.size < QCOW2_MIN_SCRATCH)
 		return CREATE_ERR_SCRATCH_TOO_SMALL;
 
 	/* carve the scratch: state, write buffer, window */
-	uintptr_t base = ((uintptr_t)scratch->buf + 15) & ~(uintptr_t)15;
-	uintptr_t end = (uintptr_t)scratch->buf + scratch->size;
+	uintptr_t base = ((uintptr_t)pl->scratch.buf + 15) & ~(uintptr_t)15;
+	uintptr_t end = (uintptr_t)pl->scratch.buf + pl->scratch.size;
 	struct q2_plan *p = (struct q2_plan *)base;
 	memset(p, 0, sizeof(*p));
 	uintptr_t rest = base + ((sizeof(*p) + 15) & ~(size_t)15);
@@ -369,7 +367,7 @@ static uint32_t qcow2_plan(const struct fmt_plan *pl, struct plan_result *res)
 	p->ebuf = (uint8_t *)rest;
 	p->win = (uint64_t *)(rest + p->elen);
 	p->wcap = (avail - p->elen) / 8;
-	p->sink = sink;
+	p->sink = pl->sink;
 
 	uint32_t e = q2_geom_init(cfg, pl->virtual_size, &p->g, &res->reason);
 	if (e != CREATE_ERR_OK)
@@ -425,10 +423,4 @@ static uint32_t qcow2_plan(const struct fmt_plan *pl, struct plan_result *res)
 	return CREATE_ERR_OK;
 }
 
-const struct fmt_driver qcow2_driver = {
-	.format = FORMAT_QCOW2,
-	.min_scratch = QCOW2_MIN_SCRATCH,
-	.probe = qcow2_probe,
-	.parse = qcow2_parse,
-	.plan = qcow2_plan,
-};
+FMT_DRIVER(qcow2, QCOW2, QCOW2_MIN_SCRATCH);

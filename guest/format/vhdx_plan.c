@@ -195,16 +195,13 @@ static uint32_t check_config(const struct create_config *cfg, const struct fmt_s
 static uint32_t vhdx_plan(const struct fmt_plan *pl, struct plan_result *res)
 {
 	const struct create_config *cfg = pl->cfg;
-	uint64_t virtual_size = pl->virtual_size;
-	const struct fmt_scratch *scratch = &pl->scratch;
-	const struct fmt_sink *sink = pl->sink;
-	uint32_t err = check_config(cfg, scratch);
+	uint32_t err = check_config(cfg, &pl->scratch);
 	if (err != CREATE_ERR_OK)
 		return err;
 	int fixed = cfg->vhd_subformat == VHD_FIXED;
 	int zero = (cfg->flags & FLAG_VHDX_BLOCK_STATE_ZERO) != 0;
 	struct vhdx_layout l;
-	err = vhdx_layout_for(virtual_size, cfg->block_size, cfg->vhdx_log_size, fixed, &l, &res->reason);
+	err = vhdx_layout_for(pl->virtual_size, cfg->block_size, cfg->vhdx_log_size, fixed, &l, &res->reason);
 	if (err != CREATE_ERR_OK)
 		return err;
 
@@ -216,12 +213,12 @@ static uint32_t vhdx_plan(const struct fmt_plan *pl, struct plan_result *res)
 
 	struct vhdx_random r;
 	draw_random(cfg, &r);
-	struct vhdx_writer w = { sink, res };
-	uint8_t *buf = scratch->buf;
+	struct vhdx_writer w = { pl->sink, res };
+	uint8_t *buf = pl->scratch.buf;
 	if ((err = write_file_id(&w, buf)) != CREATE_ERR_OK ||
 	    (err = write_headers(&w, buf, &l, &r)) != CREATE_ERR_OK)
 		return err;
-	if ((fixed || zero) && (err = write_bat(&w, scratch, &l, fixed, zero)) != CREATE_ERR_OK)
+	if ((fixed || zero) && (err = write_bat(&w, &pl->scratch, &l, fixed, zero)) != CREATE_ERR_OK)
 		return err;
 	if ((err = write_region_tables(&w, buf, &l)) != CREATE_ERR_OK ||
 	    (err = write_metadata(&w, buf, &l, fixed, &r)) != CREATE_ERR_OK)
@@ -229,10 +226,4 @@ static uint32_t vhdx_plan(const struct fmt_plan *pl, struct plan_result *res)
 	return CREATE_ERR_OK;
 }
 
-const struct fmt_driver vhdx_driver = {
-	.format = FORMAT_VHDX,
-	.min_scratch = VHDX_MIN_SCRATCH,
-	.probe = vhdx_probe,
-	.parse = vhdx_parse,
-	.plan = vhdx_plan,
-};
+FMT_DRIVER(vhdx, VHDX, VHDX_MIN_SCRATCH);

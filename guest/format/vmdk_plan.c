@@ -199,10 +199,7 @@ static uint32_t plan_split(const struct vmdk_job *j, const struct vmdk_text *des
 static uint32_t vmdk_plan(const struct fmt_plan *pl, struct plan_result *res)
 {
 	const struct create_config *cfg = pl->cfg;
-	uint64_t virtual_size = pl->virtual_size;
-	const struct fmt_scratch *scratch = &pl->scratch;
-	const struct fmt_sink *sink = pl->sink;
-	uint32_t err = check_options(cfg, virtual_size, pl->image_name, pl->image_name_len, scratch, res);
+	uint32_t err = check_options(cfg, pl->virtual_size, pl->image_name, pl->image_name_len, &pl->scratch, res);
 	if (err != CREATE_ERR_OK)
 		return err;
 	/* The new descriptor records the backing file's CID; without an
@@ -211,13 +208,13 @@ static uint32_t vmdk_plan(const struct fmt_plan *pl, struct plan_result *res)
 	 * reason, before it is read as a vmdk. */
 	uint32_t parent_cid = 0xffffffffu;
 	if (cfg->backing_file_len > 0 && pl->backing &&
-	    (err = vmdk_parent_cid(pl->backing, scratch, &parent_cid)) != CREATE_ERR_OK)
+	    (err = vmdk_parent_cid(pl->backing, &pl->scratch, &parent_cid)) != CREATE_ERR_OK)
 		return err;
 
 	struct vmdk_job j;
 	memset(&j, 0, sizeof(j));
 	j.cfg = cfg;
-	j.capacity = (virtual_size + VMDK_SECTOR - 1) / VMDK_SECTOR;
+	j.capacity = (pl->virtual_size + VMDK_SECTOR - 1) / VMDK_SECTOR;
 	j.subformat = cfg->vmdk_subformat;
 	j.flat = j.subformat == VMDK_MONOLITHIC_FLAT || j.subformat == VMDK_TWO_GB_MAX_EXTENT_FLAT;
 	j.split = j.subformat == VMDK_TWO_GB_MAX_EXTENT_SPARSE ||
@@ -243,20 +240,14 @@ static uint32_t vmdk_plan(const struct fmt_plan *pl, struct plan_result *res)
 	memset(res, 0, sizeof(*res));
 	res->virtual_size = j.capacity * VMDK_SECTOR;
 	struct vmdk_text desc;
-	uint32_t cap = scratch->size < MAX_TRANSFER ? (uint32_t)scratch->size : MAX_TRANSFER;
-	vmdk_text_init(&desc, scratch->buf, cap);
+	uint32_t cap = pl->scratch.size < MAX_TRANSFER ? (uint32_t)pl->scratch.size : MAX_TRANSFER;
+	vmdk_text_init(&desc, pl->scratch.buf, cap);
 	build_descriptor(&desc, &j);
 	if (desc.overflow)
 		return CREATE_ERR_SCRATCH_TOO_SMALL;
 	if (j.embedded)
-		return plan_embedded(&j, &desc, scratch, sink, res);
-	return plan_split(&j, &desc, scratch, sink, res);
+		return plan_embedded(&j, &desc, &pl->scratch, pl->sink, res);
+	return plan_split(&j, &desc, &pl->scratch, pl->sink, res);
 }
 
-const struct fmt_driver vmdk_driver = {
-	.format = FORMAT_VMDK,
-	.min_scratch = VMDK_MIN_SCRATCH,
-	.probe = vmdk_probe,
-	.parse = vmdk_parse,
-	.plan = vmdk_plan,
-};
+FMT_DRIVER(vmdk, VMDK, VMDK_MIN_SCRATCH);

@@ -117,17 +117,14 @@ static uint32_t check_config(const struct create_config *cfg, uint64_t virtual_s
 static uint32_t vpc_plan(const struct fmt_plan *pl, struct plan_result *res)
 {
 	const struct create_config *cfg = pl->cfg;
-	uint64_t virtual_size = pl->virtual_size;
-	const struct fmt_scratch *scratch = &pl->scratch;
-	const struct fmt_sink *sink = pl->sink;
-	uint32_t err = check_config(cfg, virtual_size, scratch);
+	uint32_t err = check_config(cfg, pl->virtual_size, &pl->scratch);
 	if (err == CREATE_ERR_INVALID_SIZE)
 		res->reason = "The image size is too large for file format 'vpc'";
 	if (err != CREATE_ERR_OK)
 		return err;
 
 	int dynamic = cfg->vhd_subformat == VHD_DYNAMIC;
-	uint64_t sectors = (virtual_size + VPC_SECTOR - 1) / VPC_SECTOR;
+	uint64_t sectors = (pl->virtual_size + VPC_SECTOR - 1) / VPC_SECTOR;
 	struct vpc_geometry geo;
 	if (cfg->flags & FLAG_FORCE_SIZE) {
 		/* The largest geometry is the marker for "use the size field". */
@@ -142,9 +139,9 @@ static uint32_t vpc_plan(const struct fmt_plan *pl, struct plan_result *res)
 	memset(res, 0, sizeof(*res));
 	res->virtual_size = size;
 	res->output_count = 1;
-	struct writer w = { sink, res };
-	uint8_t *buf = scratch->buf;
-	uint32_t chunk = scratch->size < MAX_TRANSFER ? (uint32_t)scratch->size : MAX_TRANSFER;
+	struct writer w = { pl->sink, res };
+	uint8_t *buf = pl->scratch.buf;
+	uint32_t chunk = pl->scratch.size < MAX_TRANSFER ? (uint32_t)pl->scratch.size : MAX_TRANSFER;
 	chunk &= ~(VPC_SECTOR - 1);
 
 	if (!dynamic) {
@@ -176,10 +173,4 @@ static uint32_t vpc_plan(const struct fmt_plan *pl, struct plan_result *res)
 	return CREATE_ERR_OK;
 }
 
-const struct fmt_driver vpc_driver = {
-	.format = FORMAT_VPC,
-	.min_scratch = VPC_MIN_SCRATCH,
-	.probe = vpc_probe,
-	.parse = vpc_parse,
-	.plan = vpc_plan,
-};
+FMT_DRIVER(vpc, VPC, VPC_MIN_SCRATCH);

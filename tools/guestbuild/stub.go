@@ -27,13 +27,7 @@ var StubSources = []string{"stub/start.S", "stub/stub.c"}
 // freestanding) Linux program, not a guest binary: it runs in user mode
 // above 4 GiB, hence the large code model, and it shares no code with the
 // guest.
-var StubCFlags = []string{
-	"-std=c11", "-Os", "-ffreestanding", "-nostdlib", "-static",
-	"-fno-pic", "-fno-pie", "-no-pie", "-mcmodel=large", "-mgeneral-regs-only",
-	"-fno-stack-protector", "-fno-asynchronous-unwind-tables", "-fcf-protection=none",
-	"-fno-builtin", "-fno-tree-loop-distribute-patterns",
-	"-Wall", "-Wextra", "-Werror",
-}
+var StubCFlags = append(append([]string{}, freestandingCFlags...), "-mcmodel=large")
 
 // Stub is the built stub.
 type Stub struct {
