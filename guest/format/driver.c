@@ -1,4 +1,5 @@
-/* The list of format drivers, generated from the format table. */
+/* The list of format drivers, generated from the format table, and what
+ * every driver shares. */
 #include "format.h"
 
 #define DECLARE_DRIVER(name) extern const struct fmt_driver name##_driver;
@@ -47,4 +48,12 @@ uint32_t fmt_plan_image(const struct create_config *cfg, uint64_t virtual_size, 
 		.image_name_len = cfg->image_name_len,
 	};
 	return d->plan(&p, res);
+}
+
+int fmt_put(const struct fmt_out *w, uint32_t output, uint64_t off, const void *buf, uint32_t len)
+{
+	if (w->sink->write(w->sink->ctx, output, off, buf, len) != 0)
+		return -1;
+	w->res->bytes_written += len;
+	return 0;
 }

@@ -53,6 +53,16 @@ struct plan_result {
 	const char *reason;
 };
 
+/* Where a planner's writes go, counted into res->bytes_written. */
+struct fmt_out {
+	const struct fmt_sink *sink;
+	struct plan_result *res;
+};
+
+/* fmt_put writes len bytes of buf at off of output through w; 0, or -1 at
+ * the sink's first error. */
+int fmt_put(const struct fmt_out *w, uint32_t output, uint64_t off, const void *buf, uint32_t len);
+
 /* What a parser reports about a backing file. */
 struct backing_info {
 	uint32_t format;       /* FORMAT_* detected */

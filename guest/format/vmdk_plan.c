@@ -128,15 +128,6 @@ static void build_descriptor(struct vmdk_text *t, const struct vmdk_job *j)
 	vmdk_text_str(t, "\"\n");
 }
 
-static int put(const struct fmt_sink *sink, struct plan_result *res, uint32_t output,
-	       uint64_t off, const void *buf, uint32_t len)
-{
-	if (sink->write(sink->ctx, output, off, buf, len) != 0)
-		return -1;
-	res->bytes_written += len;
-	return 0;
-}
-
 /* monolithicSparse and streamOptimized: one sparse extent with the
  * descriptor at sector 1. */
 static uint32_t plan_embedded(const struct vmdk_job *j, const struct vmdk_text *desc,
@@ -145,7 +136,7 @@ static uint32_t plan_embedded(const struct vmdk_job *j, const struct vmdk_text *
 {
 	if (desc->len > VMDK_DESC_SECTORS * VMDK_SECTOR)
 		return CREATE_ERR_INVALID_OPTION; /* cannot happen with names <= 1 KiB */
-	if (put(sink, res, 0, VMDK_DESC_OFFSET * VMDK_SECTOR, desc->buf, desc->len) != 0)
+	if (fmt_put(&(struct fmt_out){sink, res}, 0, VMDK_DESC_OFFSET * VMDK_SECTOR, desc->buf, desc->len) != 0)
 		return CREATE_ERR_WRITE_FAILED;
 	struct vmdk_sparse_layout l;
 	vmdk_sparse_layout_for(j->capacity, &l);
@@ -166,7 +157,7 @@ static uint32_t plan_split(const struct vmdk_job *j, const struct vmdk_text *des
 			   const struct fmt_scratch *scratch, const struct fmt_sink *sink,
 			   struct plan_result *res)
 {
-	if (desc->len > 0 && put(sink, res, 0, 0, desc->buf, desc->len) != 0)
+	if (desc->len > 0 && fmt_put(&(struct fmt_out){sink, res}, 0, 0, desc->buf, desc->len) != 0)
 		return CREATE_ERR_WRITE_FAILED;
 	res->file_size[0] = desc->len;
 	res->output_count = 1 + j->extents;
@@ -178,7 +169,7 @@ static uint32_t plan_split(const struct vmdk_job *j, const struct vmdk_text *des
 			uint64_t bytes = sectors * VMDK_SECTOR;
 			uint32_t n = bytes < 4096 ? (uint32_t)bytes : 4096;
 			memset(scratch->buf, 0, n);
-			if (n > 0 && put(sink, res, 1 + i, 0, scratch->buf, n) != 0)
+			if (n > 0 && fmt_put(&(struct fmt_out){sink, res}, 1 + i, 0, scratch->buf, n) != 0)
 				return CREATE_ERR_WRITE_FAILED;
 			res->file_size[1 + i] = bytes;
 			continue;

@@ -64,23 +64,10 @@ static void build_dyn_header(uint8_t *h, uint32_t entries)
 	put_be32(h + VPC_D_CHECKSUM, vpc_checksum(h, VPC_DYN_HEADER_SIZE, VPC_D_CHECKSUM));
 }
 
-struct writer {
-	const struct fmt_sink *sink;
-	struct plan_result *res;
-};
-
-static int put(struct writer *w, uint64_t off, const void *buf, uint32_t len)
-{
-	if (w->sink->write(w->sink->ctx, 0, off, buf, len) != 0)
-		return -1;
-	w->res->bytes_written += len;
-	return 0;
-}
-
 /* Writes len bytes of value c from off, in chunks of the scratch buffer.
  * Only the part of the buffer a write uses is filled: len is usually a few
  * KiB, the chunk up to 1 MiB of fresh memory. */
-static int fill(struct writer *w, uint8_t *buf, uint32_t chunk, uint64_t off, uint64_t len,
+static int fill(struct fmt_out *w, uint8_t *buf, uint32_t chunk, uint64_t off, uint64_t len,
 		uint8_t c)
 {
 	if (len < chunk)
@@ -88,7 +75,7 @@ static int fill(struct writer *w, uint8_t *buf, uint32_t chunk, uint64_t off, ui
 	memset(buf, c, chunk);
 	while (len > 0) {
 		uint32_t n = len < chunk ? (uint32_t)len : chunk;
-		if (put(w, off, buf, n) != 0)
+		if (fmt_put(w, 0, off, buf, n) != 0)
 			return -1;
 		off += n;
 		len -= n;
@@ -139,7 +126,7 @@ static uint32_t vpc_plan(const struct fmt_plan *pl, struct plan_result *res)
 	memset(res, 0, sizeof(*res));
 	res->virtual_size = size;
 	res->output_count = 1;
-	struct writer w = { pl->sink, res };
+	struct fmt_out w = { pl->sink, res };
 	uint8_t *buf = pl->scratch.buf;
 	uint32_t chunk = pl->scratch.size < MAX_TRANSFER ? (uint32_t)pl->scratch.size : MAX_TRANSFER;
 	chunk &= ~(VPC_SECTOR - 1);
@@ -149,7 +136,7 @@ static uint32_t vpc_plan(const struct fmt_plan *pl, struct plan_result *res)
 		if (zeros > 0 && fill(&w, buf, chunk, 0, zeros, 0) != 0)
 			return CREATE_ERR_WRITE_FAILED;
 		build_footer(buf, cfg, size, geo, 0);
-		if (put(&w, size, buf, VPC_FOOTER_SIZE) != 0)
+		if (fmt_put(&w, 0, size, buf, VPC_FOOTER_SIZE) != 0)
 			return CREATE_ERR_WRITE_FAILED;
 		res->file_size[0] = size + VPC_FOOTER_SIZE;
 		return CREATE_ERR_OK;
@@ -162,12 +149,12 @@ static uint32_t vpc_plan(const struct fmt_plan *pl, struct plan_result *res)
 
 	build_footer(buf, cfg, size, geo, 1);
 	build_dyn_header(buf + VPC_FOOTER_SIZE, entries);
-	if (put(&w, 0, buf, VPC_TABLE_OFFSET) != 0)
+	if (fmt_put(&w, 0, 0, buf, VPC_TABLE_OFFSET) != 0)
 		return CREATE_ERR_WRITE_FAILED;
 	if (fill(&w, buf, chunk, VPC_TABLE_OFFSET, bat_bytes, 0xFF) != 0)
 		return CREATE_ERR_WRITE_FAILED;
 	build_footer(buf, cfg, size, geo, 1);
-	if (put(&w, VPC_TABLE_OFFSET + bat_bytes, buf, VPC_FOOTER_SIZE) != 0)
+	if (fmt_put(&w, 0, VPC_TABLE_OFFSET + bat_bytes, buf, VPC_FOOTER_SIZE) != 0)
 		return CREATE_ERR_WRITE_FAILED;
 	res->file_size[0] = VPC_TABLE_OFFSET + bat_bytes + VPC_FOOTER_SIZE;
 	return CREATE_ERR_OK;
