@@ -38,15 +38,7 @@ uint32_t fmt_plan_image(const struct create_config *cfg, uint64_t virtual_size, 
 		return CREATE_ERR_UNSUPPORTED_FORMAT;
 	if (cfg->image_name_len > CREATE_CONFIG_MAX_IMAGE_NAME)
 		return CREATE_ERR_BAD_CONFIG;
-	struct fmt_plan p = {
-		.cfg = cfg,
-		.virtual_size = virtual_size,
-		.scratch = scratch,
-		.sink = sink,
-		.backing = backing,
-		.image_name = cfg->image_name,
-		.image_name_len = cfg->image_name_len,
-	};
+	struct fmt_plan p = {cfg, virtual_size, scratch, sink, backing, cfg->image_name, cfg->image_name_len};
 	return d->plan(&p, res);
 }
 
