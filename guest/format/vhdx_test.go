@@ -194,25 +194,3 @@ func TestVhdxFields(t *testing.T) {
 	}
 }
 
-func TestVhdxBadOptions(t *testing.T) {
-	for _, tc := range []struct {
-		name string
-		mod  func(*shared.CreateConfig)
-		want uint32
-	}{
-		{"subformat", func(c *shared.CreateConfig) { c.VhdSubformat = 2 }, shared.CreateErrInvalidOption},
-		{"prealloc", func(c *shared.CreateConfig) { c.Preallocation = shared.PreallocFull }, shared.CreateErrInvalidOption},
-		{"backing", func(c *shared.CreateConfig) { c.BackingFileLen = 1; c.BackingFile[0] = 'x' }, shared.CreateErrInvalidOption},
-	} {
-		t.Run(tc.name, func(t *testing.T) {
-			cfg := baseConfig(shared.FormatVhdx, 1<<20)
-			tc.mod(cfg)
-			p := filepath.Join(t.TempDir(), "x.vhdx")
-			if _, code := planToFiles(t, []string{p}, func(s OutputSink) (PlanInfo, uint32, error) {
-				return Plan(cfg, 1<<20, scratchDefault, s, nil)
-			}); code != tc.want {
-				t.Errorf("got %d, want %d", code, tc.want)
-			}
-		})
-	}
-}

@@ -200,31 +200,6 @@ func TestVpcFields(t *testing.T) {
 	}
 }
 
-func TestVpcBadOptions(t *testing.T) {
-	for _, tc := range []struct {
-		name string
-		mod  func(*shared.CreateConfig)
-		want uint32
-	}{
-		{"subformat", func(c *shared.CreateConfig) { c.VhdSubformat = 2 }, shared.CreateErrInvalidOption},
-		{"block-size", func(c *shared.CreateConfig) { c.BlockSize = 1 << 20 }, shared.CreateErrInvalidOption},
-		{"block-size-2M", func(c *shared.CreateConfig) { c.BlockSize = 2 << 20 }, shared.CreateErrOK},
-		{"prealloc", func(c *shared.CreateConfig) { c.Preallocation = shared.PreallocFull }, shared.CreateErrInvalidOption},
-		{"backing", func(c *shared.CreateConfig) { c.BackingFileLen = 1; c.BackingFile[0] = 'x' }, shared.CreateErrInvalidOption},
-	} {
-		t.Run(tc.name, func(t *testing.T) {
-			cfg := baseConfig(shared.FormatVpc, 1<<20)
-			tc.mod(cfg)
-			p := filepath.Join(t.TempDir(), "x.vhd")
-			if _, code := planToFiles(t, []string{p}, func(s OutputSink) (PlanInfo, uint32, error) {
-				return Plan(cfg, 1<<20, scratchDefault, s, nil)
-			}); code != tc.want {
-				t.Errorf("got %d, want %d", code, tc.want)
-			}
-		})
-	}
-}
-
 // vpcSamples makes qemu-img images of every kind for the parser tests.
 func vpcSamples(t *testing.T, dir string) []string {
 	t.Helper()
