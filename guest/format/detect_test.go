@@ -69,7 +69,7 @@ func TestProbeQemuImages(t *testing.T) {
 				t.Fatal(err)
 			}
 			f, code := Detect(bytesReader(data), int64(len(data)), DetectMinScratch)
-			if code != shared.CreateErrOK || f != q2Formats[wantFmt] {
+			if code != shared.CreateErrOK || f != formatNumber(wantFmt) {
 				t.Fatalf("fmt_detect = %d (code %d), qemu-img says %s", f, code, wantFmt)
 			}
 			got, code := Probe(bytesReader(data), int64(len(data)), scratchDefault)
@@ -81,7 +81,7 @@ func TestProbeQemuImages(t *testing.T) {
 			if code != shared.CreateErrOK {
 				t.Fatalf("fmt_probe = %d, qemu-img says %s %d", code, wantFmt, wantSize)
 			}
-			if got.Format != q2Formats[wantFmt] || got.VirtualSize != wantSize {
+			if got.Format != formatNumber(wantFmt) || got.VirtualSize != wantSize {
 				t.Fatalf("fmt_probe = %+v, qemu-img says %s %d", got, wantFmt, wantSize)
 			}
 		})

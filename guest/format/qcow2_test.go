@@ -33,30 +33,27 @@ type q2Case struct {
 	noCompare bool   // skip qemu-img compare (reads the whole disk)
 }
 
+// options are the case's qemu-img options, each with the short form the
+// case's name uses for it.
+func (c q2Case) options() (short, opts []string) {
+	add := func(on bool, s, o string) {
+		if on {
+			short, opts = append(short, s), append(opts, o)
+		}
+	}
+	add(c.v2, "v2", "compat=0.10")
+	add(c.cluster != 0, fmt.Sprintf("c%d", c.cluster), fmt.Sprintf("cluster_size=%d", c.cluster))
+	add(c.refbits != 0, fmt.Sprintf("r%d", c.refbits), fmt.Sprintf("refcount_bits=%d", c.refbits))
+	add(c.extL2, "extl2", "extended_l2=on")
+	add(c.lazy, "lazy", "lazy_refcounts=on")
+	add(c.zstd, "zstd", "compression_type=zstd")
+	add(c.prealloc != "", c.prealloc, "preallocation="+c.prealloc)
+	return short, opts
+}
+
 func (c q2Case) name() string {
-	var p []string
-	p = append(p, fmt.Sprint(c.size))
-	if c.v2 {
-		p = append(p, "v2")
-	}
-	if c.cluster != 0 {
-		p = append(p, fmt.Sprintf("c%d", c.cluster))
-	}
-	if c.refbits != 0 {
-		p = append(p, fmt.Sprintf("r%d", c.refbits))
-	}
-	if c.extL2 {
-		p = append(p, "extl2")
-	}
-	if c.lazy {
-		p = append(p, "lazy")
-	}
-	if c.zstd {
-		p = append(p, "zstd")
-	}
-	if c.prealloc != "" {
-		p = append(p, c.prealloc)
-	}
+	short, _ := c.options()
+	p := append([]string{fmt.Sprint(c.size)}, short...)
 	if c.backing != "" {
 		p = append(p, "b-"+strings.ReplaceAll(c.backing, "/", "_")+"-"+c.backFmt)
 	}
@@ -67,28 +64,7 @@ func (c q2Case) name() string {
 }
 
 func (c q2Case) args() []string {
-	var o []string
-	if c.v2 {
-		o = append(o, "compat=0.10")
-	}
-	if c.cluster != 0 {
-		o = append(o, fmt.Sprintf("cluster_size=%d", c.cluster))
-	}
-	if c.refbits != 0 {
-		o = append(o, fmt.Sprintf("refcount_bits=%d", c.refbits))
-	}
-	if c.extL2 {
-		o = append(o, "extended_l2=on")
-	}
-	if c.lazy {
-		o = append(o, "lazy_refcounts=on")
-	}
-	if c.zstd {
-		o = append(o, "compression_type=zstd")
-	}
-	if c.prealloc != "" {
-		o = append(o, "preallocation="+c.prealloc)
-	}
+	_, o := c.options()
 	a := []string{"-f", "qcow2"}
 	if len(o) > 0 {
 		a = append(a, "-o", strings.Join(o, ","))
@@ -98,9 +74,6 @@ func (c q2Case) args() []string {
 	}
 	return a
 }
-
-var q2Formats = map[string]uint32{"raw": shared.FormatRaw, "qcow2": shared.FormatQcow2,
-	"vmdk": shared.FormatVmdk, "vpc": shared.FormatVpc, "vhdx": shared.FormatVhdx}
 
 func (c q2Case) config() *shared.CreateConfig {
 	cfg := baseConfig(shared.FormatQcow2, uint64(c.size))
@@ -123,7 +96,7 @@ func (c q2Case) config() *shared.CreateConfig {
 	if c.backing != "" {
 		cfg.Flags |= shared.FlagBackingUnsafe
 		cfg.BackingFileLen = uint32(copy(cfg.BackingFile[:], c.backing))
-		cfg.BackingFormat = q2Formats[c.backFmt]
+		cfg.BackingFormat = formatNumber(c.backFmt)
 	}
 	return cfg
 }

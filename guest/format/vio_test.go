@@ -17,6 +17,7 @@ import (
 	"testing"
 
 	"instar/shared"
+	"instar/shared/formats"
 	"instar/tools/imgcompare"
 )
 
@@ -274,4 +275,14 @@ func compareWithoutQemuCheck(t *testing.T, ours, theirs string, opt imgcompare.O
 			t.Error(err)
 		}
 	}
+}
+
+// formatNumber is the FORMAT_* of a format named in the format table (0
+// for a name it does not have).
+func formatNumber(name string) uint32 {
+	f, ok := formats.Named(name)
+	if !ok {
+		return shared.FormatUnset
+	}
+	return f.Number
 }
