@@ -38,6 +38,8 @@ uint32_t fmt_plan_image(const struct create_config *cfg, uint64_t virtual_size, 
 		return CREATE_ERR_UNSUPPORTED_FORMAT;
 	if (cfg->image_name_len > CREATE_CONFIG_MAX_IMAGE_NAME)
 		return CREATE_ERR_BAD_CONFIG;
+	if (!scratch.buf || scratch.size < d->min_scratch)
+		return CREATE_ERR_SCRATCH_TOO_SMALL;
 	struct fmt_plan p = {cfg, virtual_size, scratch, sink, backing, cfg->image_name, cfg->image_name_len};
 	return d->plan(&p, res);
 }

@@ -93,7 +93,7 @@ struct fmt_plan {
  */
 struct fmt_driver {
 	uint32_t format; /* FORMAT_* */
-	/* The least scratch parse and plan accept. */
+	/* The least scratch plan accepts (fmt_plan_image checks it). */
 	uint32_t min_scratch;
 	/* probe scores a file's first bytes (at most DETECT_PROBE_SIZE):
 	 * 0 is "not this format"; the highest score wins. */

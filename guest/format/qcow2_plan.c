@@ -353,8 +353,6 @@ static uint32_t qcow2_plan(const struct fmt_plan *pl, struct plan_result *res)
 	const struct create_config *cfg = pl->cfg;
 	if (!cfg || !pl->sink || !res || !pl->sink->write)
 		return CREATE_ERR_BAD_CONFIG;
-	if (!pl->scratch.buf || pl->scratch.size < QCOW2_MIN_SCRATCH)
-		return CREATE_ERR_SCRATCH_TOO_SMALL;
 
 	/* carve the scratch: state, write buffer, window */
 	uintptr_t base = ((uintptr_t)pl->scratch.buf + 15) & ~(uintptr_t)15;

@@ -167,22 +167,20 @@ static uint32_t write_metadata(struct fmt_out *w, uint8_t *buf, const struct vhd
 	return CREATE_ERR_OK;
 }
 
-static uint32_t check_config(const struct create_config *cfg, const struct fmt_scratch *scratch)
+static uint32_t check_config(const struct create_config *cfg)
 {
 	if (cfg->vhd_subformat != VHD_DYNAMIC && cfg->vhd_subformat != VHD_FIXED)
 		return CREATE_ERR_INVALID_OPTION;
 	/* qemu's vhdx driver has no preallocation or backing. */
 	if (cfg->preallocation != PREALLOC_OFF || cfg->backing_file_len != 0)
 		return CREATE_ERR_INVALID_OPTION;
-	if (scratch->buf == 0 || scratch->size < VHDX_MIN_SCRATCH)
-		return CREATE_ERR_SCRATCH_TOO_SMALL;
 	return CREATE_ERR_OK;
 }
 
 static uint32_t vhdx_plan(const struct fmt_plan *pl, struct plan_result *res)
 {
 	const struct create_config *cfg = pl->cfg;
-	uint32_t err = check_config(cfg, &pl->scratch);
+	uint32_t err = check_config(cfg);
 	if (err != CREATE_ERR_OK)
 		return err;
 	int fixed = cfg->vhd_subformat == VHD_FIXED;

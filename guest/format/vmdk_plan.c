@@ -28,8 +28,7 @@ struct vmdk_job {
 /* check_options refuses what qemu-img refuses, with qemu's reason where a
  * user can reach the refusal. */
 static uint32_t check_options(const struct create_config *cfg, uint64_t virtual_size,
-			      const uint8_t *name, uint32_t name_len, const struct fmt_scratch *scratch,
-			      struct plan_result *res)
+			      const uint8_t *name, uint32_t name_len, struct plan_result *res)
 {
 	if (cfg->vmdk_subformat > VMDK_TWO_GB_MAX_EXTENT_FLAT ||
 	    cfg->vmdk_adapter_type > VMDK_ADAPTER_LEGACY_ESX)
@@ -69,8 +68,6 @@ static uint32_t check_options(const struct create_config *cfg, uint64_t virtual_
 		if (name[i] == '/' || name[i] == '\0' || name[i] == '"' || name[i] == '\n')
 			return CREATE_ERR_BAD_CONFIG;
 	}
-	if (scratch->buf == 0 || scratch->size < VMDK_MIN_SCRATCH)
-		return CREATE_ERR_SCRATCH_TOO_SMALL;
 	return CREATE_ERR_OK;
 }
 
@@ -190,7 +187,7 @@ static uint32_t plan_split(const struct vmdk_job *j, const struct vmdk_text *des
 static uint32_t vmdk_plan(const struct fmt_plan *pl, struct plan_result *res)
 {
 	const struct create_config *cfg = pl->cfg;
-	uint32_t err = check_options(cfg, pl->virtual_size, pl->image_name, pl->image_name_len, &pl->scratch, res);
+	uint32_t err = check_options(cfg, pl->virtual_size, pl->image_name, pl->image_name_len, res);
 	if (err != CREATE_ERR_OK)
 		return err;
 	/* The new descriptor records the backing file's CID; without an

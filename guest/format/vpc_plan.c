@@ -83,8 +83,7 @@ static int fill(struct fmt_out *w, uint8_t *buf, uint32_t chunk, uint64_t off, u
 	return 0;
 }
 
-static uint32_t check_config(const struct create_config *cfg, uint64_t virtual_size,
-			     const struct fmt_scratch *scratch)
+static uint32_t check_config(const struct create_config *cfg, uint64_t virtual_size)
 {
 	if (cfg->vhd_subformat != VHD_DYNAMIC && cfg->vhd_subformat != VHD_FIXED)
 		return CREATE_ERR_INVALID_OPTION;
@@ -96,15 +95,13 @@ static uint32_t check_config(const struct create_config *cfg, uint64_t virtual_s
 	/* qemu-img checks the size as given, before any rounding. */
 	if (virtual_size > VPC_MAX_SECTORS * VPC_SECTOR)
 		return CREATE_ERR_INVALID_SIZE;
-	if (scratch->buf == 0 || scratch->size < VPC_MIN_SCRATCH)
-		return CREATE_ERR_SCRATCH_TOO_SMALL;
 	return CREATE_ERR_OK;
 }
 
 static uint32_t vpc_plan(const struct fmt_plan *pl, struct plan_result *res)
 {
 	const struct create_config *cfg = pl->cfg;
-	uint32_t err = check_config(cfg, pl->virtual_size, &pl->scratch);
+	uint32_t err = check_config(cfg, pl->virtual_size);
 	if (err == CREATE_ERR_INVALID_SIZE)
 		res->reason = "The image size is too large for file format 'vpc'";
 	if (err != CREATE_ERR_OK)
