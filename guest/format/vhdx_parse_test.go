@@ -89,6 +89,19 @@ func TestVhdxParseMalformed(t *testing.T) {
 	fixRT := func(f func([]byte) []byte) func([]byte) []byte {
 		return func(d []byte) []byte { d = f(d); vhdxFixCRC(d, r1, 64<<10); return d }
 	}
+	// extraRegion adds a third region-table entry of another GUID.
+	extraRegion := func(off uint64, length uint32, required bool) func([]byte) []byte {
+		return fixRT(func(d []byte) []byte {
+			binary.LittleEndian.PutUint32(d[r1+8:], 3)
+			copy(d[r1+80:], "0123456789abcdef")
+			binary.LittleEndian.PutUint64(d[r1+96:], off)
+			binary.LittleEndian.PutUint32(d[r1+104:], length)
+			if required {
+				binary.LittleEndian.PutUint32(d[r1+108:], 1)
+			}
+			return d
+		})
+	}
 	seq := func(d []byte, h int) uint64 { return binary.LittleEndian.Uint64(d[h+8:]) }
 	// logEntry writes a one-sector log entry at the start of the log and
 	// sets a log GUID in both headers; good says whether its CRC is right.
@@ -174,21 +187,8 @@ func TestVhdxParseMalformed(t *testing.T) {
 		{"r1-count-2047", "base", fixRT(le32(r1+8, 2047))},
 		{"r1-count-2048", "base", fixRT(le32(r1+8, 2048))},
 		{"r1-count-max", "base", fixRT(le32(r1+8, 0xFFFFFFFF))},
-		{"r1-unknown-required", "base", fixRT(func(d []byte) []byte {
-			binary.LittleEndian.PutUint32(d[r1+8:], 3)
-			copy(d[r1+80:], "0123456789abcdef")
-			binary.LittleEndian.PutUint64(d[r1+96:], 0x500000)
-			binary.LittleEndian.PutUint32(d[r1+104:], 0x100000)
-			binary.LittleEndian.PutUint32(d[r1+108:], 1)
-			return d
-		})},
-		{"r1-unknown-optional", "base", fixRT(func(d []byte) []byte {
-			binary.LittleEndian.PutUint32(d[r1+8:], 3)
-			copy(d[r1+80:], "0123456789abcdef")
-			binary.LittleEndian.PutUint64(d[r1+96:], 0x200000)
-			binary.LittleEndian.PutUint32(d[r1+104:], 0x100000)
-			return d
-		})},
+		{"r1-unknown-required", "base", extraRegion(0x500000, 0x100000, true)},
+		{"r1-unknown-optional", "base", extraRegion(0x200000, 0x100000, false)},
 		{"r1-dup-bat", "base", fixRT(func(d []byte) []byte {
 			binary.LittleEndian.PutUint32(d[r1+8:], 3)
 			copy(d[r1+80:r1+112], d[r1+16:r1+48])
@@ -304,26 +304,9 @@ func TestVhdxParseMalformed(t *testing.T) {
 		{"fixed-trunc-511", "fixed", func(d []byte) []byte { return d[:len(d)-511] }},
 		{"fixed-trunc-512", "fixed", func(d []byte) []byte { return d[:len(d)-512] }},
 		{"fixed-trunc-1M", "fixed", func(d []byte) []byte { return d[:len(d)-1<<20] }},
-		{"zero-len-region-in-bat", "base", fixRT(func(d []byte) []byte {
-			binary.LittleEndian.PutUint32(d[r1+8:], 3)
-			copy(d[r1+80:], "0123456789abcdef")
-			binary.LittleEndian.PutUint64(d[r1+96:], 0x280000)
-			return d
-		})},
-		{"unknown-region-on-block", "fixed", fixRT(func(d []byte) []byte {
-			binary.LittleEndian.PutUint32(d[r1+8:], 3)
-			copy(d[r1+80:], "0123456789abcdef")
-			binary.LittleEndian.PutUint64(d[r1+96:], 0x900000)
-			binary.LittleEndian.PutUint32(d[r1+104:], 0x1000)
-			return d
-		})},
-		{"unknown-region-next-to-block", "fixed", fixRT(func(d []byte) []byte {
-			binary.LittleEndian.PutUint32(d[r1+8:], 3)
-			copy(d[r1+80:], "0123456789abcdef")
-			binary.LittleEndian.PutUint64(d[r1+96:], 0xc00000)
-			binary.LittleEndian.PutUint32(d[r1+104:], 0x1000)
-			return d
-		})},
+		{"zero-len-region-in-bat", "base", extraRegion(0x280000, 0, false)},
+		{"unknown-region-on-block", "fixed", extraRegion(0x900000, 0x1000, false)},
+		{"unknown-region-next-to-block", "fixed", extraRegion(0xc00000, 0x1000, false)},
 		{"many-zero-regions", "fixed", fixRT(func(d []byte) []byte {
 			binary.LittleEndian.PutUint32(d[r1+8:], 2047)
 			return d

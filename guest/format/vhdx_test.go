@@ -193,4 +193,3 @@ func TestVhdxFields(t *testing.T) {
 		t.Errorf("other entropy, same GUIDs")
 	}
 }
-
