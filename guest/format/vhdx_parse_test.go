@@ -89,6 +89,16 @@ func TestVhdxParseMalformed(t *testing.T) {
 	fixRT := func(f func([]byte) []byte) func([]byte) []byte {
 		return func(d []byte) []byte { d = f(d); vhdxFixCRC(d, r1, 64<<10); return d }
 	}
+	// unknownItem adds a sixth metadata item of another GUID with flags.
+	unknownItem := func(flags uint32) func([]byte) []byte {
+		return func(d []byte) []byte {
+			binary.LittleEndian.PutUint16(d[meta+10:], 6)
+			copy(d[meta+0xc0:], "0123456789abcdef")
+			binary.LittleEndian.PutUint32(d[meta+0xd0:], 0x10000)
+			binary.LittleEndian.PutUint32(d[meta+0xd8:], flags)
+			return d
+		}
+	}
 	// extraRegion adds a third region-table entry of another GUID.
 	extraRegion := func(off uint64, length uint32, required bool) func([]byte) []byte {
 		return fixRT(func(d []byte) []byte {
@@ -227,20 +237,8 @@ func TestVhdxParseMalformed(t *testing.T) {
 		}},
 		{"fp-len-0", "base", le32(meta+0x34, 0)},
 		{"fp-flags-0", "base", le32(meta+0x38, 0)},
-		{"unknown-item-required", "base", func(d []byte) []byte {
-			binary.LittleEndian.PutUint16(d[meta+10:], 6)
-			copy(d[meta+0xc0:], "0123456789abcdef")
-			binary.LittleEndian.PutUint32(d[meta+0xd0:], 0x10000)
-			binary.LittleEndian.PutUint32(d[meta+0xd8:], 4)
-			return d
-		}},
-		{"unknown-item-optional", "base", func(d []byte) []byte {
-			binary.LittleEndian.PutUint16(d[meta+10:], 6)
-			copy(d[meta+0xc0:], "0123456789abcdef")
-			binary.LittleEndian.PutUint32(d[meta+0xd0:], 0x10000)
-			binary.LittleEndian.PutUint32(d[meta+0xd8:], 3)
-			return d
-		}},
+		{"unknown-item-required", "base", unknownItem(4)},
+		{"unknown-item-optional", "base", unknownItem(3)},
 		{"dup-fp", "base", func(d []byte) []byte {
 			binary.LittleEndian.PutUint16(d[meta+10:], 6)
 			copy(d[meta+0xc0:meta+0xe0], d[meta+0x20:meta+0x40])
