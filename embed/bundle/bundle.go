@@ -133,16 +133,23 @@ func readMembers(archive []byte) (map[string][]byte, error) {
 		if _, dup := members[rec.Name]; dup {
 			return nil, fmt.Errorf("%s is in the archive twice", rec.Name)
 		}
-		data := make([]byte, rec.FileSize)
-		if n, err := rec.ReadAt(data, 0); uint64(n) != rec.FileSize {
-			return nil, fmt.Errorf("member %s: data runs past the end of the archive (%v)", rec.Name, err)
+		// The member's data is a section of the archive: alias it, as
+		// nothing writes to either.
+		sr, ok := rec.ReaderAt.(*io.SectionReader)
+		if !ok {
+			return nil, fmt.Errorf("member %s: the cpio reader gave no section of the archive", rec.Name)
 		}
-		members[rec.Name] = data
+		_, off, n := sr.Outer()
+		if off < 0 || n != int64(rec.FileSize) || uint64(n) > uint64(len(archive)) || off > int64(len(archive))-n {
+			return nil, fmt.Errorf("member %s: data runs past the end of the archive", rec.Name)
+		}
+		members[rec.Name] = archive[off : off+n : off+n]
 	}
 }
 
 // Read parses and verifies a bundle: every manifest entry must have a member
 // of exactly that size and sha256, and every member must be in the manifest.
+// The binaries' Data alias archive.
 func Read(archive []byte) (*Bundle, error) {
 	members, err := readMembers(archive)
 	if err != nil {
