@@ -168,16 +168,13 @@ func (v *Values) Set(name, value string) error {
 		}
 		value = strconv.FormatUint(n, 10)
 	case formats.KindBool:
-		if _, err := ParseBool(value); err != nil {
+		if _, err := formats.ParseBool(value); err != nil {
 			return fmt.Errorf("parameter '%s' expects 'on' or 'off', not '%s'", name, value)
 		}
 	}
 	v.set[name] = value
 	return nil
 }
-
-// ParseBool parses an on/off value the ways qemu accepts.
-func ParseBool(s string) (bool, error) { return formats.ParseBool(s) }
 
 // Has reports whether the option was set.
 func (v *Values) Has(name string) bool {
@@ -199,16 +196,6 @@ func (v *Values) Uint(name string, def uint64) uint64 {
 	}
 	n, _ := strconv.ParseUint(s, 10, 64) // Set stored it canonical
 	return n
-}
-
-// Bool returns a bool option, or def when unset.
-func (v *Values) Bool(name string, def bool) bool {
-	s, ok := v.set[name]
-	if !ok {
-		return def
-	}
-	b, _ := ParseBool(s)
-	return b
 }
 
 // Explicit lists the options set, in the "Formatting" line's order, as
