@@ -216,16 +216,6 @@ func Named(name string) (*Format, bool) {
 	return nil, false
 }
 
-// Numbered returns the format whose Number is n.
-func Numbered(n uint32) (*Format, bool) {
-	for _, f := range All {
-		if f.Number == n {
-			return f, true
-		}
-	}
-	return nil, false
-}
-
 // vmdkExtentMax is the most a twoGbMaxExtent extent holds.
 const vmdkExtentMax = 2 << 30
 
