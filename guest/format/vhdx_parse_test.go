@@ -24,8 +24,7 @@ func vhdxFixCRC(d []byte, off, n int) {
 
 func vhdxSamples(t *testing.T, dir string) map[string]string {
 	t.Helper()
-	out := map[string]string{}
-	for name, tc := range map[string]struct{ opts, size string }{
+	return qemuSamples(t, dir, "vhdx", "vhdx", map[string]sample{
 		"base":      {"subformat=dynamic", "1G"},
 		"fixed":     {"subformat=fixed,block_state_zero=off,block_size=1M", "4M"},
 		"fixedzero": {"subformat=fixed", "4M"},
@@ -35,14 +34,7 @@ func vhdxSamples(t *testing.T, dir string) map[string]string {
 		"tiny":      {"subformat=dynamic", "1"},
 		"empty":     {"subformat=dynamic", "0"},
 		"huge":      {"subformat=dynamic", "64T"},
-	} {
-		p := filepath.Join(dir, name+".vhdx")
-		if o, err := qemuCreate("-f", "vhdx", "-o", tc.opts, p, tc.size); err != nil {
-			t.Fatalf("qemu-img create: %v: %s", err, o)
-		}
-		out[name] = p
-	}
-	return out
+	})
 }
 
 func TestVhdxParseQemuImages(t *testing.T) {

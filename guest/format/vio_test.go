@@ -286,3 +286,26 @@ func formatNumber(name string) uint32 {
 	}
 	return f.Number
 }
+
+// sample is an image qemu-img makes for the parser tests.
+type sample struct{ opts, size string }
+
+// qemuSamples makes each sample with qemu-img in a directory of its own
+// (multi-file images keep their extents apart) and returns each one's
+// path by name.
+func qemuSamples(t *testing.T, dir, format, ext string, samples map[string]sample) map[string]string {
+	t.Helper()
+	out := map[string]string{}
+	for name, s := range samples {
+		sub := filepath.Join(dir, name)
+		if err := os.Mkdir(sub, 0o755); err != nil {
+			t.Fatal(err)
+		}
+		p := filepath.Join(sub, "img."+ext)
+		if o, err := qemuCreate("-f", format, "-o", s.opts, p, s.size); err != nil {
+			t.Fatalf("qemu-img create %s: %v: %s", name, err, o)
+		}
+		out[name] = p
+	}
+	return out
+}

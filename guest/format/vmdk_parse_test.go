@@ -33,8 +33,7 @@ func vmdkStreamAtEnd(d []byte) []byte {
 // returns the path of each (the descriptor for multi-file ones).
 func vmdkParseSamples(t *testing.T, dir string) map[string]string {
 	t.Helper()
-	out := map[string]string{}
-	for name, tc := range map[string]struct{ opts, size string }{
+	out := qemuSamples(t, dir, "vmdk", "vmdk", map[string]sample{
 		"sparse":      {"subformat=monolithicSparse", "1G"},
 		"sparse0":     {"subformat=monolithicSparse", "0"},
 		"sparse1P":    {"subformat=monolithicSparse", "1P"},
@@ -44,17 +43,7 @@ func vmdkParseSamples(t *testing.T, dir string) map[string]string {
 		"twogbflat":   {"subformat=twoGbMaxExtentFlat", "3000"},
 		"flat0":       {"subformat=monolithicFlat", "0"},
 		"zeroed":      {"subformat=monolithicSparse,zeroed_grain=on", "1G"},
-	} {
-		sub := filepath.Join(dir, name)
-		if err := os.Mkdir(sub, 0o755); err != nil {
-			t.Fatal(err)
-		}
-		p := filepath.Join(sub, "img.vmdk")
-		if o, err := qemuCreate("-f", "vmdk", "-o", tc.opts, p, tc.size); err != nil {
-			t.Fatalf("qemu-img create: %v: %s", err, o)
-		}
-		out[name] = p
-	}
+	})
 	// A child with a backing file: its descriptor has parentFileNameHint.
 	child := filepath.Join(dir, "sparse", "child.vmdk")
 	if o, err := qemuCreate("-f", "vmdk", "-b", "img.vmdk", "-F", "vmdk", child); err != nil {

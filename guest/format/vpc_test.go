@@ -201,28 +201,20 @@ func TestVpcFields(t *testing.T) {
 }
 
 // vpcSamples makes qemu-img images of every kind for the parser tests.
-func vpcSamples(t *testing.T, dir string) []string {
+func vpcSamples(t *testing.T, dir string) map[string]string {
 	t.Helper()
-	var paths []string
-	for i, tc := range []struct{ opts, size string }{
-		{"subformat=dynamic", "1G"}, {"subformat=dynamic,force_size=on", "1G"},
-		{"subformat=fixed", "3M"}, {"subformat=fixed,force_size=on", "3M"},
-		{"subformat=dynamic", "0"}, {"subformat=fixed", "0"}, {"subformat=dynamic", "200G"},
-		{"subformat=dynamic,force_size=on", "1000"}, {"subformat=dynamic", "2040G"},
-	} {
-		p := filepath.Join(dir, fmt.Sprintf("s%d.vhd", i))
-		if out, err := qemuCreate("-f", "vpc", "-o", tc.opts, p, tc.size); err != nil {
-			t.Fatalf("qemu-img create: %v: %s", err, out)
-		}
-		paths = append(paths, p)
-	}
-	return paths
+	return qemuSamples(t, dir, "vpc", "vhd", map[string]sample{
+		"dynamic": {"subformat=dynamic", "1G"}, "dynamic-force": {"subformat=dynamic,force_size=on", "1G"},
+		"fixed": {"subformat=fixed", "3M"}, "fixed-force": {"subformat=fixed,force_size=on", "3M"},
+		"dynamic-0": {"subformat=dynamic", "0"}, "fixed-0": {"subformat=fixed", "0"}, "dynamic-200G": {"subformat=dynamic", "200G"},
+		"dynamic-force-1000": {"subformat=dynamic,force_size=on", "1000"}, "dynamic-2040G": {"subformat=dynamic", "2040G"},
+	})
 }
 
 func TestVpcParseQemuImages(t *testing.T) {
 	needQemuImg(t)
 	t.Parallel()
-	for _, p := range vpcSamples(t, t.TempDir()) {
+	for name, p := range vpcSamples(t, t.TempDir()) {
 		data, err := os.ReadFile(p)
 		if err != nil {
 			t.Fatal(err)
@@ -233,7 +225,7 @@ func TestVpcParseQemuImages(t *testing.T) {
 			continue // the fixed 0-byte image: qemu-img cannot open it either
 		}
 		if code != shared.CreateErrOK || got.Format != shared.FormatVpc || int64(got.VirtualSize) != want {
-			t.Errorf("%s: parse = %+v, %d; qemu-img says %d", filepath.Base(p), got, code, want)
+			t.Errorf("%s: parse = %+v, %d; qemu-img says %d", name, got, code, want)
 		}
 	}
 }
@@ -257,7 +249,7 @@ func TestVpcParseMalformed(t *testing.T) {
 	t.Parallel()
 	dir := t.TempDir()
 	samples := vpcSamples(t, dir)
-	dyn, fixed := samples[0], samples[2]
+	dyn, fixed := samples["dynamic"], samples["fixed"]
 	type mut struct {
 		name string
 		src  string
