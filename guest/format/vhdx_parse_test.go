@@ -40,17 +40,8 @@ func vhdxSamples(t *testing.T, dir string) map[string]string {
 func TestVhdxParseQemuImages(t *testing.T) {
 	needQemuImg(t)
 	t.Parallel()
-	for name, p := range vhdxSamples(t, t.TempDir()) {
-		data, err := os.ReadFile(p)
-		if err != nil {
-			t.Fatal(err)
-		}
-		got, code := Parse(shared.FormatVhdx, bytesReader(data), int64(len(data)), MinScratch(shared.FormatVhdx))
-		want := qemuVirtualSize(t, p, "vhdx")
-		if code != shared.CreateErrOK || got.Format != shared.FormatVhdx || int64(got.VirtualSize) != want {
-			t.Errorf("%s: parse = %+v, %d; qemu-img says %d", name, got, code, want)
-		}
-	}
+	parseQemuSamples(t, shared.FormatVhdx, vhdxSamples(t, t.TempDir()),
+		func(p string) int64 { return qemuVirtualSize(t, p, "vhdx") }, nil)
 }
 
 // TestVhdxParseMalformed mutates qemu-made images and checks that the
