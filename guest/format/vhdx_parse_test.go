@@ -3,11 +3,8 @@
 package format
 
 import (
-	"bytes"
 	"encoding/binary"
 	"hash/crc32"
-	"os"
-	"path/filepath"
 	"testing"
 
 	"instar/shared"
@@ -120,11 +117,7 @@ func TestVhdxParseMalformed(t *testing.T) {
 			return d
 		}
 	}
-	type mut struct {
-		name, src string
-		f         func([]byte) []byte
-	}
-	muts := []mut{
+	muts := []mutation{
 		{"ok", "base", func(d []byte) []byte { return d }},
 		{"empty-file", "base", func(d []byte) []byte { return nil }},
 		{"file-id", "base", func(d []byte) []byte { d[0] = 'x'; return d }},
@@ -297,23 +290,7 @@ func TestVhdxParseMalformed(t *testing.T) {
 		{"sb-past-state7", "big", le64(0x200000+4096*8, 0x1000000000|7)},
 		{"sb-meta", "big", le64(0x200000+4096*8, 0x300006)},
 	}
-	for _, m := range muts {
-		t.Run(m.name, func(t *testing.T) {
-			t.Parallel()
-			orig, err := os.ReadFile(samples[m.src])
-			if err != nil {
-				t.Fatal(err)
-			}
-			d := m.f(orig)
-			p := filepath.Join(t.TempDir(), "m.vhdx")
-			if err := os.WriteFile(p, d, 0o644); err != nil {
-				t.Fatal(err)
-			}
-			want := qemuVirtualSize(t, p, "vhdx")
-			got, code := Parse(shared.FormatVhdx, bytesReader(bytes.Clone(d)), int64(len(d)), MinScratch(shared.FormatVhdx))
-			checkParsedSize(t, want, got, code)
-		})
-	}
+	parseMutations(t, shared.FormatVhdx, samples, muts, func(p string) int64 { return qemuVirtualSize(t, p, "vhdx") })
 }
 
 func TestVhdxParseScratch(t *testing.T) {

@@ -334,3 +334,37 @@ func parseQemuSamples(t *testing.T, format uint32, samples map[string]string, qe
 		}
 	}
 }
+
+// mutation is a change to a qemu-img sample (src names it) for a parser
+// test.
+type mutation struct {
+	name, src string
+	f         func(d []byte) []byte
+}
+
+// parseMutations checks the parser of format against qemu-img on each
+// mutated sample: both refuse, or both accept with the same size
+// (qemuSize is qemu-img's). The mutated file is written next to its
+// sample, so that a vmdk's extents resolve; the parser gets an exact-size
+// copy, so that the sanitizers catch any overrun.
+func parseMutations(t *testing.T, format uint32, samples map[string]string, muts []mutation, qemuSize func(string) int64) {
+	t.Helper()
+	for _, m := range muts {
+		t.Run(m.name, func(t *testing.T) {
+			t.Parallel()
+			src := samples[m.src]
+			orig, err := os.ReadFile(src)
+			if err != nil {
+				t.Fatal(err)
+			}
+			d := m.f(orig)
+			p := filepath.Join(filepath.Dir(src), "m-"+m.name+filepath.Ext(src))
+			if err := os.WriteFile(p, d, 0o644); err != nil {
+				t.Fatal(err)
+			}
+			want := qemuSize(p)
+			got, code := Parse(format, bytesReader(bytes.Clone(d)), int64(len(d)), MinScratch(format))
+			checkParsedSize(t, want, got, code)
+		})
+	}
+}

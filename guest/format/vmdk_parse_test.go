@@ -5,7 +5,6 @@ package format
 import (
 	"bytes"
 	"encoding/binary"
-	"fmt"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -106,11 +105,7 @@ func TestVmdkParseMalformed(t *testing.T) {
 			return bytes.Replace(d, []byte(from), []byte(to[:len(from)]), 1)
 		}
 	}
-	type mut struct {
-		name, src string
-		f         func([]byte) []byte
-	}
-	muts := []mut{
+	muts := []mutation{
 		{"ok", "sparse", func(d []byte) []byte { return d }},
 		{"empty", "sparse", func(d []byte) []byte { return nil }},
 		{"3-bytes", "sparse", func(d []byte) []byte { return d[:3] }},
@@ -197,25 +192,7 @@ func TestVmdkParseMalformed(t *testing.T) {
 		{"sparse-1P", "sparse1P", func(d []byte) []byte { return d }},
 		{"zeroed", "zeroed", func(d []byte) []byte { return d }},
 	}
-	for _, m := range muts {
-		t.Run(m.name, func(t *testing.T) {
-			t.Parallel()
-			src := samples[m.src]
-			orig, err := os.ReadFile(src)
-			if err != nil {
-				t.Fatal(err)
-			}
-			d := m.f(orig)
-			// Next to the original, so extent files resolve.
-			p := filepath.Join(filepath.Dir(src), fmt.Sprintf("m-%s.vmdk", m.name))
-			if err := os.WriteFile(p, d, 0o644); err != nil {
-				t.Fatal(err)
-			}
-			want := qemuBackingSize(t, p)
-			got, code := Parse(shared.FormatVmdk, bytesReader(bytes.Clone(d)), int64(len(d)), MinScratch(shared.FormatVmdk))
-			checkParsedSize(t, want, got, code)
-		})
-	}
+	parseMutations(t, shared.FormatVmdk, samples, muts, func(p string) int64 { return qemuBackingSize(t, p) })
 }
 
 func TestVmdkParseScratch(t *testing.T) {

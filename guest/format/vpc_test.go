@@ -237,12 +237,7 @@ func TestVpcParseMalformed(t *testing.T) {
 	t.Parallel()
 	dir := t.TempDir()
 	samples := vpcSamples(t, dir)
-	dyn, fixed := samples["dynamic"], samples["fixed"]
-	type mut struct {
-		name string
-		src  string
-		f    func(d []byte) []byte
-	}
+	const dyn, fixed = "dynamic", "fixed"
 	be32 := func(off int, v uint32, fix bool) func([]byte) []byte {
 		return func(d []byte) []byte {
 			binary.BigEndian.PutUint32(d[off:], v)
@@ -261,7 +256,7 @@ func TestVpcParseMalformed(t *testing.T) {
 			return d
 		}
 	}
-	muts := []mut{
+	muts := []mutation{
 		{"empty", dyn, func(d []byte) []byte { return nil }},
 		{"511", dyn, func(d []byte) []byte { return d[:511] }},
 		{"footer-only", dyn, func(d []byte) []byte { return d[:512] }},
@@ -367,24 +362,7 @@ func TestVpcParseMalformed(t *testing.T) {
 			return d
 		}},
 	}
-	for _, m := range muts {
-		t.Run(m.name, func(t *testing.T) {
-			t.Parallel()
-			orig, err := os.ReadFile(m.src)
-			if err != nil {
-				t.Fatal(err)
-			}
-			d := m.f(orig)
-			p := filepath.Join(t.TempDir(), "m.vhd")
-			if err := os.WriteFile(p, d, 0o644); err != nil {
-				t.Fatal(err)
-			}
-			want := qemuVirtualSize(t, p, "vpc")
-			// Exact-size copies so the sanitizers catch any overrun.
-			got, code := Parse(shared.FormatVpc, bytesReader(bytes.Clone(d)), int64(len(d)), MinScratch(shared.FormatVpc))
-			checkParsedSize(t, want, got, code)
-		})
-	}
+	parseMutations(t, shared.FormatVpc, samples, muts, func(p string) int64 { return qemuVirtualSize(t, p, "vpc") })
 }
 
 // TestVpcParseScratch checks the parser's scratch checks.
