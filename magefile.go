@@ -185,7 +185,7 @@ func Guest() error {
 	}
 	fmt.Printf("guest %-10s %6d bytes ELF (cap %d)\n", guestbuild.StubName, len(stub.Data), guestbuild.StubMaxSize)
 	bins = append(bins, bundle.Binary{
-		Entry: bundle.Entry{Name: guestbuild.StubName, LoadAddr: stub.Entry, MemSize: uint64(len(stub.Data))},
+		Entry: bundle.Entry{Name: guestbuild.StubName, LoadAddr: stub.LoadAddr, MemSize: uint64(len(stub.Data))},
 		Data:  stub.Data,
 	})
 	// End of the process stub.

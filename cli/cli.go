@@ -19,6 +19,7 @@ import (
 	"github.com/spf13/pflag"
 
 	"instar/buildinfo"
+	"instar/cpupin"
 	"instar/getopt"
 )
 
@@ -38,7 +39,7 @@ func (e *StatusError) Unwrap() error { return e.Err }
 func Main(args []string) int {
 	keepIgnoring = true // the process ends with the command
 	if len(args) > 0 && args[0] == "create" {
-		stayOnThisCPU()
+		cpupin.Here() // for good: the process ends with the command
 	}
 	err := Execute(args, os.Stdout)
 	if err == nil {

@@ -17,8 +17,6 @@ import (
 	"instar/imgcreate"
 	"instar/imgopt"
 	"instar/imgsize"
-	"instar/vmm"
-	"instar/vmm/accel"
 )
 
 func createCommand() *cobra.Command {
@@ -139,10 +137,9 @@ func (c *createCmd) run(stdout io.Writer, args []string) error {
 	if len(args) > 2 {
 		return fmt.Errorf("unexpected argument: %s", args[2])
 	}
-	filename := args[0]
-	// qemu-img's file protocol prefix names the same file; the
+	// A protocol prefix (qemu-img's "file:") is imgcreate's to read; the
 	// "Formatting" line shows the name as given.
-	path := strings.TrimPrefix(filename, "file:")
+	filename := args[0]
 	var size uint64
 	if len(args) == 2 {
 		n, err := imgsize.Parse(args[1])
@@ -187,29 +184,22 @@ func (c *createCmd) run(stdout io.Writer, args []string) error {
 		// qemu-img 7.2 no longer guesses; with -u it cannot even look.
 		return fmt.Errorf("%s: Backing file specified without backing format", filename)
 	}
-	var acc vmm.Accelerator
-	var guests *imgcreate.Guests
-	if format != "raw" {
-		// The guests' VMs are set up while the rest is checked; an
-		// unusable accelerator is reported below, in its turn.
-		if acc, err = accel.Get(accelName); err != nil {
-			return err
-		}
-		// -o backing_file= is -b.
-		guests = imgcreate.StartGuests(acc, vals.Has("backing_file") && !unsafe)
-		// instar exits right after the create: its guests' teardown
-		// need not hold that up.
-		defer guests.Release()
+	// The guests' VMs are set up while the rest is checked (-o
+	// backing_file= is -b); an unusable accelerator is reported below,
+	// in its turn.
+	guests, err := imgcreate.StartGuests(accelName, f, vals.Has("backing_file"), unsafe)
+	if err != nil {
+		return err
 	}
+	// instar exits right after the create: its guests' teardown need not
+	// hold that up.
+	defer guests.Release()
 	if out != "human" && out != "json" {
 		return fmt.Errorf("unknown output format %q (want human or json)", out)
 	}
-	req := imgcreate.Request{Filename: path, Options: vals, Format: format, Unsafe: unsafe, Deadline: timeout,
-		Accel: acc, Guests: guests}
-	if acc != nil {
-		if err := accel.CheckUsable(acc); err != nil {
-			return err
-		}
+	req := imgcreate.Request{Filename: filename, Options: vals, Unsafe: unsafe, Deadline: timeout, Guests: guests}
+	if err := guests.Check(); err != nil {
+		return err
 	}
 	if !quiet && out == "human" {
 		req.OnStart = func(v *imgopt.Values) { fmt.Fprintln(stdout, v.Formatting(filename)) }
@@ -227,7 +217,7 @@ func (c *createCmd) run(stdout io.Writer, args []string) error {
 	if err != nil {
 		if sig := ctx.signal(); sig != 0 {
 			// As a shell reports a process that signal killed.
-			return &StatusError{Status: 128 + int(sig), Err: fmt.Errorf("%s: interrupted; nothing was written", path)}
+			return &StatusError{Status: 128 + int(sig), Err: fmt.Errorf("%s: interrupted; nothing was written", filename)}
 		}
 		return err
 	}

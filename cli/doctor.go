@@ -12,7 +12,6 @@ import (
 	"instar/getopt"
 	"instar/vmm"
 	"instar/vmm/accel"
-	"instar/vmm/kvm"
 	"instar/vmm/selftest"
 )
 
@@ -106,9 +105,7 @@ func doctor(accs []vmm.Accelerator) doctorReport {
 	var rep doctorReport
 	for _, acc := range accs {
 		a := doctorAccel{Name: acc.Name()}
-		if acc.Name() == "kvm" && !kvm.HardwareAssisted() {
-			a.Note = "the CPU shows no vmx or svm flag, so this KVM is not hardware-accelerated; --accel auto uses process"
-		}
+		a.Note = accel.Note(acc)
 		if err := acc.Available(); err != nil {
 			a.Reason = err.Error()
 			rep.Accelerators = append(rep.Accelerators, a)

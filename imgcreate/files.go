@@ -7,12 +7,12 @@ import (
 	"io"
 	"os"
 	"path/filepath"
-	"strings"
 	"sync"
 
 	"golang.org/x/sys/unix"
 
 	"instar/shared"
+	"instar/shared/formats"
 )
 
 // outputFile is one file the create guest writes, and how far it may.
@@ -21,60 +21,31 @@ type outputFile struct {
 	limit uint64
 }
 
-// vmdkExtent is the most a twoGbMaxExtent extent holds.
-const vmdkExtent = 2 << 30
-
-// outputFiles lists the files a create writes: the image, and for the
-// multi-file vmdk subformats its extents, named as qemu-img names them.
-// The guest lays them out; the host decides which files exist and bounds
-// what the guest may write to each.
-func outputFiles(image string, cfg *shared.CreateConfig) ([]outputFile, error) {
+// outputFiles lists the files a create writes: the image, and the extents
+// of a multi-file format (the format table names them). The guest lays
+// them out; the host decides which files exist and bounds what the guest
+// may write to each.
+func outputFiles(image string, format *formats.Format, cfg *shared.CreateConfig) ([]outputFile, error) {
 	files := []outputFile{{image, outputLimit(cfg)}}
-	if cfg.TargetFormat != shared.FormatVmdk || cfg.VmdkSubformat < shared.VmdkMonolithicFlat {
+	if format.Extents == nil {
 		return files, nil
 	}
-	files[0].limit = 1 << 20 // just the descriptor
-	size := roundUp(cfg.VirtualSize)
-	var extents []uint64
-	switch cfg.VmdkSubformat {
-	case shared.VmdkMonolithicFlat:
-		if size > 0 {
-			extents = []uint64{size}
-		}
-	default:
-		for off := uint64(0); off < size; off += vmdkExtent {
-			extents = append(extents, min(vmdkExtent, size-off))
-		}
-	}
-	if len(extents)+1 > shared.MaxOutputs {
-		return nil, fmt.Errorf("%d extent files; instar writes at most %d", len(extents), shared.MaxOutputs-1)
-	}
-	flat := cfg.VmdkSubformat != shared.VmdkTwoGbMaxExtentSparse
 	dir, base := filepath.Split(image)
-	for i, n := range extents {
-		limit := n // a flat extent is its data, nothing more
-		if !flat {
-			limit = n + n/8 + 16<<20
+	descriptorOnly, extents, err := format.Extents(base, cfg)
+	if err != nil {
+		return nil, err
+	}
+	if descriptorOnly {
+		files[0].limit = 1 << 20
+	}
+	for _, e := range extents {
+		limit := e.Size // a flat extent is its data, nothing more
+		if !e.Flat {
+			limit = e.Size + e.Size/8 + 16<<20
 		}
-		files = append(files, outputFile{filepath.Join(dir, extentName(base, cfg.VmdkSubformat, i+1)), limit})
+		files = append(files, outputFile{filepath.Join(dir, e.Name), limit})
 	}
 	return files, nil
-}
-
-// extentName is qemu-img's: the image's base name split at its last '.',
-// with "-flat", "-sNNN" or "-fNNN" inserted ("disk.vmdk" -> "disk-s001.vmdk").
-func extentName(base string, subformat uint8, i int) string {
-	stem, ext := base, ""
-	if dot := strings.LastIndexByte(base, '.'); dot >= 0 {
-		stem, ext = base[:dot], base[dot:]
-	}
-	switch subformat {
-	case shared.VmdkMonolithicFlat:
-		return stem + "-flat" + ext
-	case shared.VmdkTwoGbMaxExtentSparse:
-		return fmt.Sprintf("%s-s%03d%s", stem, i, ext)
-	}
-	return fmt.Sprintf("%s-f%03d%s", stem, i, ext)
 }
 
 // output is one file a create writes: its target, and the file the image

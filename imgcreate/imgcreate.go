@@ -20,8 +20,11 @@ import (
 	"golang.org/x/sys/unix"
 
 	"instar/imgopt"
+	"instar/imgsize"
 	"instar/shared"
+	"instar/shared/formats"
 	"instar/vmm"
+	"instar/vmm/accel"
 )
 
 // Request is one create.
@@ -30,13 +33,11 @@ type Request struct {
 	Filename string
 	// Options holds -o, -b, -F and the size, for Options' format.
 	Options *imgopt.Values
-	Format  string
 	// Unsafe is -u: the backing file is recorded but not opened.
 	Unsafe bool
-	// Accel runs the guest; it is not needed for raw.
-	Accel vmm.Accelerator
-	// Guests, when set, are guests the caller started on Accel with
-	// StartGuests; Create uses them, and the caller closes them.
+	// Guests are the guests the caller started for this create with
+	// StartGuests (none for raw); Create runs them, the caller closes
+	// or releases them.
 	Guests *Guests
 	// Deadline bounds each guest run; zero means vmm.DefaultDeadline.
 	Deadline time.Duration
@@ -78,39 +79,65 @@ func (e *Error) Unwrap() error { return e.Err }
 // the files in place. A caller that starts them as early as it can (before
 // checking its own options, say) takes their set-up off its critical path.
 type Guests struct {
+	acc           vmm.Accelerator
 	create, probe *vmm.Guest
 }
 
-// StartGuests begins setting up the guests of one create on acc: the
-// create guest, and the probe that reads the backing file's header first
-// when probe is set (a backing file that is opened, not -u).
-func StartGuests(acc vmm.Accelerator, probe bool) *Guests {
-	g := &Guests{create: vmm.Start(acc, guestBinaries)}
-	if probe {
+// needsProbe is the rule for a probe run: a backing file that is opened
+// (not -u) is read by a first guest, which reports its format and size.
+func needsProbe(hasBacking, unsafe bool) bool { return hasBacking && !unsafe }
+
+// StartGuests begins setting up the guests a create of format needs, on
+// the accelerator accelName names (see accel.Get): none for raw (the host
+// makes raw images), else the create guest, and a probe guest when a
+// backing file is given without -u. Start them as soon as the format is
+// known: their set-up then overlaps the rest of the command's checks. The
+// error is an unknown accelerator name; whether it can run here is Check's
+// to say.
+func StartGuests(accelName string, format *imgopt.Format, hasBacking, unsafe bool) (*Guests, error) {
+	g := &Guests{}
+	if format.Def().OnHost {
+		return g, nil
+	}
+	acc, err := accel.Get(accelName)
+	if err != nil {
+		return nil, err
+	}
+	g.acc = acc
+	g.create = vmm.Start(acc, guestBinaries)
+	if needsProbe(hasBacking, unsafe) {
 		g.probe = vmm.Start(acc, guestBinaries)
 	}
-	return g
+	return g, nil
+}
+
+// Check says why the guests' accelerator cannot run guests here, if it
+// cannot.
+func (g *Guests) Check() error {
+	if g.acc == nil {
+		return nil
+	}
+	return accel.CheckUsable(g.acc)
 }
 
 // Close releases the guests, run or not, and waits until they are.
 func (g *Guests) Close() {
-	g.create.Close()
-	if g.probe != nil {
-		g.probe.Close()
+	for _, x := range []*vmm.Guest{g.create, g.probe} {
+		if x != nil {
+			x.Close()
+		}
 	}
 }
 
 // Release lets the guests go without waiting for their teardown, for a
 // command about to exit (see vmm.Guest.Release).
 func (g *Guests) Release() {
-	g.create.Release()
-	if g.probe != nil {
-		g.probe.Release()
+	for _, x := range []*vmm.Guest{g.create, g.probe} {
+		if x != nil {
+			x.Release()
+		}
 	}
 }
-
-// formatsWithBacking are the formats that can record a backing file.
-var formatsWithBacking = map[string]bool{"qcow2": true, "vmdk": true}
 
 // Create makes the image. On any failure the file named by r.Filename is
 // left as it was and no temporary file remains.
@@ -130,10 +157,11 @@ func create(ctx context.Context, r Request) (*Result, error) {
 	}
 	backing, hasBacking := opts.Get("backing_file")
 	backingFmt, hasBackingFmt := opts.Get("backing_fmt")
+	format := opts.Def()
 	// A backing format without a backing file is the format's to refuse
 	// (after the "Formatting" line, as qemu-img's drivers do).
-	if hasBacking && !formatsWithBacking[r.Format] {
-		return nil, fmt.Errorf("backing file not supported for file format '%s'", r.Format)
+	if hasBacking && !format.Backing {
+		return nil, fmt.Errorf("backing file not supported for file format '%s'", format.Name)
 	}
 	if hasBacking && (backing == r.Filename || sameFile(path, backingPath(path, backing))) {
 		return nil, errors.New("Error: Trying to create an image with the same filename as the backing file")
@@ -143,16 +171,16 @@ func create(ctx context.Context, r Request) (*Result, error) {
 		return nil, errors.New("image creation needs a size parameter")
 	}
 	size := opts.Uint("size", 0)
-	if size > imgsizeMax {
-		return nil, fmt.Errorf("image size must be between 0 and %d", imgsizeMax)
+	if size > imgsize.Max {
+		return nil, fmt.Errorf("image size must be between 0 and %d", uint64(imgsize.Max))
 	}
-	res := &Result{Filename: r.Filename, Format: r.Format, BackingFile: backing}
+	res := &Result{Filename: r.Filename, Format: format.Name, BackingFile: backing}
 	start := func() {
 		if r.OnStart != nil {
 			r.OnStart(opts)
 		}
 	}
-	if r.Format == "raw" {
+	if format.OnHost {
 		start()
 		t, err := openTarget(path, wantDevice)
 		if err != nil {
@@ -161,16 +189,11 @@ func create(ctx context.Context, r Request) (*Result, error) {
 		defer t.close()
 		return res, createRaw(ctx, r, t, roundUp(size), res)
 	}
-	guests := r.Guests
-	if guests == nil {
-		if r.Accel == nil {
-			return nil, fmt.Errorf("no accelerator to run the %s guest on", r.Format)
-		}
-		guests = StartGuests(r.Accel, hasBacking && !r.Unsafe)
-		defer guests.Close()
+	if r.Guests == nil || r.Guests.create == nil {
+		return nil, fmt.Errorf("no guest was started for the %s image", format.Name)
 	}
-	guest, probeGuest := guests.create, guests.probe
-	if hasBacking && !r.Unsafe && probeGuest == nil {
+	guest, probeGuest := r.Guests.create, r.Guests.probe
+	if needsProbe(hasBacking, r.Unsafe) && probeGuest == nil {
 		return nil, errors.New("no guest was started to read the backing file")
 	}
 	cfg, err := configFor(r)
@@ -183,12 +206,14 @@ func create(ctx context.Context, r Request) (*Result, error) {
 		}
 		return nil, err
 	}
-	flag(cfg, hasSize, shared.FlagSizeGiven)
+	if hasSize {
+		cfg.Flags |= shared.FlagSizeGiven
+	}
 
 	var inputs []vmm.Input
 	// qemu-img opens a vmdk's backing file even with -u: the new
 	// descriptor records the backing file's CID.
-	if hasBacking && (!r.Unsafe || r.Format == "vmdk") {
+	if needsProbe(hasBacking, r.Unsafe) || hasBacking && format.BackingEvenUnsafe {
 		in, err := openBacking(path, backing)
 		if err != nil {
 			return nil, err
@@ -196,18 +221,17 @@ func create(ctx context.Context, r Request) (*Result, error) {
 		defer in.f.Close()
 		inputs = []vmm.Input{{R: in.f, Size: in.size, SectorSize: 512}}
 	}
-	if hasBacking && !r.Unsafe {
+	if needsProbe(hasBacking, r.Unsafe) {
 		// Ask the guest what the backing file is before anything is
 		// written: its format must be known, and its size may be needed.
 		probe := *cfg
 		probe.Flags |= shared.FlagProbeOnly
-		gr, err := runGuest(ctx, r, probeGuest, &probe, inputs, nil)
+		cr, err := runGuest(ctx, r, probeGuest, &probe, inputs, nil)
 		if err != nil {
 			return nil, err
 		}
-		cr := gr.CreateResult
 		detected := vmm.Printable(cr.GetBackingFormat())
-		if _, known := formatNumbers[detected]; !known {
+		if _, known := formats.Named(detected); !known {
 			detected = "unknown"
 		}
 		switch {
@@ -236,9 +260,6 @@ func create(ctx context.Context, r Request) (*Result, error) {
 	start()
 	return res, createImage(ctx, r, path, wantDevice, guest, cfg, inputs, res)
 }
-
-// imgsizeMax is the largest virtual size qemu-img accepts.
-const imgsizeMax = math.MaxInt64
 
 func roundUp(n uint64) uint64 {
 	if n > math.MaxUint64-511 {
@@ -341,7 +362,7 @@ func outputLimit(cfg *shared.CreateConfig) uint64 {
 // createImage runs the create guest with its output files staged, and
 // puts them in place when all went well.
 func createImage(ctx context.Context, r Request, path string, wantDevice bool, guest *vmm.Guest, cfg *shared.CreateConfig, inputs []vmm.Input, res *Result) error {
-	files, err := outputFiles(path, cfg)
+	files, err := outputFiles(path, r.Options.Def(), cfg)
 	if err != nil {
 		return err
 	}
@@ -370,21 +391,19 @@ func createImage(ctx context.Context, r Request, path string, wantDevice bool, g
 			return fmt.Errorf("Could not resize image: Failed to resize underlying file: Preallocation mode '%s' unsupported for this non-regular file", word)
 		}
 	}
-	var gr *vmm.Result
+	var gr *guestResult
 	fill := func(fs []*os.File) error {
 		out := make([]vmm.Output, len(fs))
 		for i, f := range fs {
 			out[i] = vmm.Output{W: f, Limit: files[i].limit, SectorSize: 512}
 		}
 		gr, err = runGuest(ctx, r, guest, cfg, inputs, out)
+		cr := gr
 		if err != nil {
 			return err
 		}
-		cr := gr.CreateResult
-		if cr.GetError() != shared.CreateErrOK {
-			if why := guestReason(gr); why != "" {
-				return errors.New(why)
-			}
+		if cr.GetError() != shared.CreateErrOK && cr.reason != "" {
+			return errors.New(cr.reason)
 		}
 		switch cr.GetError() {
 		case shared.CreateErrOK:
@@ -398,9 +417,9 @@ func createImage(ctx context.Context, r Request, path string, wantDevice bool, g
 			if len(set) == 0 {
 				return errors.New(createErrorText(cr.GetError()))
 			}
-			return fmt.Errorf("%s does not accept %s (see -o help)", r.Format, strings.Join(set, ", "))
+			return fmt.Errorf("%s does not accept %s (see -o help)", r.Options.Def().Name, strings.Join(set, ", "))
 		case shared.CreateErrInvalidSize:
-			return fmt.Errorf("%s cannot make an image of %d bytes", r.Format, cfg.VirtualSize)
+			return fmt.Errorf("%s cannot make an image of %d bytes", r.Options.Def().Name, cfg.VirtualSize)
 		default:
 			return errors.New(createErrorText(cr.GetError()))
 		}
@@ -410,11 +429,11 @@ func createImage(ctx context.Context, r Request, path string, wantDevice bool, g
 			return fmt.Errorf("guest reported a file size of %d bytes and a data area [%d, %d); the limit is %d",
 				size, start, end, files[0].limit)
 		}
-		if err := checkResultSize(r.Format, cfg.VirtualSize, cr.GetResolvedVirtualSize()); err != nil {
+		if err := checkResultSize(r.Options.Def(), cfg.VirtualSize, cr.GetResolvedVirtualSize()); err != nil {
 			return err
 		}
 		for i := 1; i < len(fs); i++ {
-			n, ok := gr.OutputSizes[uint32(i)]
+			n, ok := gr.outputSizes[uint32(i)]
 			if !ok || n > files[i].limit {
 				return fmt.Errorf("guest gave no valid size for %s (%d, limit %d)", files[i].name, n, files[i].limit)
 			}
@@ -422,7 +441,7 @@ func createImage(ctx context.Context, r Request, path string, wantDevice bool, g
 		return nil
 	}
 	setSize := func(ctx context.Context, fs []*os.File) error {
-		cr := gr.CreateResult
+		cr := gr
 		size, start, end := cr.GetFileSizeAfter(), cr.GetPreallocStart(), cr.GetPreallocEnd()
 		// The order is qemu's: allocate the data area, then set the length.
 		if err := preallocate(ctx, fs[0], cfg.Preallocation, start, end, r.OnProgress); err != nil {
@@ -432,7 +451,7 @@ func createImage(ctx context.Context, r Request, path string, wantDevice bool, g
 			return fmt.Errorf("set image size: %w", err)
 		}
 		for i := 1; i < len(fs); i++ {
-			if err := fs[i].Truncate(int64(gr.OutputSizes[uint32(i)])); err != nil {
+			if err := fs[i].Truncate(int64(gr.outputSizes[uint32(i)])); err != nil {
 				return fmt.Errorf("set size of %s: %w", files[i].name, err)
 			}
 		}
@@ -443,25 +462,14 @@ func createImage(ctx context.Context, r Request, path string, wantDevice bool, g
 	return writeOutputs(ctx, targets, r.BeforeNamed, fill, setSize)
 }
 
-// formatMaxSize is the largest virtual size qemu 7.2 gives or reads in
-// each format: its block layer's limit, and the format's own where it is
-// lower (vpc: 0xff000000 sectors; vhdx: 64 TiB).
-var formatMaxSize = map[string]uint64{
-	"raw": bdrvMaxLength, "qcow2": bdrvMaxLength, "vmdk": bdrvMaxLength,
-	"vpc": 0xff000000 * 512, "vhdx": 64 << 40,
-}
-
-// bdrvMaxLength is qemu's BDRV_MAX_LENGTH: INT64_MAX aligned down to 1 GiB.
-const bdrvMaxLength = math.MaxInt64 &^ (1<<30 - 1)
-
 // checkInferredSize checks the virtual size the probe guest read from a
 // backing file of format fmt and rounds it as qemu does: a raw file's
 // length rounds up to whole sectors; every other format's size field
 // rounds down (qemu keeps whole sectors of it). A raw file's size is the
 // host's own knowledge, so the guest's word must agree with it.
 func checkInferredSize(format string, got, fileSize uint64) (uint64, error) {
-	limit, known := formatMaxSize[format]
-	if !known || got > limit {
+	f, known := formats.Named(format)
+	if !known || got > f.MaxSize {
 		return 0, fmt.Errorf("could not open backing image: the guest reported a virtual size of %d bytes for a %s image, more than qemu allows", got, format)
 	}
 	if format == "raw" {
@@ -475,14 +483,9 @@ func checkInferredSize(format string, got, fileSize uint64) (uint64, error) {
 
 // checkResultSize checks the virtual size the create guest reports before
 // it is printed: whole sectors, within the format's limit, and no larger
-// than what was asked (vpc's geometry may add a little: at most its
-// largest cylinder, 16 heads of 255 sectors).
-func checkResultSize(format string, asked, got uint64) error {
-	slack := uint64(0)
-	if format == "vpc" {
-		slack = 16 * 255 * 512
-	}
-	if got%512 != 0 || got > formatMaxSize[format] || got > roundUp(asked)+slack {
+// than what was asked, give or take the format's slack.
+func checkResultSize(format *formats.Format, asked, got uint64) error {
+	if got%512 != 0 || got > format.MaxSize || got > roundUp(asked)+format.SizeSlack {
 		return fmt.Errorf("guest reported a virtual size of %d bytes for a request of %d", got, asked)
 	}
 	return nil
@@ -508,7 +511,7 @@ func entropyAndTime(filename string) ([shared.CreateEntropySize]byte, uint64, er
 }
 
 // runGuest runs the create operation on g and returns its result.
-func runGuest(ctx context.Context, r Request, g *vmm.Guest, cfg *shared.CreateConfig, in []vmm.Input, out []vmm.Output) (*vmm.Result, error) {
+func runGuest(ctx context.Context, r Request, g *vmm.Guest, cfg *shared.CreateConfig, in []vmm.Input, out []vmm.Output) (*guestResult, error) {
 	res, err := g.Run(vmm.Config{
 		Context:         ctx,
 		OperationConfig: shared.Encode(cfg),
@@ -518,10 +521,7 @@ func runGuest(ctx context.Context, r Request, g *vmm.Guest, cfg *shared.CreateCo
 	if err != nil {
 		return nil, err
 	}
-	if res.CreateResult == nil {
-		return nil, fmt.Errorf("the create guest completed without a result%s", lastError(res))
-	}
-	return res, nil
+	return decodeResult(res, len(out))
 }
 
 // exitBudget is how many exits a create guest may cause: the VMM's
@@ -535,22 +535,4 @@ func exitBudget(cfg *shared.CreateConfig) int {
 		budget += cfg.VirtualSize / (16 << 10)
 	}
 	return int(min(budget, math.MaxInt32))
-}
-
-// guestReason is the rule a planner says was broken, when it gave one: the
-// guest's generic texts start with "create: ". It is printable ASCII only.
-func guestReason(res *vmm.Result) string {
-	if n := len(res.Errors); n > 0 {
-		if msg := vmm.Printable(res.Errors[n-1].GetMessage()); !strings.HasPrefix(msg, "create: ") {
-			return msg
-		}
-	}
-	return ""
-}
-
-func lastError(res *vmm.Result) string {
-	if n := len(res.Errors); n > 0 {
-		return ": " + vmm.Printable(res.Errors[n-1].GetMessage())
-	}
-	return ""
 }

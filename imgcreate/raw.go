@@ -9,14 +9,16 @@ import (
 
 	"golang.org/x/sys/unix"
 
+	"instar/cpupin"
 	"instar/shared"
 )
 
 // createRaw makes a raw image on the host: there is no format logic in a
 // raw image, so there is nothing for a guest to do (qemu-img does the same).
 func createRaw(ctx context.Context, r Request, t *target, size uint64, res *Result) error {
-	mode, err := choice(r.Options, "preallocation", shared.PreallocOff, map[string]uint8{
-		"off": shared.PreallocOff, "falloc": shared.PreallocFalloc, "full": shared.PreallocFull})
+	o, _ := r.Options.Def().Option("preallocation")
+	n, err := optionValue(r.Options, o)
+	mode := uint8(n)
 	if err != nil {
 		if v, _ := r.Options.Get("preallocation"); v == "metadata" {
 			return errors.New("preallocation mode 'metadata' is not supported by the raw format")
@@ -216,11 +218,7 @@ func onAnyCPU(fn func() error) error {
 		// The thread ends with this goroutine, since it is never unlocked:
 		// no thread with a wider binding goes back to the runtime's pool.
 		runtime.LockOSThread()
-		var all unix.CPUSet
-		for i := 0; i < len(all)*64; i++ {
-			all.Set(i) // the kernel keeps only the CPUs this process may use
-		}
-		_ = unix.SchedSetaffinity(0, &all) // only a speed-up
+		cpupin.Anywhere()
 		done <- fn()
 	}()
 	return <-done

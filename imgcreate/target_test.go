@@ -1,6 +1,7 @@
 package imgcreate
 
 import (
+	"instar/shared/formats"
 	"testing"
 
 	"instar/shared"
@@ -75,7 +76,8 @@ func TestInferredSize(t *testing.T) {
 		{"vpc", 1 << 30, 1 << 40, false},
 		{"vhdx", 128 << 40, 128 << 40, false},
 	} {
-		if err := checkResultSize(c.format, c.asked, c.got); (err == nil) != c.ok {
+		f, _ := formats.Named(c.format)
+		if err := checkResultSize(f, c.asked, c.got); (err == nil) != c.ok {
 			t.Errorf("checkResultSize(%s, %d, %d) = %v; want ok %v", c.format, c.asked, c.got, err, c.ok)
 		}
 	}

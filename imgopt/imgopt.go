@@ -14,115 +14,73 @@ import (
 	"strings"
 
 	"instar/imgsize"
+	"instar/shared/formats"
 )
 
-// Kind is an option's value type.
-type Kind int
-
-// Option kinds, as qemu-img names them in `-o help`.
-const (
-	String Kind = iota
-	Size
-	Number
-	Bool
-)
-
-func (k Kind) String() string {
-	return [...]string{"str", "size", "num", "bool (on/off)"}[k]
-}
-
-// Desc describes one option.
-type Desc struct {
-	Name string
-	Kind Kind
-	Help string
-	// Default is printed in the "Formatting" line when the option is not
-	// set; empty means the option is printed only when set.
-	Default string
-}
-
-// Format is one image format's option list, in the order qemu-img prints
-// the "Formatting" line.
+// Format is one image format's options, from the format table
+// (formats.All).
 type Format struct {
-	Name    string
-	Options []Desc
+	// Name is the format's qemu-img name.
+	Name string
+	def  *formats.Format
 }
 
-const (
-	helpSize        = "Virtual disk size"
-	helpBackingFile = "File name of a base image"
-)
-
-// Formats lists every format instar creates.
-var Formats = map[string]*Format{
-	"raw": {Name: "raw", Options: []Desc{
-		{Name: "size", Kind: Size, Help: helpSize},
-		{Name: "preallocation", Kind: String, Help: "Preallocation mode (allowed values: off, falloc, full)"},
-	}},
-	"qcow2": {Name: "qcow2", Options: []Desc{
-		{Name: "cluster_size", Kind: Size, Help: "qcow2 cluster size", Default: "65536"},
-		{Name: "extended_l2", Kind: Bool, Help: "Extended L2 tables", Default: "off"},
-		{Name: "preallocation", Kind: String, Help: "Preallocation mode (allowed values: off, metadata, falloc, full)"},
-		{Name: "compression_type", Kind: String, Help: "Compression method used for image cluster compression", Default: "zlib"},
-		{Name: "size", Kind: Size, Help: helpSize},
-		{Name: "compat", Kind: String, Help: "Compatibility level (v2 [0.10] or v3 [1.1])"},
-		{Name: "backing_file", Kind: String, Help: helpBackingFile},
-		{Name: "backing_fmt", Kind: String, Help: "Image format of the base image"},
-		{Name: "lazy_refcounts", Kind: Bool, Help: "Postpone refcount updates", Default: "off"},
-		{Name: "refcount_bits", Kind: Number, Help: "Width of a reference count entry in bits", Default: "16"},
-	}},
-	"vmdk": {Name: "vmdk", Options: []Desc{
-		{Name: "size", Kind: Size, Help: helpSize},
-		{Name: "adapter_type", Kind: String, Help: "Virtual adapter type, can be one of ide (default), lsilogic, buslogic or legacyESX"},
-		{Name: "backing_file", Kind: String, Help: helpBackingFile},
-		{Name: "backing_fmt", Kind: String, Help: "Must be 'vmdk' if present"},
-		{Name: "compat6", Kind: Bool, Help: "VMDK version 6 image", Default: "off"},
-		{Name: "hwversion", Kind: String, Help: "VMDK hardware version", Default: "undefined"},
-		{Name: "toolsversion", Kind: String, Help: "VMware guest tools version"},
-		{Name: "subformat", Kind: String, Help: "VMDK flat extent format, can be one of {monolithicSparse (default) | monolithicFlat | twoGbMaxExtentSparse | twoGbMaxExtentFlat | streamOptimized} "},
-		{Name: "zeroed_grain", Kind: Bool, Help: "Enable efficient zero writes using the zeroed-grain GTE feature"},
-	}},
-	"vpc": {Name: "vpc", Options: []Desc{
-		{Name: "size", Kind: Size, Help: helpSize},
-		{Name: "subformat", Kind: String, Help: "Type of virtual hard disk format. Supported formats are {dynamic (default) | fixed} "},
-		{Name: "force_size", Kind: Bool, Help: "Force disk size calculation to use the actual size specified, rather than using the nearest CHS-based calculation"},
-	}},
-	"vhdx": {Name: "vhdx", Options: []Desc{
-		{Name: "size", Kind: Size, Help: "Virtual disk size; max of 64TB."},
-		{Name: "log_size", Kind: Size, Help: "Log size; min 1MB.", Default: "1048576"},
-		{Name: "block_size", Kind: Size, Help: "Block Size; min 1MB, max 256MB. 0 means auto-calculate based on image size.", Default: "0"},
-		{Name: "subformat", Kind: String, Help: "VHDX format type, can be either 'dynamic' or 'fixed'. Default is 'dynamic'."},
-		{Name: "block_state_zero", Kind: Bool, Help: "Force use of payload blocks of type 'ZERO'. Non-standard, but default.  Do not set to 'off' when using 'qemu-img convert' with subformat=dynamic."},
-	}},
+// Formats returns the names of the formats instar creates, in order.
+func Formats() []string {
+	names := make([]string, len(formats.All))
+	for i, f := range formats.All {
+		names[i] = f.Name
+	}
+	return names
 }
 
 // Lookup returns the named format.
 func Lookup(name string) (*Format, error) {
-	f, ok := Formats[name]
+	f, ok := formats.Named(name)
 	if !ok {
 		return nil, fmt.Errorf("Unknown file format '%s'", name)
 	}
-	return f, nil
+	return &Format{Name: f.Name, def: f}, nil
 }
 
-func (f *Format) desc(name string) (Desc, bool) {
-	for _, d := range f.Options {
-		if d.Name == name {
-			return d, true
-		}
-	}
-	return Desc{}, false
-}
+// Def is the format's entry in the format table.
+func (f *Format) Def() *formats.Format { return f.def }
 
 // Has reports whether the format has the named option.
 func (f *Format) Has(name string) bool {
-	_, ok := f.desc(name)
+	_, ok := f.def.Option(name)
 	return ok
+}
+
+// Options lists the format's option names in the "Formatting" line's order.
+func (f *Format) Options() []string {
+	names := make([]string, len(f.def.Options))
+	for i, o := range f.def.Options {
+		names[i] = o.Name
+	}
+	return names
+}
+
+// Words lists the values the named option allows: its words, or on and
+// off for a bool; nil for an option that takes any value of its kind.
+func (f *Format) Words(name string) []string {
+	o, ok := f.def.Option(name)
+	if !ok {
+		return nil
+	}
+	if o.Kind == formats.KindBool {
+		return []string{"on", "off"}
+	}
+	var words []string
+	for _, w := range o.Words {
+		words = append(words, w.Name)
+	}
+	return words
 }
 
 // Help returns the `-o help` listing, sorted by name as qemu-img sorts it.
 func (f *Format) Help() string {
-	opts := append([]Desc(nil), f.Options...)
+	opts := append([]formats.Option(nil), f.def.Options...)
 	sort.Slice(opts, func(i, j int) bool { return opts[i].Name < opts[j].Name })
 	var b strings.Builder
 	fmt.Fprintf(&b, "Supported %s options:\n", f.Name)
@@ -135,12 +93,12 @@ func (f *Format) Help() string {
 // Values are the options set for one create, in canonical form: sizes and
 // numbers as decimal integers, bools and strings as typed.
 type Values struct {
-	format *Format
+	format *formats.Format
 	set    map[string]string
 }
 
 // New returns an empty set of values for f.
-func New(f *Format) *Values { return &Values{format: f, set: map[string]string{}} }
+func New(f *Format) *Values { return &Values{format: f.def, set: map[string]string{}} }
 
 // IsHelp reports whether an -o argument asks for the option list: an
 // element whose name, read as qemu reads names (up to a comma, even an
@@ -202,25 +160,25 @@ func (v *Values) Parse(spec string) error {
 
 // Set sets one option, checking its syntax.
 func (v *Values) Set(name, value string) error {
-	d, ok := v.format.desc(name)
+	d, ok := v.format.Option(name)
 	if !ok {
 		return fmt.Errorf("invalid parameter '%s' for format '%s' (see -o help)", name, v.format.Name)
 	}
 	switch d.Kind {
-	case Size:
+	case formats.KindSize:
 		n, err := imgsize.Parse(value)
 		if err != nil {
 			return fmt.Errorf("parameter '%s': %w", name, err)
 		}
 		value = strconv.FormatUint(n, 10)
-	case Number:
+	case formats.KindNumber:
 		n, err := parseNumber(value)
 		if err != nil {
 			return fmt.Errorf("parameter '%s' expects a number, not '%s'", name, value)
 		}
 		value = strconv.FormatUint(n, 10)
-	case Bool:
-		if _, err := ParseBool(value); err != nil {
+	case formats.KindBool:
+		if _, err := formats.ParseBool(value); err != nil {
 			return fmt.Errorf("parameter '%s' expects 'on' or 'off', not '%s'", name, value)
 		}
 	}
@@ -255,17 +213,6 @@ func parseNumber(s string) (uint64, error) {
 	return n, err
 }
 
-// ParseBool parses an on/off value the ways qemu accepts.
-func ParseBool(s string) (bool, error) {
-	switch s {
-	case "on", "yes", "true", "y":
-		return true, nil
-	case "off", "no", "false", "n":
-		return false, nil
-	}
-	return false, fmt.Errorf("'%s' is not on or off", s)
-}
-
 // Has reports whether the option was set.
 func (v *Values) Has(name string) bool {
 	_, ok := v.set[name]
@@ -286,16 +233,6 @@ func (v *Values) Uint(name string, def uint64) uint64 {
 	}
 	n, _ := strconv.ParseUint(s, 10, 64) // Set stored it canonical
 	return n
-}
-
-// Bool returns a bool option, or def when unset.
-func (v *Values) Bool(name string, def bool) bool {
-	s, ok := v.set[name]
-	if !ok {
-		return def
-	}
-	b, _ := ParseBool(s)
-	return b
 }
 
 // Explicit lists the options set, in the "Formatting" line's order, as
@@ -324,14 +261,14 @@ func (v *Values) Formatting(filename string) string {
 	fmt.Fprintf(&b, "Formatting '%s', fmt=%s", filename, v.format.Name)
 	for _, d := range v.format.Options {
 		val, ok := v.set[d.Name]
-		if !ok {
+		if !ok && d.Shown {
 			val = d.Default
 		}
 		if !ok && val == "" {
 			continue
 		}
 		switch d.Kind {
-		case Size, Number:
+		case formats.KindSize, formats.KindNumber:
 			// qemu prints these as signed 64-bit numbers.
 			if n, err := strconv.ParseUint(val, 10, 64); err == nil {
 				val = strconv.FormatInt(int64(n), 10)
@@ -344,3 +281,6 @@ func (v *Values) Formatting(filename string) string {
 	}
 	return b.String()
 }
+
+// Def is the format table's entry for the format the values are for.
+func (v *Values) Def() *formats.Format { return v.format }

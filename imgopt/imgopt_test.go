@@ -19,7 +19,8 @@ func unsupported(line string) bool {
 }
 
 func TestHelpMatchesQemuImg(t *testing.T) {
-	for name, f := range Formats {
+	for _, name := range Formats() {
+		f, _ := Lookup(name)
 		t.Run(name, func(t *testing.T) {
 			out, err := exec.Command("qemu-img", "create", "-f", name, "-o", "help").Output()
 			if err != nil {
@@ -138,6 +139,44 @@ func TestCommaEscaping(t *testing.T) {
 		"?,,,size=1": true, "xhelp": false, "help=1": false, "size=help": false, "cluster_size=64k,,help": false} {
 		if IsHelp(spec) != want {
 			t.Errorf("IsHelp(%q) = %v, qemu-img says %v", spec, !want, want)
+		}
+	}
+}
+
+// TestCompletionLists: what shell completion offers comes from the format
+// table: every format, a format's options in the Formatting line's order,
+// and an option's allowed words.
+func TestCompletionLists(t *testing.T) {
+	if got := strings.Join(Formats(), " "); got != "raw qcow2 vmdk vpc vhdx" {
+		t.Errorf("Formats() = %s", got)
+	}
+	q, err := Lookup("qcow2")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := strings.Join(q.Options(), " "); !strings.HasPrefix(got, "cluster_size extended_l2 preallocation") || !q.Has("refcount_bits") {
+		t.Errorf("qcow2 options %s", got)
+	}
+	for opt, want := range map[string]string{
+		"compat":         "0.10 v2 1.1 v3",
+		"lazy_refcounts": "on off",
+		"preallocation":  "off metadata falloc full",
+		"cluster_size":   "",
+		"no_such_option": "",
+	} {
+		if got := strings.Join(q.Words(opt), " "); got != want {
+			t.Errorf("Words(%s) = %q, want %q", opt, got, want)
+		}
+	}
+	// Every word an option offers is a value Set accepts.
+	for _, name := range Formats() {
+		f, _ := Lookup(name)
+		for _, opt := range f.Options() {
+			for _, w := range f.Words(opt) {
+				if err := New(f).Set(opt, w); err != nil {
+					t.Errorf("%s %s=%s: %v", name, opt, w, err)
+				}
+			}
 		}
 	}
 }

@@ -6,7 +6,6 @@ package imgsize
 
 import (
 	"errors"
-	"fmt"
 	"math"
 	"strconv"
 	"strings"
@@ -19,20 +18,18 @@ const Max = math.MaxInt64
 var ErrSyntax = errors.New("invalid size: use a number of bytes, or k, M, G, T, P or E for KiB, MiB, GiB, TiB, PiB or EiB")
 
 // ErrRange is a size above Max.
-var ErrRange = fmt.Errorf("invalid size: it must be between 0 and %d", uint64(Max))
+var ErrRange = errors.New("invalid size: it must be between 0 and " + strconv.FormatUint(Max, 10))
 
-var multipliers = map[byte]uint64{
-	'b': 1, 'B': 1,
-	'k': 1 << 10, 'K': 1 << 10,
-	'm': 1 << 20, 'M': 1 << 20,
-	'g': 1 << 30, 'G': 1 << 30,
-	't': 1 << 40, 'T': 1 << 40,
-	'p': 1 << 50, 'P': 1 << 50,
-	'e': 1 << 60, 'E': 1 << 60,
+// multiplier is what a suffix stands for, in either case.
+func multiplier(suffix byte) (uint64, bool) {
+	i := strings.IndexByte("bkmgtpe", suffix|0x20)
+	if i < 0 {
+		return 0, false
+	}
+	return 1 << (10 * i), true
 }
 
-// Parse parses s. defaultUnit multiplies a number without a suffix (1 for
-// image sizes).
+// Parse parses s; a number without a suffix is bytes.
 func Parse(s string) (uint64, error) {
 	rest := strings.TrimLeft(s, " \t\n\v\f\r")
 	rest = strings.TrimPrefix(rest, "+")
@@ -66,7 +63,7 @@ func Parse(s string) (uint64, error) {
 	mult := uint64(1)
 	suffixed := false
 	if len(rest) == 1 {
-		m, ok := multipliers[rest[0]]
+		m, ok := multiplier(rest[0])
 		if !ok {
 			return 0, ErrSyntax
 		}

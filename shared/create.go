@@ -11,8 +11,7 @@ const (
 	FormatVhdx  = 5
 )
 
-// CreateConfig flag bits (CreateConfig.Flags). The first four keep the
-// seed's values.
+// CreateConfig flag bits (CreateConfig.Flags). Bit 3 is unused.
 const (
 	// FlagExtendedL2 turns on qcow2 extended L2 entries.
 	FlagExtendedL2 = 1 << 0
@@ -20,8 +19,6 @@ const (
 	FlagLazyRefcounts = 1 << 1
 	// FlagCompatV3 selects qcow2 compat 1.1 (version 3); clear means 0.10.
 	FlagCompatV3 = 1 << 2
-	// FlagVhdFixed is the seed's vpc fixed bit; VhdSubformat is used instead.
-	FlagVhdFixed = 1 << 3
 	// FlagBackingUnsafe means -u: the backing file is recorded, not opened.
 	FlagBackingUnsafe = 1 << 4
 	// FlagCompressionZstd selects qcow2 compression_type=zstd.
@@ -50,8 +47,7 @@ const (
 	PreallocFull     = 3
 )
 
-// VMDK subformats (CreateConfig.VmdkSubformat). The seed's first two values
-// are kept.
+// VMDK subformats (CreateConfig.VmdkSubformat).
 const (
 	VmdkMonolithicSparse     = 0
 	VmdkStreamOptimized      = 1
@@ -87,8 +83,7 @@ const CreateConfigMaxImageName = 256
 const CreateEntropySize = 32
 
 // CreateConfig is the create operation's input, written by the host at
-// OperationConfigAddr. The layout up to Reserved is the seed's; fields added
-// since live in what was reserved space or at the end.
+// OperationConfigAddr.
 type CreateConfig struct {
 	// Magic is CreateConfigMagic.
 	Magic uint32
@@ -124,9 +119,9 @@ type CreateConfig struct {
 	// BackingFormat is the Format* of the backing file (-F).
 	BackingFormat uint32
 
-	// Preallocation is a Prealloc* mode (was reserved space).
+	// Preallocation is a Prealloc* mode.
 	Preallocation uint8
-	// VmdkAdapterType is a VmdkAdapter* value (was reserved space).
+	// VmdkAdapterType is a VmdkAdapter* value.
 	VmdkAdapterType uint8
 	// Reserved0 is zero.
 	Reserved0 [2]uint8
@@ -139,7 +134,7 @@ type CreateConfig struct {
 	Entropy [CreateEntropySize]uint8
 	// VmdkToolsversion is the vmdk toolsversion (default 2147483647).
 	VmdkToolsversion uint32
-	// VhdxLogSize is the vhdx log size in bytes; 0 means 1 MiB.
+	// VhdxLogSize is the vhdx log size in bytes.
 	VhdxLogSize uint32
 	// Reserved is zero, for fields added later.
 	Reserved [64]uint8
@@ -150,7 +145,7 @@ type CreateConfig struct {
 	ImageName [CreateConfigMaxImageName]uint8
 }
 
-// CreateResult error codes. The first nine keep the seed's values.
+// CreateResult error codes. The host words them (imgcreate).
 const (
 	CreateErrOK                = 0
 	CreateErrInvalidOption     = 1
@@ -169,7 +164,8 @@ const (
 const CreateResultMagic = 0x43524553
 
 // CreateResult is what the create operation hands to core's
-// send_create_result; core encodes it as a CreateResultMessage.
+// send_complete_create; core encodes it as a CreateResultMessage, the
+// completion's result.
 type CreateResult struct {
 	Magic                uint32
 	TargetFormat         uint32

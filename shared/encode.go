@@ -10,9 +10,9 @@ import (
 // byte order, laid out as C lays it out (cheader.TestHeaderMatchesGo), which is what
 // binary.Write writes followed by the struct's tail padding, if any. The
 // structs have no padding between fields (TestEncode), so on a
-// little-endian host that is their memory, returned without the
-// reflection that made binary.Write cost a tenth of a millisecond per
-// guest run. The result aliases v on such hosts.
+// little-endian host that is their memory, returned without binary.Write's
+// reflection, which every guest run would pay. The result aliases v on
+// such hosts.
 func Encode[T CreateConfig | DeviceTable | Request | CreateResult](v *T) []byte {
 	if littleEndian {
 		return unsafe.Slice((*byte)(unsafe.Pointer(v)), unsafe.Sizeof(*v))

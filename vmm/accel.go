@@ -12,9 +12,10 @@ type Accelerator interface {
 	// Available reports whether the accelerator can run guests on this
 	// machine; the error says why not, and what to do.
 	Available() error
-	// NewVM creates a VM with ramSize bytes of zeroed guest RAM, ready
-	// to start at entry with the stack pointer at stackTop once the caller
-	// has loaded guest memory.
+	// NewVM creates a VM with cfg.RAMSize bytes of zeroed guest RAM,
+	// ready to start at cfg.Entry with the stack pointer at cfg.StackTop
+	// once the caller has loaded guest memory. It is called under VM's
+	// thread rule.
 	NewVM(cfg VMConfig) (VM, error)
 }
 
@@ -29,19 +30,19 @@ type VMConfig struct {
 	// Unmapped lists guest ranges the guest must not be able to touch
 	// (the VMM-private region, the stack guard page). Each is page-aligned.
 	Unmapped []Range
-	// LockedThread promises that the caller has locked its goroutine to
-	// its OS thread (runtime.LockOSThread) and makes every call to the
-	// VM but Interrupt from it, until Close returns. An accelerator that
-	// must serve a VM from one thread (process: ptrace) then serves it on
-	// the caller's thread, without handing each exit to a thread of its
-	// own and back.
-	LockedThread bool
 }
 
 // Range is a half-open range of guest addresses [Start, End).
 type Range struct{ Start, End uint64 }
 
 // VM is one guest with one vCPU.
+//
+// Thread rule (a precondition of every accelerator): NewVM and every call
+// to the VM but Interrupt are made from one goroutine locked to its OS
+// thread (runtime.LockOSThread) until Close returns. An accelerator that
+// must serve a VM from one thread (process: ptrace) serves it on that
+// thread, handing no exit between threads. Interrupt may be called from
+// any goroutine.
 type VM interface {
 	// Memory is guest RAM as the host sees it: Memory()[a] is guest
 	// address a. The slice stays valid until Close.
@@ -74,16 +75,12 @@ const (
 	ExitInterrupted
 )
 
+// exitNames are the ExitKinds' names, by value.
+var exitNames = [...]string{ExitIO: "io", ExitHalt: "hlt", ExitFault: "fault", ExitInterrupted: "interrupted"}
+
 func (k ExitKind) String() string {
-	switch k {
-	case ExitIO:
-		return "io"
-	case ExitHalt:
-		return "hlt"
-	case ExitFault:
-		return "fault"
-	case ExitInterrupted:
-		return "interrupted"
+	if k > 0 && int(k) < len(exitNames) {
+		return exitNames[k]
 	}
 	return fmt.Sprintf("exit(%d)", int(k))
 }

@@ -75,6 +75,8 @@ type machine struct {
 	vm  VM
 	mem []byte
 	res *Result
+	// otherBytes is the encoded size of res.Messages.
+	otherBytes int
 }
 
 func (m *machine) stop(reason StopReason, rip uint64, format string, args ...any) error {
@@ -182,32 +184,18 @@ func (m *machine) message(data []byte) error {
 	case *guestmsg.LogMessage:
 		m.res.Logs = keep(m.res.Logs, Printable(p.Message), &m.res.LogsDropped)
 	case *guestmsg.CompleteMessage:
-		if r := p.CreateResult; r != nil {
-			if m.res.CreateResult != nil {
-				return fmt.Errorf("%w: a second create result", errBadMessage)
-			}
-			m.res.CreateResult = r
-		}
 		m.res.Complete = p
-	case *guestmsg.CreateResultMessage:
-		if m.res.CreateResult != nil {
-			return fmt.Errorf("%w: a second create result", errBadMessage)
-		}
-		m.res.CreateResult = p
-	case *guestmsg.OutputSizeMessage:
-		o := p.Output
-		if o == 0 || o >= uint32(len(m.cfg.Outputs)) {
-			return fmt.Errorf("%w: a size for output %d, which is not an extra output", errBadMessage, o)
-		}
-		if _, dup := m.res.OutputSizes[o]; dup {
-			return fmt.Errorf("%w: a second size for output %d", errBadMessage, o)
-		}
-		if m.res.OutputSizes == nil {
-			m.res.OutputSizes = map[uint32]uint64{}
-		}
-		m.res.OutputSizes[o] = p.Size
-	default:
+	case nil:
 		return fmt.Errorf("%w: a message with no known payload", errBadMessage)
+	default:
+		// The operation's own messages are all kept, for its host side
+		// to read, so a guest that sends more than any operation needs
+		// is stopped rather than let grow the VMM.
+		if len(m.res.Messages) >= MaxKeptOther || m.otherBytes+len(data) > MaxOtherBytes {
+			return fmt.Errorf("%w: more than %d operation messages or %d bytes of them", errBadMessage, MaxKeptOther, MaxOtherBytes)
+		}
+		m.otherBytes += len(data)
+		m.res.Messages = append(m.res.Messages, &msg)
 	}
 	return nil
 }
@@ -220,6 +208,10 @@ const (
 	KeptMessages = 16
 	// MaxKeptMessage is the most kept of one message's text.
 	MaxKeptMessage = 1024
+	// MaxKeptOther and MaxOtherBytes bound the operation's own messages
+	// in one run (Result.Messages), in count and in encoded bytes.
+	MaxKeptOther  = 4096
+	MaxOtherBytes = 4 << 20
 )
 
 // keep appends x to list while it holds fewer than KeptMessages; after

@@ -50,9 +50,6 @@ type Output struct {
 type Config struct {
 	// Context, when set, stops the guest when it is canceled.
 	Context context.Context
-	// Core and Operation are the flat images to load at CoreLoadAddr and
-	// OperationLoadAddr.
-	Core, Operation []byte
 	// OperationConfig is written at OperationConfigAddr.
 	OperationConfig []byte
 	Inputs          []Input
@@ -65,13 +62,14 @@ type Config struct {
 	OnProgress func(done, total uint64)
 }
 
-// Result is what a guest reported in a run that completed.
+// Result is what a guest reported in a run that completed. The VMM knows
+// no operation: the completion's Result payload and the Messages are the
+// operation's host side to decode and check.
 type Result struct {
-	Complete     *guestmsg.CompleteMessage
-	CreateResult *guestmsg.CreateResultMessage
-	// OutputSizes holds the final length the guest gave each output
-	// device other than the first.
-	OutputSizes map[uint32]uint64
+	Complete *guestmsg.CompleteMessage
+	// Messages are the guest's messages other than progress, error, log
+	// and complete, in order: at most MaxKeptOther of them.
+	Messages []*guestmsg.GuestMessage
 	// Errors and Logs are the guest's first and last KeptMessages/2
 	// error and log messages, each cut to MaxKeptMessage bytes; the
 	// Dropped counts say how many between them were not kept.
@@ -80,24 +78,8 @@ type Result struct {
 	ErrorsDropped int
 	LogsDropped   int
 	Exits         int
-	// Timings of the run's phases.
+	// Timings of the run's phases; Teardown is filled in by Guest.Close.
 	Setup, Run, Teardown time.Duration
-}
-
-// Run runs one guest to completion on acc and releases it. It returns an
-// error when the guest could not be set up, or was stopped (*GuestError); a
-// guest that completed and reported failure is a Result with
-// Complete.Success false.
-func Run(acc Accelerator, cfg Config) (*Result, error) {
-	core, op := cfg.Core, cfg.Operation
-	g := Start(acc, func() ([]byte, []byte, error) { return core, op, nil })
-	cfg.Core, cfg.Operation = nil, nil
-	res, err := g.Run(cfg)
-	g.Close()
-	if res != nil {
-		res.Teardown = g.teardown
-	}
-	return res, err
 }
 
 // Guest is one guest run whose VM is set up in the background: Start
@@ -116,6 +98,7 @@ type Guest struct {
 	done    chan struct{} // closed once the VM is released
 	closed  sync.Once
 	ran     bool
+	res     *Result // what Run returned, for Close to add the teardown to
 
 	setup    time.Duration // VM creation and loading the images
 	teardown time.Duration // read after done
@@ -128,8 +111,9 @@ type runOutcome struct {
 
 // Start begins setting up a VM on acc for one Run of the flat images for
 // CoreLoadAddr and OperationLoadAddr that images returns (it is called on
-// the guest's goroutine, so fetching them overlaps the caller's work too).
-// The caller must Close the Guest, whether or not it runs it.
+// the guest's goroutine, so fetching them overlaps the caller's work too):
+// the one way to run a guest. The caller must Close the Guest, whether or
+// not it runs it.
 func Start(acc Accelerator, images func() (core, operation []byte, err error)) *Guest {
 	g := &Guest{
 		acc:     acc,
@@ -147,17 +131,15 @@ func Start(acc Accelerator, images func() (core, operation []byte, err error)) *
 	return g
 }
 
-// Run runs the guest with cfg, whose Core and Operation must be unset (the
-// images are Start's), to completion, as the package-level Run does. A
-// Guest runs once; a second Run is an error.
+// Run runs the guest with cfg to completion. It returns an error when the
+// guest could not be set up, or was stopped (*GuestError); a guest that
+// completed and reported failure is a Result with Complete.Success false.
+// A Guest runs once; a second Run is an error.
 func (g *Guest) Run(cfg Config) (*Result, error) {
 	if g.ran {
 		return nil, errors.New("vmm: a Guest runs only once")
 	}
 	g.ran = true
-	if cfg.Core != nil || cfg.Operation != nil {
-		return nil, errors.New("vmm: a Guest's images are given to Start, not Run")
-	}
 	if err := validate(&cfg); err != nil {
 		return nil, err
 	}
@@ -167,6 +149,7 @@ func (g *Guest) Run(cfg Config) (*Result, error) {
 		return nil, errors.New("vmm: the guest is closed")
 	}
 	out := <-g.results
+	g.res = out.res
 	return out.res, out.err
 }
 
@@ -175,6 +158,9 @@ func (g *Guest) Run(cfg Config) (*Result, error) {
 func (g *Guest) Close() {
 	g.Release()
 	<-g.done
+	if g.res != nil {
+		g.res.Teardown = g.teardown
+	}
 }
 
 // Release stops the guest if it has not run, and lets its VM be released
@@ -200,7 +186,6 @@ func (g *Guest) serve() {
 			{shared.VMMPrivateBase, shared.VMMPrivateBase + shared.VMMPrivateSize},
 			{shared.StackGuardAddr, shared.StackGuardAddr + shared.StackGuardSize},
 		},
-		LockedThread: true,
 	})
 	switch {
 	case vmErr != nil:

@@ -1,6 +1,7 @@
 package vmm
 
 import (
+	"bytes"
 	"errors"
 	"strings"
 	"testing"
@@ -10,9 +11,10 @@ import (
 	"instar/shared/guestpb"
 )
 
-// TestOneCreateResult: a create result may come alone or with the
-// completion message, but only once.
-func TestOneCreateResult(t *testing.T) {
+// TestMessagesPassThrough: the VMM hands the completion's result and the
+// operation's own messages on as the guest sent them, and refuses a
+// message with no payload it can name.
+func TestMessagesPassThrough(t *testing.T) {
 	enc := func(m *guestpb.GuestMessage) []byte {
 		b, err := proto.Marshal(m)
 		if err != nil {
@@ -20,25 +22,24 @@ func TestOneCreateResult(t *testing.T) {
 		}
 		return b
 	}
-	result := &guestpb.CreateResultMessage{TargetFormat: "qcow2", FileSizeAfter: 196608}
-	alone := enc(&guestpb.GuestMessage{Payload: &guestpb.GuestMessage_CreateResult{CreateResult: result}})
-	withComplete := enc(&guestpb.GuestMessage{Payload: &guestpb.GuestMessage_Complete{
-		Complete: &guestpb.CompleteMessage{Operation: "create", Success: true, CreateResult: result}}})
-
+	payload := []byte("\x08\x01 operation-defined bytes")
 	m := &machine{res: &Result{}}
-	if err := m.message(withComplete); err != nil {
-		t.Fatal(err)
+	size := enc(&guestpb.GuestMessage{Payload: &guestpb.GuestMessage_OutputSize{OutputSize: &guestpb.OutputSizeMessage{Output: 7, Size: 4096}}})
+	complete := enc(&guestpb.GuestMessage{Payload: &guestpb.GuestMessage_Complete{
+		Complete: &guestpb.CompleteMessage{Operation: "create", Success: true, Result: payload}}})
+	for _, b := range [][]byte{size, complete} {
+		if err := m.message(b); err != nil {
+			t.Fatal(err)
+		}
 	}
-	if m.res.Complete == nil || m.res.CreateResult.GetFileSizeAfter() != 196608 {
-		t.Fatalf("result %+v", m.res)
+	if !bytes.Equal(m.res.Complete.GetResult(), payload) {
+		t.Errorf("completion result %q, want %q", m.res.Complete.GetResult(), payload)
 	}
-
-	m = &machine{res: &Result{}}
-	if err := m.message(alone); err != nil {
-		t.Fatal(err)
+	if len(m.res.Messages) != 1 || m.res.Messages[0].GetOutputSize().GetSize() != 4096 {
+		t.Errorf("messages %v, want the output size", m.res.Messages)
 	}
-	if err := m.message(withComplete); !errors.Is(err, errBadMessage) {
-		t.Fatalf("a second create result: %v, want a bad message", err)
+	if err := m.message(enc(&guestpb.GuestMessage{})); !errors.Is(err, errBadMessage) {
+		t.Errorf("an empty message: %v, want a bad message", err)
 	}
 }
 
@@ -90,5 +91,23 @@ func TestKeptMessagesBounded(t *testing.T) {
 				t.Errorf("log text kept at %d bytes", len(l))
 			}
 		}
+	}
+}
+
+// TestOperationMessagesBounded: a guest that sends more operation messages
+// than any operation needs is stopped, not kept growing the VMM.
+func TestOperationMessagesBounded(t *testing.T) {
+	m := &machine{res: &Result{}}
+	one, err := proto.Marshal(&guestpb.GuestMessage{Payload: &guestpb.GuestMessage_OutputSize{
+		OutputSize: &guestpb.OutputSizeMessage{Output: 1, Size: 4096}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	n := 0
+	for ; n <= MaxKeptOther && err == nil; n++ {
+		err = m.message(one)
+	}
+	if !errors.Is(err, errBadMessage) || n != MaxKeptOther+1 || len(m.res.Messages) != MaxKeptOther {
+		t.Fatalf("after %d messages: %v, %d kept; want a bad message after %d", n, err, len(m.res.Messages), MaxKeptOther)
 	}
 }

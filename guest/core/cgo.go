@@ -71,12 +71,6 @@ func EncodeCompleteCreate(b []byte, op string, bytes uint64, success bool, r sha
 	})
 }
 
-// EncodeCreateResult encodes a create result.
-func EncodeCreateResult(b []byte, r shared.CreateResult) int {
-	cr := cCreateResult(r)
-	return int(C.msgenc_create_result(ptr(b), C.uint32_t(len(b)), &cr))
-}
-
 func cCreateResult(r shared.CreateResult) C.struct_create_result {
 	return C.struct_create_result{
 		magic: C.uint32_t(r.Magic), target_format: C.uint32_t(r.TargetFormat),

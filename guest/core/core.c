@@ -2,7 +2,7 @@
  * Core: owns the device driver and the message channel, publishes the call
  * table, runs the operation loaded at OPERATION_LOAD_ADDR, and halts.
  *
- * The call table's entries have no context argument (the seed's ABI), so
+ * The call table's entries have no context argument, so
  * core keeps its one piece of state, the device driver, in core_dev below;
  * nothing else in core is global.
  */
@@ -82,11 +82,6 @@ static void ct_debug_print(const char *text)
 	msg_log(&core_dev, text);
 }
 
-static void ct_send_create_result(const struct create_result *r)
-{
-	msg_create_result(&core_dev, r);
-}
-
 static int32_t ct_read_input(uint32_t dev, uint64_t offset, void *buf, uint32_t len)
 {
 	return dev_request(&core_dev, REQ_READ, dev, offset, buf, len);
@@ -145,7 +140,6 @@ void core_main(void)
 		.send_error = ct_send_error,
 		.send_complete = ct_send_complete,
 		.debug_print = ct_debug_print,
-		.send_create_result = ct_send_create_result,
 		.read_input = ct_read_input,
 		.write_output = ct_write_output,
 		.get_output_device_count = ct_get_output_device_count,

@@ -39,11 +39,6 @@ void msg_complete_create(struct dev *d, const char *op, uint64_t bytes_written, 
 	send(d, buf, msgenc_complete_create(buf, sizeof buf, op, bytes_written, success, r));
 }
 
-void msg_create_result(struct dev *d, const struct create_result *r)
-{
-	uint8_t buf[MAX_MESSAGE_SIZE];
-	send(d, buf, msgenc_create_result(buf, sizeof buf, r));
-}
 
 void msg_output_size(struct dev *d, uint32_t output, uint64_t size)
 {

@@ -11,7 +11,6 @@ void msg_log(struct dev *d, const char *text);
 void msg_complete(struct dev *d, const char *op, uint64_t bytes_written, int success);
 void msg_complete_create(struct dev *d, const char *op, uint64_t bytes_written, int success,
 			 const struct create_result *r);
-void msg_create_result(struct dev *d, const struct create_result *r);
 void msg_output_size(struct dev *d, uint32_t output, uint64_t size);
 
 #endif

@@ -1,5 +1,5 @@
 #include "msgenc.h"
-#include "instar/format_name.h"
+#include "instar/shared.h"
 #include "pb.h"
 
 /* GuestMessage oneof field numbers, as in shared/guest.proto. */
@@ -8,12 +8,16 @@ enum {
 	GM_ERROR = 2,
 	GM_LOG = 3,
 	GM_COMPLETE = 4,
-	GM_CREATE_RESULT = 11,
 	GM_OUTPUT_SIZE = 12,
 };
 
 /* The payload is built first, then wrapped; PB_MAX_STRING bounds it. */
 #define PAYLOAD_MAX (PB_MAX_STRING * 2 + 128)
+/* PAYLOAD(p) declares p, an empty payload in a buffer on the stack. */
+#define PAYLOAD(p)                     \
+	uint8_t p##_buf[PAYLOAD_MAX];  \
+	struct pb_buf p;               \
+	pb_init(&p, p##_buf, sizeof p##_buf)
 
 static uint32_t wrap(uint8_t *out, uint32_t cap, uint32_t field, const struct pb_buf *payload)
 {
@@ -25,9 +29,7 @@ static uint32_t wrap(uint8_t *out, uint32_t cap, uint32_t field, const struct pb
 
 uint32_t msgenc_progress(uint8_t *out, uint32_t cap, uint64_t done, uint64_t total)
 {
-	uint8_t buf[PAYLOAD_MAX];
-	struct pb_buf p;
-	pb_init(&p, buf, sizeof buf);
+	PAYLOAD(p);
 	pb_uint_field(&p, 1, done);
 	pb_uint_field(&p, 2, total);
 	return wrap(out, cap, GM_PROGRESS, &p);
@@ -35,9 +37,7 @@ uint32_t msgenc_progress(uint8_t *out, uint32_t cap, uint64_t done, uint64_t tot
 
 uint32_t msgenc_error(uint8_t *out, uint32_t cap, uint32_t code, const char *text)
 {
-	uint8_t buf[PAYLOAD_MAX];
-	struct pb_buf p;
-	pb_init(&p, buf, sizeof buf);
+	PAYLOAD(p);
 	pb_uint_field(&p, 1, code);
 	pb_string_field(&p, 2, text);
 	return wrap(out, cap, GM_ERROR, &p);
@@ -45,9 +45,7 @@ uint32_t msgenc_error(uint8_t *out, uint32_t cap, uint32_t code, const char *tex
 
 uint32_t msgenc_log(uint8_t *out, uint32_t cap, const char *text)
 {
-	uint8_t buf[PAYLOAD_MAX];
-	struct pb_buf p;
-	pb_init(&p, buf, sizeof buf);
+	PAYLOAD(p);
 	pb_string_field(&p, 1, text);
 	return wrap(out, cap, GM_LOG, &p);
 }
@@ -66,16 +64,13 @@ static void create_result_payload(struct pb_buf *p, const struct create_result *
 	pb_uint_field(p, 9, r->prealloc_end);
 }
 
-/* complete encodes a CompleteMessage, with a create result when r is set. */
+/* complete encodes a CompleteMessage, with a create result as its result
+ * when r is set (an embedded message and bytes share their encoding). */
 static uint32_t complete(uint8_t *out, uint32_t cap, const char *op, uint64_t bytes_written, int success,
 			 const struct create_result *r)
 {
-	uint8_t inner[PAYLOAD_MAX];
-	struct pb_buf result;
-	pb_init(&result, inner, sizeof inner);
-	uint8_t buf[PAYLOAD_MAX];
-	struct pb_buf p;
-	pb_init(&p, buf, sizeof buf);
+	PAYLOAD(result);
+	PAYLOAD(p);
 	pb_string_field(&p, 1, op);
 	pb_uint_field(&p, 2, bytes_written);
 	pb_bool_field(&p, 3, success);
@@ -97,20 +92,9 @@ uint32_t msgenc_complete_create(uint8_t *out, uint32_t cap, const char *op, uint
 	return complete(out, cap, op, bytes_written, success, r);
 }
 
-uint32_t msgenc_create_result(uint8_t *out, uint32_t cap, const struct create_result *r)
-{
-	uint8_t buf[PAYLOAD_MAX];
-	struct pb_buf p;
-	pb_init(&p, buf, sizeof buf);
-	create_result_payload(&p, r);
-	return wrap(out, cap, GM_CREATE_RESULT, &p);
-}
-
 uint32_t msgenc_output_size(uint8_t *out, uint32_t cap, uint32_t output, uint64_t size)
 {
-	uint8_t buf[PAYLOAD_MAX];
-	struct pb_buf p;
-	pb_init(&p, buf, sizeof buf);
+	PAYLOAD(p);
 	pb_uint_field(&p, 1, output);
 	pb_uint_field(&p, 2, size);
 	return wrap(out, cap, GM_OUTPUT_SIZE, &p);

@@ -13,7 +13,6 @@ uint32_t msgenc_complete(uint8_t *out, uint32_t cap, const char *op, uint64_t by
 /* A CompleteMessage that carries a create's result. */
 uint32_t msgenc_complete_create(uint8_t *out, uint32_t cap, const char *op, uint64_t bytes_written, int success,
 				const struct create_result *r);
-uint32_t msgenc_create_result(uint8_t *out, uint32_t cap, const struct create_result *r);
 uint32_t msgenc_output_size(uint8_t *out, uint32_t cap, uint32_t output, uint64_t size);
 
 #endif

@@ -63,14 +63,8 @@ func TestEveryMessageDecodes(t *testing.T) {
 		MetadataBytesWritten: max, FileSizeAfter: max, ResolvedUnitSize: math.MaxUint32,
 		Error: math.MaxUint32, BackingFormat: shared.FormatQcow2, PreallocStart: max - 1, PreallocEnd: max,
 	}
-	r := decode(t, func(b []byte) int { return EncodeCreateResult(b, full) }).GetCreateResult()
-	if r.GetTargetFormat() != "vhdx" || r.GetBackingFormat() != "qcow2" || r.GetResolvedVirtualSize() != max ||
-		r.GetMetadataBytesWritten() != max || r.GetFileSizeAfter() != max || r.GetResolvedUnitSize() != math.MaxUint32 ||
-		r.GetError() != math.MaxUint32 || r.GetPreallocStart() != max-1 || r.GetPreallocEnd() != max {
-		t.Errorf("create result %v", r)
-	}
 	cc := decode(t, func(b []byte) int { return EncodeCompleteCreate(b, maxText, max, true, full) }).GetComplete()
-	r = cc.GetCreateResult()
+	r := resultOf(t, cc)
 	if len(cc.GetOperation()) != 1024 || cc.GetBytesWritten() != max || !cc.GetSuccess() ||
 		r.GetTargetFormat() != "vhdx" || r.GetBackingFormat() != "qcow2" || r.GetResolvedVirtualSize() != max ||
 		r.GetMetadataBytesWritten() != max || r.GetFileSizeAfter() != max || r.GetResolvedUnitSize() != math.MaxUint32 ||
@@ -81,10 +75,26 @@ func TestEveryMessageDecodes(t *testing.T) {
 	if o.GetOutput() != math.MaxUint32 || o.GetSize() != max {
 		t.Errorf("output size %v", o)
 	}
-	r = decode(t, func(b []byte) int { return EncodeCreateResult(b, shared.CreateResult{TargetFormat: 99}) }).GetCreateResult()
+	r = resultOf(t, decode(t, func(b []byte) int {
+		return EncodeCompleteCreate(b, "create", 0, true, shared.CreateResult{TargetFormat: 99})
+	}).GetComplete())
 	if r.GetTargetFormat() != "" {
 		t.Errorf("unknown format encoded as %q", r.GetTargetFormat())
 	}
+}
+
+// resultOf decodes a completion's result as a create result.
+func resultOf(t *testing.T, c *guestmsg.CompleteMessage) *guestmsg.CreateResultMessage {
+	t.Helper()
+	var r guestmsg.CreateResultMessage
+	if err := r.Unmarshal(c.GetResult()); err != nil {
+		t.Fatalf("completion result: %v", err)
+	}
+	var ref guestpb.CreateResultMessage
+	if err := proto.Unmarshal(c.GetResult(), &ref); err != nil || ref.GetFileSizeAfter() != r.GetFileSizeAfter() {
+		t.Fatalf("the protobuf library reads the completion result as %v (%v)", &ref, err)
+	}
+	return &r
 }
 
 // A buffer too small for a message gives 0, never a truncated message.

@@ -1,6 +1,6 @@
 /*
- * Host-only glue for the cgo wrappers of the vpc, vhdx and vmdk code: a sink
- * and a source whose callbacks go to Go (cgo_vio.go), identified by a
+ * Host-only glue for the cgo wrappers of the format library: a sink
+ * and a source whose callbacks go to Go (cgo_format.go), identified by a
  * runtime/cgo.Handle passed as ctx. Included only from cgo preambles.
  */
 #ifndef FORMAT_CGO_VIO_H

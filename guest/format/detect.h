@@ -1,7 +1,7 @@
 /*
  * Backing files: which format a file is, decided the way qemu-img 7.2
  * probes (first 2048 bytes, highest score wins, raw otherwise), and the
- * dispatch to each format's header parser.
+ * dispatch to each format driver's header parser.
  *
  * Every parser has the same contract: read through src only, check every
  * length and offset before use, use at most scratch, and return
@@ -13,6 +13,7 @@
 #define FORMAT_DETECT_H
 
 #include "format.h"
+#include "instar/mem.h"
 
 /* qemu's BLOCK_PROBE_BUF_SIZE: how much of the file probing looks at. */
 #define DETECT_PROBE_SIZE 2048u
@@ -20,20 +21,20 @@
  * the format's parser then gets the whole scratch. */
 #define DETECT_MIN_SCRATCH DETECT_PROBE_SIZE
 
-/* The per-format parsers (qcow2.c, raw.c, vmdk.c, vpc.c, vhdx.c). */
-uint32_t qcow2_parse(const struct fmt_source *src, const struct fmt_scratch *scratch, struct backing_info *out);
-uint32_t raw_parse(const struct fmt_source *src, const struct fmt_scratch *scratch, struct backing_info *out);
-uint32_t vmdk_parse(const struct fmt_source *src, const struct fmt_scratch *scratch, struct backing_info *out);
-uint32_t vpc_parse(const struct fmt_source *src, const struct fmt_scratch *scratch, struct backing_info *out);
-uint32_t vhdx_parse(const struct fmt_source *src, const struct fmt_scratch *scratch, struct backing_info *out);
+/* Scores a driver's probe gives: a signature matched, or the fallback. */
+#define PROBE_MATCH 100
+#define PROBE_FALLBACK 1
+
+/* Whether b[off..off+len) (within b[0..n)) holds s: for probes. */
+static inline int probe_has(const uint8_t *b, uint32_t n, uint32_t off, const char *s, uint32_t len)
+{
+	return off <= n && len <= n - off && memcmp(b + off, s, len) == 0;
+}
 
 /*
- * Decides the format like qemu-img's probe: qcow2 ("QFI\xfb", version >=
- * 2), vmdk ("KDMV" or "COWD", or a text descriptor whose first line that
- * is neither a comment nor blank is "version=1|2|3"), vpc ("conectix" at
- * offset 0 only: qemu probes a fixed VHD, whose only footer is at the end,
- * as raw), vhdx ("vhdxfile" at 0), otherwise raw. Files another qemu
- * driver would claim (qcow version 1, QED, VDI, Parallels, Bochs, cloop,
+ * Decides the format like qemu-img's probe: the driver whose probe scores
+ * the first DETECT_PROBE_SIZE bytes highest (raw, the fallback, scores
+ * lowest). Files another qemu driver would claim (qcow version 1, QED, VDI, Parallels, Bochs, cloop,
  * LUKS) give CREATE_ERR_BACKING_FORMAT: treating them as raw would get
  * their size wrong. *format is a FORMAT_*.
  */

@@ -68,11 +68,11 @@ func TestProbeQemuImages(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			f, code := FmtDetect(bytesReader(data), int64(len(data)), DetectMinScratch)
-			if code != shared.CreateErrOK || f != q2Formats[wantFmt] {
+			f, code := Detect(bytesReader(data), int64(len(data)), DetectMinScratch)
+			if code != shared.CreateErrOK || f != formatNumber(wantFmt) {
 				t.Fatalf("fmt_detect = %d (code %d), qemu-img says %s", f, code, wantFmt)
 			}
-			got, code := FmtProbe(bytesReader(data), int64(len(data)), scratchDefault)
+			got, code := Probe(bytesReader(data), int64(len(data)), scratchDefault)
 			if wantFmt == "vmdk" && code == shared.CreateErrBackingParse {
 				// vmdk.c belongs to another engineer and may still be
 				// a stub; detection is what this test is about.
@@ -81,7 +81,7 @@ func TestProbeQemuImages(t *testing.T) {
 			if code != shared.CreateErrOK {
 				t.Fatalf("fmt_probe = %d, qemu-img says %s %d", code, wantFmt, wantSize)
 			}
-			if got.Format != q2Formats[wantFmt] || got.VirtualSize != wantSize {
+			if got.Format != formatNumber(wantFmt) || got.VirtualSize != wantSize {
 				t.Fatalf("fmt_probe = %+v, qemu-img says %s %d", got, wantFmt, wantSize)
 			}
 		})
@@ -146,7 +146,7 @@ func TestDetectOtherFormats(t *testing.T) {
 func detectOnly(t *testing.T, data []byte, f *uint32) uint32 {
 	t.Helper()
 	var code uint32
-	*f, code = FmtDetect(bytesReader(data), int64(len(data)), DetectMinScratch)
+	*f, code = Detect(bytesReader(data), int64(len(data)), DetectMinScratch)
 	return code
 }
 
@@ -156,21 +156,21 @@ type errReader struct{}
 func (errReader) ReadAt(p []byte, off int64) (int, error) { return 0, errors.New("I/O error") }
 
 func TestProbeErrors(t *testing.T) {
-	if _, code := FmtProbe(errReader{}, 4096, scratchDefault); code != shared.CreateErrBackingReadFailed {
+	if _, code := Probe(errReader{}, 4096, scratchDefault); code != shared.CreateErrBackingReadFailed {
 		t.Errorf("read failure: %d", code)
 	}
 	data := make([]byte, 4096)
-	if _, code := FmtProbe(bytesReader(data), 4096, DetectMinScratch-1); code != shared.CreateErrScratchTooSmall {
+	if _, code := Probe(bytesReader(data), 4096, DetectMinScratch-1); code != shared.CreateErrScratchTooSmall {
 		t.Errorf("small scratch: %d", code)
 	}
-	if _, code := FmtParse(99, bytesReader(data), 4096, scratchDefault); code != shared.CreateErrBackingFormat {
+	if _, code := Parse(99, bytesReader(data), 4096, scratchDefault); code != shared.CreateErrBackingFormat {
 		t.Errorf("unknown format: %d", code)
 	}
-	got, code := RawParse(bytesReader(data[:1000]), 1000, 0)
+	got, code := Parse(shared.FormatRaw, bytesReader(data[:1000]), 1000, 0)
 	if code != shared.CreateErrOK || got.Format != shared.FormatRaw || got.VirtualSize != 1000 {
 		t.Errorf("raw: %+v %d", got, code)
 	}
-	got, code = FmtProbe(bytesReader(nil), 0, scratchDefault)
+	got, code = Probe(bytesReader(nil), 0, scratchDefault)
 	if code != shared.CreateErrOK || got.Format != shared.FormatRaw || got.VirtualSize != 0 {
 		t.Errorf("empty: %+v %d", got, code)
 	}

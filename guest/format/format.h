@@ -44,15 +44,90 @@ struct plan_result {
 	uint32_t unit_size;       /* cluster, grain or block size; 0 if none */
 	uint32_t output_count;    /* how many output devices were used */
 	uint64_t file_size[MAX_OUTPUTS]; /* final length of each output */
+	/* The data area [prealloc_start, prealloc_end) of output 0 the host
+	 * preallocates for PREALLOC_FALLOC and PREALLOC_FULL; empty when
+	 * the format or mode has none. It never overlaps a planned write. */
+	uint64_t prealloc_start, prealloc_end;
 	/* On an error, the rule that was broken, in qemu-img's words where a
 	 * planner knows them (else NULL): a static string. */
 	const char *reason;
 };
+
+/* Where a planner's writes go, counted into res->bytes_written. */
+struct fmt_out {
+	const struct fmt_sink *sink;
+	struct plan_result *res;
+};
+
+/* fmt_put writes len bytes of buf at off of output through w; 0, or -1 at
+ * the sink's first error. */
+int fmt_put(const struct fmt_out *w, uint32_t output, uint64_t off, const void *buf, uint32_t len);
 
 /* What a parser reports about a backing file. */
 struct backing_info {
 	uint32_t format;       /* FORMAT_* detected */
 	uint64_t virtual_size; /* in bytes */
 };
+
+/* Everything a planner is given. */
+struct fmt_plan {
+	const struct create_config *cfg;
+	uint64_t virtual_size; /* in bytes, a multiple of 512 */
+	struct fmt_scratch scratch;
+	const struct fmt_sink *sink;
+	/* The attached backing file, or NULL (none given, or -u). */
+	const struct fmt_source *backing;
+	/* The base name of the image file, which multi-file formats name
+	 * their other files after. */
+	const uint8_t *image_name;
+	uint32_t image_name_len;
+};
+
+/*
+ * A format driver: the same entry points for every format, so that an
+ * operation runs any format without naming it. An entry a format does not
+ * have is NULL (raw has no planner: the host makes raw images). Each
+ * format defines its record, <name>_driver, at the end of its planner;
+ * fmt_driver finds it by FORMAT_* through the list generated from the
+ * format table (FORMAT_DRIVERS in instar/shared.h).
+ */
+struct fmt_driver {
+	uint32_t format; /* FORMAT_* */
+	/* The least scratch plan accepts (fmt_plan_image checks it). */
+	uint32_t min_scratch;
+	/* probe scores a file's first bytes (at most DETECT_PROBE_SIZE):
+	 * 0 is "not this format"; the highest score wins. */
+	int (*probe)(const uint8_t *buf, uint32_t len);
+	/* parse reads a backing file's header (see detect.h for the
+	 * contract every parser keeps). */
+	uint32_t (*parse)(const struct fmt_source *src, const struct fmt_scratch *scratch,
+			  struct backing_info *out);
+	/* plan writes a new image's metadata through p->sink and fills res:
+	 * CREATE_ERR_OK, or why not (with res->reason where qemu-img has
+	 * words for it). */
+	uint32_t (*plan)(const struct fmt_plan *p, struct plan_result *res);
+	/* The info and check operations add their entry points here. */
+};
+
+/* FMT_DRIVER(name, NAME, min_scratch) defines name_driver for
+ * FORMAT_NAME from name_probe, name_parse and name_plan. */
+#define FMT_DRIVER(name, upper, scratch)                                                      \
+	const struct fmt_driver name##_driver = {                                             \
+		.format = FORMAT_##upper, .min_scratch = (scratch), .probe = name##_probe, \
+		.parse = name##_parse, .plan = name##_plan,                                    \
+	}
+
+/* The driver of format (FORMAT_*), or NULL. */
+const struct fmt_driver *fmt_driver(uint32_t format);
+
+/* Plans cfg's image (cfg->target_format) with its driver, with the image
+ * name from cfg and backing (NULL: none attached): the one way to a
+ * planner, for the create operation and the tests alike. */
+uint32_t fmt_plan_image(const struct create_config *cfg, uint64_t virtual_size, struct fmt_scratch scratch,
+			const struct fmt_sink *sink, const struct fmt_source *backing, struct plan_result *res);
+
+/* Drivers are numbered 0..fmt_driver_count()-1 for iteration. */
+uint32_t fmt_driver_count(void);
+const struct fmt_driver *fmt_driver_at(uint32_t i);
 
 #endif

@@ -4,7 +4,7 @@
  *
  * Planner
  * -------
- * qcow2_plan writes every byte qemu-img writes (header cluster, refcount
+ * The planner writes every byte qemu-img writes (header cluster, refcount
  * table and blocks, L1 and L2 tables, stale copies of refcount tables
  * qemu replaced, the zeros of its copy-on-write of a partial last
  * cluster), through the sink, in writes of at most MAX_TRANSFER bytes, and
@@ -18,8 +18,8 @@
  *  1. PREALLOC_FALLOC: fallocate(fd, 0, area.start, area.end - area.start);
  *     PREALLOC_FULL: write zeros over [area.start, area.end) (this is what
  *     qemu's file driver does: it fills from the old end of file, which
- *     is area.start, to the new one). The area comes from qcow2_plan_ex;
- *     it is empty for the other modes. It never overlaps a planned write.
+ *     is area.start, to the new one). The area is the plan result's
+ *     prealloc_start and prealloc_end; it is empty for the other modes.
  *  2. Set the file length to res->file_size[0] (ftruncate; for
  *     PREALLOC_METADATA this extends the file over unwritten data
  *     clusters, as qemu does).
@@ -27,7 +27,7 @@
  *
  * Memory: the planner keeps constant-size state whatever the virtual size
  * (interval sets instead of per-cluster tables) and uses at most
- * scratch->size bytes; it needs QCOW2_MIN_SCRATCH. More scratch means
+ * the scratch it is given; it needs QCOW2_MIN_SCRATCH. More scratch means
  * fewer passes for very large refcount tables (up to 1 MiB is used for the
  * write buffer, the rest for refcount-table windows and L1 chunks).
  */
@@ -38,36 +38,21 @@
 
 #include "format.h"
 
-/* The least scratch qcow2_plan accepts. */
+/* The least scratch the planner accepts. */
 #define QCOW2_MIN_SCRATCH (256u * 1024u)
 
-/* The data area the host preallocates for falloc/full, in bytes. */
-struct qcow2_area {
-	uint64_t start, end;
-};
-
 /*
- * Plans the image for cfg (FLAG_COMPAT_V3, FLAG_EXTENDED_L2,
- * FLAG_LAZY_REFCOUNTS, FLAG_COMPRESSION_ZSTD, qcow2_cluster_size (0 =
- * 65536), qcow2_refcount_bits (0 = 16), preallocation, backing_file and
- * backing_format) and virtual_size in bytes (rounded up to 512 like
- * qemu-img does). Returns CREATE_ERR_OK; CREATE_ERR_INVALID_OPTION for
- * what qemu-img refuses as options; CREATE_ERR_INVALID_SIZE when the
- * size is too large for the cluster size (the L1 table would exceed 32
- * MiB); CREATE_ERR_BACKING_TOO_LONG when the backing name is over 1023
- * bytes or does not fit in the header cluster;
+ * The planner (qcow2_driver.plan) honours FLAG_COMPAT_V3, FLAG_EXTENDED_L2,
+ * FLAG_LAZY_REFCOUNTS, FLAG_COMPRESSION_ZSTD, qcow2_cluster_size,
+ * qcow2_refcount_bits (0: their defaults), preallocation, backing_file and
+ * backing_format. Besides CREATE_ERR_OK it returns
+ * CREATE_ERR_INVALID_OPTION for what qemu-img refuses as options;
+ * CREATE_ERR_INVALID_SIZE when the size is too large for the cluster size
+ * (the L1 table would exceed 32 MiB); CREATE_ERR_BACKING_TOO_LONG when the
+ * backing name is over 1023 bytes or does not fit in the header cluster;
  * CREATE_ERR_SCRATCH_TOO_SMALL; CREATE_ERR_WRITE_FAILED at the first sink
- * error. res: virtual_size, bytes_written, unit_size = cluster size,
- * output_count = 1, file_size[0]. area may be NULL.
+ * error. unit_size is the cluster size; output 0 only.
  */
-uint32_t qcow2_plan_ex(const struct create_config *cfg, uint64_t virtual_size,
-		       const struct fmt_scratch *scratch, const struct fmt_sink *sink,
-		       struct plan_result *res, struct qcow2_area *area);
-
-/* qcow2_plan_ex without the area. */
-uint32_t qcow2_plan(const struct create_config *cfg, uint64_t virtual_size,
-		    const struct fmt_scratch *scratch, const struct fmt_sink *sink,
-		    struct plan_result *res);
 
 /*
  * Parses a qcow2 backing file's header: version 2 or 3, a header length
@@ -79,5 +64,8 @@ uint32_t qcow2_plan(const struct create_config *cfg, uint64_t virtual_size,
  */
 uint32_t qcow2_parse(const struct fmt_source *src, const struct fmt_scratch *scratch,
 		     struct backing_info *out);
+
+/* The driver's probe: "QFI\xfb", version 2 or later. */
+int qcow2_probe(const uint8_t *buf, uint32_t len);
 
 #endif

@@ -55,7 +55,7 @@ func BenchmarkQcow2Plan(b *testing.B) {
 			cfg := c.c.config()
 			f0 := minorFaults(b)
 			for b.Loop() {
-				_, _, code, err := Qcow2Plan(cfg, uint64(c.c.size), q2GuestScratch, discardSink{})
+				_, code, err := Plan(cfg, uint64(c.c.size), q2GuestScratch, discardSink{}, nil)
 				if code != shared.CreateErrOK || err != nil {
 					b.Fatal(code, err)
 				}

@@ -1,5 +1,5 @@
 #include "qcow2_header.h"
-#include "instar/format_name.h"
+#include "instar/shared.h"
 
 #include "endian.h"
 #include "instar/mem.h"

@@ -5,6 +5,7 @@
  */
 #include "qcow2.h"
 
+#include "detect.h"
 #include "endian.h"
 
 #define QCOW_MAGIC 0x514649fbu
@@ -125,4 +126,10 @@ uint32_t qcow2_parse(const struct fmt_source *src, const struct fmt_scratch *scr
 	out->format = FORMAT_QCOW2;
 	out->virtual_size = size;
 	return CREATE_ERR_OK;
+}
+
+/* "QFI\xfb" and version 2 or later (version 1 is qcow, not instar's). */
+int qcow2_probe(const uint8_t *b, uint32_t n)
+{
+	return probe_has(b, n, 0, "QFI\xfb", 4) && n >= 8 && get_be32(b + 4) >= 2 ? PROBE_MATCH : 0;
 }

@@ -37,10 +37,10 @@ func TestQcow2ParseMalformed(t *testing.T) {
 	be32 := binary.BigEndian.PutUint32
 	be64 := binary.BigEndian.PutUint64
 	parse := func(d []byte) uint32 {
-		_, code := Qcow2Parse(bytesReader(d), int64(len(d)), 0)
+		_, code := Parse(shared.FormatQcow2, bytesReader(d), int64(len(d)), 0)
 		return code
 	}
-	if got, code := Qcow2Parse(bytesReader(good), int64(len(good)), 0); code != shared.CreateErrOK || got.VirtualSize != 1<<30 {
+	if got, code := Parse(shared.FormatQcow2, bytesReader(good), int64(len(good)), 0); code != shared.CreateErrOK || got.VirtualSize != 1<<30 {
 		t.Fatalf("good image: %+v %d", got, code)
 	}
 	P := uint32(shared.CreateErrBackingParse)
@@ -85,7 +85,7 @@ func TestQcow2ParseMalformed(t *testing.T) {
 			t.Errorf("%s: got %d, want %d", c.name, got, c.want)
 		}
 	}
-	if _, code := Qcow2Parse(errReader{}, int64(len(good)), 0); code != shared.CreateErrBackingReadFailed {
+	if _, code := Parse(shared.FormatQcow2, errReader{}, int64(len(good)), 0); code != shared.CreateErrBackingReadFailed {
 		t.Errorf("read failure: %d", code)
 	}
 }
@@ -103,7 +103,7 @@ func TestQcow2ParseFuzz(t *testing.T) {
 		if rng.Intn(4) == 0 {
 			d = d[:rng.Intn(len(d))]
 		}
-		got, code := FmtProbe(bytesReader(d), int64(len(d)), DetectMinScratch)
+		got, code := Probe(bytesReader(d), int64(len(d)), DetectMinScratch)
 		if code == shared.CreateErrOK && got.Format == shared.FormatQcow2 && got.VirtualSize >= 1<<63 {
 			t.Fatalf("accepted size %d", got.VirtualSize)
 		}

@@ -28,8 +28,9 @@ struct q2_stale {
 	uint64_t c, entries;
 };
 
+/* A run of guest clusters mapped to consecutive host clusters. */
 struct q2_map {
-	uint64_t gc, hc, n;
+	uint64_t guest_cluster, host_cluster, count;
 };
 
 struct q2_plan {
@@ -53,15 +54,15 @@ struct q2_plan {
 	uint64_t stale_max;
 	uint64_t rt_off, rt_size, l1_off;
 
-	/* current window of table slots [w0, w1) */
-	uint64_t w0, w1;
+	/* current window of table slots [win_start, win_end) */
+	uint64_t win_start, win_end;
 
 	/* tables pass: the L2 table being filled, the L1 chunk */
 	int have_l2;
 	uint64_t l2_idx, l2_c;
 	struct q2_map maps[Q2_MAX_MAPS];
 	uint32_t nmaps;
-	uint64_t l1_k0;
+	uint64_t l1_chunk_start;
 };
 
 _Static_assert(sizeof(struct q2_plan) + 16 + 2 * Q2_EBUF_MIN <= QCOW2_MIN_SCRATCH,
@@ -115,7 +116,7 @@ static int out_table(struct q2_plan *p, uint64_t tc, uint64_t a, uint64_t b)
 	while (a < b) {
 		uint64_t n = min64(b - a, per);
 		for (uint64_t k = 0; k < n; k++)
-			put_be64(p->ebuf + 8 * k, p->win[a - p->w0 + k] * cs);
+			put_be64(p->ebuf + 8 * k, p->win[a - p->win_start + k] * cs);
 		if (out(p, tc * cs + 8 * a, p->ebuf, 8 * n))
 			return -1;
 		a += n;
@@ -169,11 +170,11 @@ static int out_l2(struct q2_plan *p)
 		memset(p->ebuf, 0, n * g->l2e_size);
 		for (uint32_t i = 0; i < p->nmaps; i++) {
 			const struct q2_map *m = &p->maps[i];
-			uint64_t s = m->gc > first + k0 ? m->gc : first + k0;
-			uint64_t e = min64(m->gc + m->n, first + k0 + n);
+			uint64_t s = m->guest_cluster > first + k0 ? m->guest_cluster : first + k0;
+			uint64_t e = min64(m->guest_cluster + m->count, first + k0 + n);
 			for (uint64_t x = s; x < e; x++)
 				put_be64(p->ebuf + (x - first - k0) * g->l2e_size,
-					 ((m->hc + x - m->gc) * g->cs) | Q2_COPIED);
+					 ((m->host_cluster + x - m->guest_cluster) * g->cs) | Q2_COPIED);
 		}
 		if (out(p, p->l2_c * g->cs + k0 * g->l2e_size, p->ebuf, n * g->l2e_size))
 			return -1;
@@ -183,19 +184,19 @@ static int out_l2(struct q2_plan *p)
 	return 0;
 }
 
-/* Writes the L1 chunk [l1_k0, ...) and moves to the next one. */
+/* Writes the L1 chunk [l1_chunk_start, ...) and moves to the next one. */
 static int flush_l1(struct q2_plan *p)
 {
-	uint64_t n = min64(p->l1cap, p->g.l1_size - p->l1_k0);
+	uint64_t n = min64(p->l1cap, p->g.l1_size - p->l1_chunk_start);
 	uint8_t *b = (uint8_t *)p->win;
 	for (uint64_t k = 0; k < n; k++) {
 		uint64_t c = p->win[k];
 		put_be64(b + 8 * k, c ? (c * p->g.cs) | Q2_COPIED : 0);
 	}
-	if (out(p, p->l1_off * p->g.cs + 8 * p->l1_k0, b, 8 * n))
+	if (out(p, p->l1_off * p->g.cs + 8 * p->l1_chunk_start, b, 8 * n))
 		return -1;
 	memset(p->win, 0, 8 * n);
-	p->l1_k0 += n;
+	p->l1_chunk_start += n;
 	return 0;
 }
 
@@ -245,17 +246,17 @@ static int survey_freed(void *ctx, uint64_t c, uint64_t entries)
 static int window_refblock(void *ctx, uint64_t idx, uint64_t c)
 {
 	struct q2_plan *p = ctx;
-	if (idx >= p->w0 && idx < p->w1)
-		p->win[idx - p->w0] = c;
+	if (idx >= p->win_start && idx < p->win_end)
+		p->win[idx - p->win_start] = c;
 	return 0;
 }
 
 static int stale_freed(void *ctx, uint64_t c, uint64_t entries)
 {
 	struct q2_plan *p = ctx;
-	if (p->w0 >= entries)
+	if (p->win_start >= entries)
 		return 0;
-	return out_table(p, c, p->w0, min64(p->w1, entries));
+	return out_table(p, c, p->win_start, min64(p->win_end, entries));
 }
 
 static int tables_l2(void *ctx, uint64_t l1i, uint64_t c)
@@ -263,23 +264,23 @@ static int tables_l2(void *ctx, uint64_t l1i, uint64_t c)
 	struct q2_plan *p = ctx;
 	if (out_l2(p))
 		return 1;
-	while (l1i >= p->l1_k0 + p->l1cap)
+	while (l1i >= p->l1_chunk_start + p->l1cap)
 		if (flush_l1(p))
 			return 1;
-	p->win[l1i - p->l1_k0] = c;
+	p->win[l1i - p->l1_chunk_start] = c;
 	p->have_l2 = 1;
 	p->l2_idx = l1i;
 	p->l2_c = c;
 	return 0;
 }
 
-static int tables_map(void *ctx, uint64_t gc, uint64_t hc, uint64_t n)
+static int tables_map(void *ctx, uint64_t guest_cluster, uint64_t host_cluster, uint64_t count)
 {
 	struct q2_plan *p = ctx;
 	if (p->nmaps) {
 		struct q2_map *m = &p->maps[p->nmaps - 1];
-		if (m->gc + m->n == gc && m->hc + m->n == hc) {
-			m->n += n;
+		if (m->guest_cluster + m->count == guest_cluster && m->host_cluster + m->count == host_cluster) {
+			m->count += count;
 			return 0;
 		}
 	}
@@ -287,9 +288,9 @@ static int tables_map(void *ctx, uint64_t gc, uint64_t hc, uint64_t n)
 		p->overflow = 1;
 		return 1;
 	}
-	p->maps[p->nmaps].gc = gc;
-	p->maps[p->nmaps].hc = hc;
-	p->maps[p->nmaps].n = n;
+	p->maps[p->nmaps].guest_cluster = guest_cluster;
+	p->maps[p->nmaps].host_cluster = host_cluster;
+	p->maps[p->nmaps].count = count;
 	p->nmaps++;
 	return 0;
 }
@@ -327,19 +328,19 @@ static uint32_t run(struct q2_plan *p, const struct q2_hooks *h)
  * (fresh guest memory costs a page fault per 4 KiB touched). */
 static uint32_t windows(struct q2_plan *p, const struct q2_hooks *h, uint64_t limit, int final)
 {
-	for (p->w0 = 0; p->w0 < limit; p->w0 = p->w1) {
-		p->w1 = p->w0 + min64(p->wcap, limit - p->w0);
-		memset(p->win, 0, (p->w1 - p->w0) * 8);
+	for (p->win_start = 0; p->win_start < limit; p->win_start = p->win_end) {
+		p->win_end = p->win_start + min64(p->wcap, limit - p->win_start);
+		memset(p->win, 0, (p->win_end - p->win_start) * 8);
 		uint32_t e = run(p, h);
 		if (e != CREATE_ERR_OK)
 			return e;
 		if (!final)
 			continue;
-		uint64_t b = min64(p->w1, p->rt_size);
-		if (out_table(p, p->rt_off, p->w0, b))
+		uint64_t b = min64(p->win_end, p->rt_size);
+		if (out_table(p, p->rt_off, p->win_start, b))
 			return CREATE_ERR_WRITE_FAILED;
-		for (uint64_t i = p->w0; i < b; i++) {
-			uint64_t c = p->win[i - p->w0];
+		for (uint64_t i = p->win_start; i < b; i++) {
+			uint64_t c = p->win[i - p->win_start];
 			if (c && out_refblock(p, i, c))
 				return CREATE_ERR_WRITE_FAILED;
 		}
@@ -347,18 +348,15 @@ static uint32_t windows(struct q2_plan *p, const struct q2_hooks *h, uint64_t li
 	return CREATE_ERR_OK;
 }
 
-uint32_t qcow2_plan_ex(const struct create_config *cfg, uint64_t virtual_size,
-		       const struct fmt_scratch *scratch, const struct fmt_sink *sink,
-		       struct plan_result *res, struct qcow2_area *area)
+static uint32_t qcow2_plan(const struct fmt_plan *pl, struct plan_result *res)
 {
-	if (!cfg || !scratch || !sink || !res || !sink->write)
+	const struct create_config *cfg = pl->cfg;
+	if (!cfg || !pl->sink || !res || !pl->sink->write)
 		return CREATE_ERR_BAD_CONFIG;
-	if (!scratch->buf || scratch->size < QCOW2_MIN_SCRATCH)
-		return CREATE_ERR_SCRATCH_TOO_SMALL;
 
 	/* carve the scratch: state, write buffer, window */
-	uintptr_t base = ((uintptr_t)scratch->buf + 15) & ~(uintptr_t)15;
-	uintptr_t end = (uintptr_t)scratch->buf + scratch->size;
+	uintptr_t base = ((uintptr_t)pl->scratch.buf + 15) & ~(uintptr_t)15;
+	uintptr_t end = (uintptr_t)pl->scratch.buf + pl->scratch.size;
 	struct q2_plan *p = (struct q2_plan *)base;
 	memset(p, 0, sizeof(*p));
 	uintptr_t rest = base + ((sizeof(*p) + 15) & ~(size_t)15);
@@ -367,9 +365,9 @@ uint32_t qcow2_plan_ex(const struct create_config *cfg, uint64_t virtual_size,
 	p->ebuf = (uint8_t *)rest;
 	p->win = (uint64_t *)(rest + p->elen);
 	p->wcap = (avail - p->elen) / 8;
-	p->sink = sink;
+	p->sink = pl->sink;
 
-	uint32_t e = q2_geom_init(cfg, virtual_size, &p->g, &res->reason);
+	uint32_t e = q2_geom_init(cfg, pl->virtual_size, &p->g, &res->reason);
 	if (e != CREATE_ERR_OK)
 		return e;
 	if (q2_header_len(&p->g) > p->g.cs)
@@ -402,12 +400,12 @@ uint32_t qcow2_plan_ex(const struct create_config *cfg, uint64_t virtual_size,
 	 * table would be cleared for nothing. */
 	p->l1cap = min64(p->wcap, p->g.l1_size);
 	memset(p->win, 0, p->l1cap * 8);
-	p->l1_k0 = 0;
+	p->l1_chunk_start = 0;
 	if ((e = run(p, &h)) != CREATE_ERR_OK)
 		return e;
 	if (out_l2(p))
 		return CREATE_ERR_WRITE_FAILED;
-	while (p->l1_k0 < p->g.l1_size)
+	while (p->l1_chunk_start < p->g.l1_size)
 		if (flush_l1(p))
 			return CREATE_ERR_WRITE_FAILED;
 	if (out_header(p))
@@ -418,16 +416,9 @@ uint32_t qcow2_plan_ex(const struct create_config *cfg, uint64_t virtual_size,
 	res->unit_size = (uint32_t)p->g.cs;
 	res->output_count = 1;
 	res->file_size[0] = p->sim.file_size;
-	if (area) {
-		area->start = p->sim.area_start;
-		area->end = p->sim.area_end;
-	}
+	res->prealloc_start = p->sim.area_start;
+	res->prealloc_end = p->sim.area_end;
 	return CREATE_ERR_OK;
 }
 
-uint32_t qcow2_plan(const struct create_config *cfg, uint64_t virtual_size,
-		    const struct fmt_scratch *scratch, const struct fmt_sink *sink,
-		    struct plan_result *res)
-{
-	return qcow2_plan_ex(cfg, virtual_size, scratch, sink, res, 0);
-}
+FMT_DRIVER(qcow2, QCOW2, QCOW2_MIN_SCRATCH);

@@ -64,22 +64,22 @@ func TestQcow2ScratchIndependent(t *testing.T) {
 		t.Run(c.name(), func(t *testing.T) {
 			t.Parallel()
 			var infos []PlanInfo
-			var areas []Qcow2Area
 			var sinks []*pageSink
-			for _, scr := range []int{Qcow2MinScratch, scratchDefault, 64 << 20} {
+			for _, scr := range []int{MinScratch(shared.FormatQcow2), scratchDefault, 64 << 20} {
 				s := &pageSink{pages: map[int64][]byte{}}
-				info, area, code, err := Qcow2Plan(c.config(), uint64(c.size), scr, s)
+				info, code, err := Plan(c.config(), uint64(c.size), scr, s, nil)
 				if code != shared.CreateErrOK || err != nil {
 					t.Fatalf("scratch %d: code %d, %v", scr, code, err)
 				}
-				infos, areas, sinks = append(infos, info), append(areas, area), append(sinks, s)
+				infos, sinks = append(infos, info), append(sinks, s)
 			}
 			for i := 1; i < len(sinks); i++ {
 				if err := samePages(sinks[0], sinks[i]); err != nil {
 					t.Errorf("scratch run %d: %v", i, err)
 				}
-				if infos[i].FileSize[0] != infos[0].FileSize[0] || areas[i] != areas[0] {
-					t.Errorf("scratch run %d: %+v %+v vs %+v %+v", i, infos[i], areas[i], infos[0], areas[0])
+				if infos[i].FileSize[0] != infos[0].FileSize[0] || infos[i].PreallocStart != infos[0].PreallocStart ||
+					infos[i].PreallocEnd != infos[0].PreallocEnd {
+					t.Errorf("scratch run %d: %+v vs %+v", i, infos[i], infos[0])
 				}
 			}
 		})
@@ -91,13 +91,13 @@ func TestQcow2ScratchIndependent(t *testing.T) {
 func TestQcow2WriteFailure(t *testing.T) {
 	c := q2Case{size: 20*mib + 1536, cluster: 512, refbits: 64, prealloc: "metadata"}
 	s := &pageSink{pages: map[int64][]byte{}}
-	if _, _, code, err := Qcow2Plan(c.config(), uint64(c.size), Qcow2MinScratch, s); code != 0 || err != nil {
+	if _, code, err := Plan(c.config(), uint64(c.size), MinScratch(shared.FormatQcow2), s, nil); code != 0 || err != nil {
 		t.Fatal(code, err)
 	}
 	total := s.n
 	for i := 1; i <= total; i += max(1, total/97) {
 		f := &pageSink{pages: map[int64][]byte{}, fail: i}
-		_, _, code, _ := Qcow2Plan(c.config(), uint64(c.size), Qcow2MinScratch, f)
+		_, code, _ := Plan(c.config(), uint64(c.size), MinScratch(shared.FormatQcow2), f, nil)
 		if code != shared.CreateErrWriteFailed || f.n != i {
 			t.Fatalf("failing write %d of %d: code %d after %d writes", i, total, code, f.n)
 		}
@@ -107,10 +107,10 @@ func TestQcow2WriteFailure(t *testing.T) {
 func TestQcow2Scratch(t *testing.T) {
 	c := q2Case{size: gib}
 	s := &pageSink{pages: map[int64][]byte{}}
-	if _, _, code, _ := Qcow2Plan(c.config(), uint64(c.size), Qcow2MinScratch-1, s); code != shared.CreateErrScratchTooSmall || s.n != 0 {
+	if _, code, _ := Plan(c.config(), uint64(c.size), MinScratch(shared.FormatQcow2)-1, s, nil); code != shared.CreateErrScratchTooSmall || s.n != 0 {
 		t.Fatalf("code %d after %d writes", code, s.n)
 	}
-	if _, _, code, _ := Qcow2Plan(c.config(), uint64(c.size), 0, s); code != shared.CreateErrScratchTooSmall {
+	if _, code, _ := Plan(c.config(), uint64(c.size), 0, s, nil); code != shared.CreateErrScratchTooSmall {
 		t.Fatalf("no scratch: code %d", code)
 	}
 }
@@ -132,7 +132,7 @@ func TestQcow2BadConfig(t *testing.T) {
 		cfg := q2Case{size: mib}.config()
 		mod(cfg)
 		s := &pageSink{pages: map[int64][]byte{}}
-		_, _, code, _ := Qcow2Plan(cfg, uint64(mib), scratchDefault, s)
+		_, code, _ := Plan(cfg, uint64(mib), scratchDefault, s, nil)
 		if code == shared.CreateErrOK || s.n != 0 {
 			t.Errorf("%s: code %d after %d writes", name, code, s.n)
 		}

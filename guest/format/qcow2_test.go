@@ -33,30 +33,27 @@ type q2Case struct {
 	noCompare bool   // skip qemu-img compare (reads the whole disk)
 }
 
+// options are the case's qemu-img options, each with the short form the
+// case's name uses for it.
+func (c q2Case) options() (short, opts []string) {
+	add := func(on bool, s, o string) {
+		if on {
+			short, opts = append(short, s), append(opts, o)
+		}
+	}
+	add(c.v2, "v2", "compat=0.10")
+	add(c.cluster != 0, fmt.Sprintf("c%d", c.cluster), fmt.Sprintf("cluster_size=%d", c.cluster))
+	add(c.refbits != 0, fmt.Sprintf("r%d", c.refbits), fmt.Sprintf("refcount_bits=%d", c.refbits))
+	add(c.extL2, "extl2", "extended_l2=on")
+	add(c.lazy, "lazy", "lazy_refcounts=on")
+	add(c.zstd, "zstd", "compression_type=zstd")
+	add(c.prealloc != "", c.prealloc, "preallocation="+c.prealloc)
+	return short, opts
+}
+
 func (c q2Case) name() string {
-	var p []string
-	p = append(p, fmt.Sprint(c.size))
-	if c.v2 {
-		p = append(p, "v2")
-	}
-	if c.cluster != 0 {
-		p = append(p, fmt.Sprintf("c%d", c.cluster))
-	}
-	if c.refbits != 0 {
-		p = append(p, fmt.Sprintf("r%d", c.refbits))
-	}
-	if c.extL2 {
-		p = append(p, "extl2")
-	}
-	if c.lazy {
-		p = append(p, "lazy")
-	}
-	if c.zstd {
-		p = append(p, "zstd")
-	}
-	if c.prealloc != "" {
-		p = append(p, c.prealloc)
-	}
+	short, _ := c.options()
+	p := append([]string{fmt.Sprint(c.size)}, short...)
 	if c.backing != "" {
 		p = append(p, "b-"+strings.ReplaceAll(c.backing, "/", "_")+"-"+c.backFmt)
 	}
@@ -67,28 +64,7 @@ func (c q2Case) name() string {
 }
 
 func (c q2Case) args() []string {
-	var o []string
-	if c.v2 {
-		o = append(o, "compat=0.10")
-	}
-	if c.cluster != 0 {
-		o = append(o, fmt.Sprintf("cluster_size=%d", c.cluster))
-	}
-	if c.refbits != 0 {
-		o = append(o, fmt.Sprintf("refcount_bits=%d", c.refbits))
-	}
-	if c.extL2 {
-		o = append(o, "extended_l2=on")
-	}
-	if c.lazy {
-		o = append(o, "lazy_refcounts=on")
-	}
-	if c.zstd {
-		o = append(o, "compression_type=zstd")
-	}
-	if c.prealloc != "" {
-		o = append(o, "preallocation="+c.prealloc)
-	}
+	_, o := c.options()
 	a := []string{"-f", "qcow2"}
 	if len(o) > 0 {
 		a = append(a, "-o", strings.Join(o, ","))
@@ -98,9 +74,6 @@ func (c q2Case) args() []string {
 	}
 	return a
 }
-
-var q2Formats = map[string]uint32{"raw": shared.FormatRaw, "qcow2": shared.FormatQcow2,
-	"vmdk": shared.FormatVmdk, "vpc": shared.FormatVpc, "vhdx": shared.FormatVhdx}
 
 func (c q2Case) config() *shared.CreateConfig {
 	cfg := baseConfig(shared.FormatQcow2, uint64(c.size))
@@ -129,7 +102,7 @@ func (c q2Case) config() *shared.CreateConfig {
 	if c.backing != "" {
 		cfg.Flags |= shared.FlagBackingUnsafe
 		cfg.BackingFileLen = uint32(copy(cfg.BackingFile[:], c.backing))
-		cfg.BackingFormat = q2Formats[c.backFmt]
+		cfg.BackingFormat = formatNumber(c.backFmt)
 	}
 	return cfg
 }
@@ -213,9 +186,9 @@ func q2Cases() []q2Case {
 		add(q2Case{size: 128 * gib, cluster: 512})
 		add(q2Case{size: 128 * gib, cluster: 512, refbits: 64})
 		add(q2Case{size: 512 * mib, cluster: 512, prealloc: "metadata"})
-		add(q2Case{size: 64 * mib, cluster: 512, refbits: 64, prealloc: "metadata", scratch: Qcow2MinScratch})
-		add(q2Case{size: 64 * mib, cluster: 512, refbits: 64, prealloc: "falloc", scratch: Qcow2MinScratch})
-		add(q2Case{size: 2 * gib, cluster: 512, refbits: 64, prealloc: "metadata", scratch: Qcow2MinScratch})
+		add(q2Case{size: 64 * mib, cluster: 512, refbits: 64, prealloc: "metadata", scratch: MinScratch(shared.FormatQcow2)})
+		add(q2Case{size: 64 * mib, cluster: 512, refbits: 64, prealloc: "falloc", scratch: MinScratch(shared.FormatQcow2)})
+		add(q2Case{size: 2 * gib, cluster: 512, refbits: 64, prealloc: "metadata", scratch: MinScratch(shared.FormatQcow2)})
 	}
 	// refusals
 	bad := uint32(shared.CreateErrInvalidOption)
@@ -261,29 +234,30 @@ func q2Backing(t *testing.T, dir string, c q2Case) {
 
 // q2Host is the host's step after the plan: preallocate the data area,
 // then set the final length.
-func q2Host(path string, prealloc string, area Qcow2Area, size uint64) error {
+func q2Host(path string, prealloc string, info PlanInfo) error {
+	size := info.FileSize[0]
 	f, err := os.OpenFile(path, os.O_RDWR, 0)
 	if err != nil {
 		return err
 	}
 	defer f.Close()
-	n := int64(area.End - area.Start)
+	n := int64(info.PreallocEnd - info.PreallocStart)
 	switch {
 	case n == 0:
 	case prealloc == "falloc":
-		if err := unix.Fallocate(int(f.Fd()), 0, int64(area.Start), n); err != nil {
+		if err := unix.Fallocate(int(f.Fd()), 0, int64(info.PreallocStart), n); err != nil {
 			return err
 		}
 	case prealloc == "full":
 		zero := make([]byte, 1<<20)
-		for off := int64(area.Start); off < int64(area.End); off += int64(len(zero)) {
-			k := min(int64(len(zero)), int64(area.End)-off)
+		for off := int64(info.PreallocStart); off < int64(info.PreallocEnd); off += int64(len(zero)) {
+			k := min(int64(len(zero)), int64(info.PreallocEnd)-off)
 			if _, err := f.WriteAt(zero[:k], off); err != nil {
 				return err
 			}
 		}
 	default:
-		return fmt.Errorf("area %+v for preallocation %q", area, prealloc)
+		return fmt.Errorf("area [%d, %d) for preallocation %q", info.PreallocStart, info.PreallocEnd, prealloc)
 	}
 	return f.Truncate(int64(size))
 }
@@ -318,14 +292,14 @@ func runQ2Case(t *testing.T, c q2Case) {
 	if scratch == 0 {
 		scratch = scratchDefault
 	}
-	info, area, code, serr := Qcow2Plan(c.config(), uint64(c.size), scratch, sink)
+	info, code, serr := Plan(c.config(), uint64(c.size), scratch, sink, nil)
 	if serr != nil {
 		sink.close()
 		t.Fatalf("sink: %v", serr)
 	}
 	if code != c.want {
 		sink.close()
-		t.Fatalf("qcow2_plan = %d, want %d (qemu-img: %v %s)", code, c.want, qerr, out)
+		t.Fatalf("plan = %d, want %d (qemu-img: %v %s)", code, c.want, qerr, out)
 	}
 	if c.want != shared.CreateErrOK {
 		sink.close()
@@ -341,7 +315,7 @@ func runQ2Case(t *testing.T, c q2Case) {
 	if err := sink.finish(info.FileSize); err != nil {
 		t.Fatal(err)
 	}
-	if err := q2Host(op, c.prealloc, area, info.FileSize[0]); err != nil {
+	if err := q2Host(op, c.prealloc, info); err != nil {
 		t.Fatal(err)
 	}
 	if info.UnitSize == 0 || info.VirtualSize != (uint64(c.size)+511)&^511 {

@@ -16,26 +16,25 @@
  * of regions; BAT writes and reads go in scratch-sized chunks (at most
  * MAX_TRANSFER), so more scratch means fewer requests. */
 #define VHDX_MIN_SCRATCH (128u * 1024)
-/* The BAT (1 MiB for a 10 GiB image with block_state_zero) is written in
- * pieces of this size through one reused buffer: every fresh page of guest
- * memory costs a fault and every write an exit, and 128 KiB pieces cost
- * least (measured: 1.5 ms less than 1 MiB pieces under --accel process). */
+/* The BAT is written in pieces of this size through one reused buffer:
+ * every fresh page of guest memory costs a fault and every write an exit,
+ * and this size balances the two under --accel process. */
 #define VHDX_BAT_CHUNK (128u * 1024)
 
-/* Plans a VHDX of virtual_size bytes (rounded up to 512). Honours
+/* The planner (vhdx_driver.plan) makes a VHDX of the virtual size. Honours
  * cfg->vhd_subformat (VHD_DYNAMIC, VHD_FIXED), cfg->block_size (0 = auto;
  * else rounded up to 1 MiB and capped at 256 MiB as qemu does, then it must
- * be a power of two), cfg->vhdx_log_size (0 = 1 MiB; else rounded up to
- * 1 MiB, below 4 GiB), FLAG_VHDX_BLOCK_STATE_ZERO and cfg->entropy.
+ * be a power of two), cfg->vhdx_log_size (rounded up to 1 MiB, not 0, below
+ * 4 GiB), FLAG_VHDX_BLOCK_STATE_ZERO and cfg->entropy.
  * Output 0 only. A fixed image's data area is left to the host's truncate. */
-uint32_t vhdx_plan(const struct create_config *cfg, uint64_t virtual_size,
-		   const struct fmt_scratch *scratch, const struct fmt_sink *sink,
-		   struct plan_result *res);
 
 /* Checks a VHDX as qemu's vhdx driver does on a read-only open (file
  * identifier, headers, region table, metadata, BAT) and reports its virtual
  * size. CREATE_ERR_OK or CREATE_ERR_BACKING_PARSE. */
 uint32_t vhdx_parse(const struct fmt_source *src, const struct fmt_scratch *scratch,
 		    struct backing_info *out);
+
+/* The driver's probe: "vhdxfile" at 0. */
+int vhdx_probe(const uint8_t *buf, uint32_t len);
 
 #endif

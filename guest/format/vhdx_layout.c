@@ -40,8 +40,12 @@ uint32_t vhdx_layout_for(uint64_t virtual_size, uint32_t block_size, uint32_t lo
 	}
 	l->size = round_up(virtual_size, VHDX_SECTOR);
 
-	/* Log: whole MiB (qemu rounds up), below 4 GiB. 0 is the default. */
-	uint64_t log = log_size == 0 ? VHDX_MIB : round_up(log_size, VHDX_MIB);
+	/* Log: whole MiB (qemu rounds up), below 4 GiB. */
+	if (log_size == 0) {
+		*reason = "Log size must be a multiple of 1 MB";
+		return CREATE_ERR_INVALID_OPTION;
+	}
+	uint64_t log = round_up(log_size, VHDX_MIB);
 	if (log >= 4ull * 1024 * VHDX_MIB) {
 		*reason = "Log size must be smaller than 4 GB";
 		return CREATE_ERR_INVALID_OPTION;

@@ -22,6 +22,7 @@
 #include "vhdx.h"
 
 #include "crc32c.h"
+#include "detect.h"
 #include "endian.h"
 #include "instar/mem.h"
 #include "read_padded.h"
@@ -416,4 +417,9 @@ uint32_t vhdx_parse(const struct fmt_source *src, const struct fmt_scratch *scra
 	out->format = FORMAT_VHDX;
 	out->virtual_size = st.disk_size / VHDX_SECTOR * VHDX_SECTOR;
 	return CREATE_ERR_OK;
+}
+
+int vhdx_probe(const uint8_t *b, uint32_t n)
+{
+	return probe_has(b, n, 0, "vhdxfile", 8) ? PROBE_MATCH : 0;
 }

@@ -3,11 +3,8 @@
 package format
 
 import (
-	"bytes"
 	"encoding/binary"
 	"hash/crc32"
-	"os"
-	"path/filepath"
 	"testing"
 
 	"instar/shared"
@@ -24,8 +21,7 @@ func vhdxFixCRC(d []byte, off, n int) {
 
 func vhdxSamples(t *testing.T, dir string) map[string]string {
 	t.Helper()
-	out := map[string]string{}
-	for name, tc := range map[string]struct{ opts, size string }{
+	return qemuSamples(t, dir, "vhdx", "vhdx", map[string]sample{
 		"base":      {"subformat=dynamic", "1G"},
 		"fixed":     {"subformat=fixed,block_state_zero=off,block_size=1M", "4M"},
 		"fixedzero": {"subformat=fixed", "4M"},
@@ -35,30 +31,14 @@ func vhdxSamples(t *testing.T, dir string) map[string]string {
 		"tiny":      {"subformat=dynamic", "1"},
 		"empty":     {"subformat=dynamic", "0"},
 		"huge":      {"subformat=dynamic", "64T"},
-	} {
-		p := filepath.Join(dir, name+".vhdx")
-		if o, err := qemuCreate("-f", "vhdx", "-o", tc.opts, p, tc.size); err != nil {
-			t.Fatalf("qemu-img create: %v: %s", err, o)
-		}
-		out[name] = p
-	}
-	return out
+	})
 }
 
 func TestVhdxParseQemuImages(t *testing.T) {
 	needQemuImg(t)
 	t.Parallel()
-	for name, p := range vhdxSamples(t, t.TempDir()) {
-		data, err := os.ReadFile(p)
-		if err != nil {
-			t.Fatal(err)
-		}
-		got, code := VhdxParse(bytesReader(data), int64(len(data)), VhdxMinScratch)
-		want := qemuVirtualSize(t, p, "vhdx")
-		if code != shared.CreateErrOK || got.Format != shared.FormatVhdx || int64(got.VirtualSize) != want {
-			t.Errorf("%s: parse = %+v, %d; qemu-img says %d", name, got, code, want)
-		}
-	}
+	parseQemuSamples(t, shared.FormatVhdx, vhdxSamples(t, t.TempDir()),
+		func(p string) int64 { return qemuVirtualSize(t, p, "vhdx") }, nil)
 }
 
 // TestVhdxParseMalformed mutates qemu-made images and checks that the
@@ -89,6 +69,29 @@ func TestVhdxParseMalformed(t *testing.T) {
 	fixRT := func(f func([]byte) []byte) func([]byte) []byte {
 		return func(d []byte) []byte { d = f(d); vhdxFixCRC(d, r1, 64<<10); return d }
 	}
+	// unknownItem adds a sixth metadata item of another GUID with flags.
+	unknownItem := func(flags uint32) func([]byte) []byte {
+		return func(d []byte) []byte {
+			binary.LittleEndian.PutUint16(d[meta+10:], 6)
+			copy(d[meta+0xc0:], "0123456789abcdef")
+			binary.LittleEndian.PutUint32(d[meta+0xd0:], 0x10000)
+			binary.LittleEndian.PutUint32(d[meta+0xd8:], flags)
+			return d
+		}
+	}
+	// extraRegion adds a third region-table entry of another GUID.
+	extraRegion := func(off uint64, length uint32, required bool) func([]byte) []byte {
+		return fixRT(func(d []byte) []byte {
+			binary.LittleEndian.PutUint32(d[r1+8:], 3)
+			copy(d[r1+80:], "0123456789abcdef")
+			binary.LittleEndian.PutUint64(d[r1+96:], off)
+			binary.LittleEndian.PutUint32(d[r1+104:], length)
+			if required {
+				binary.LittleEndian.PutUint32(d[r1+108:], 1)
+			}
+			return d
+		})
+	}
 	seq := func(d []byte, h int) uint64 { return binary.LittleEndian.Uint64(d[h+8:]) }
 	// logEntry writes a one-sector log entry at the start of the log and
 	// sets a log GUID in both headers; good says whether its CRC is right.
@@ -114,11 +117,7 @@ func TestVhdxParseMalformed(t *testing.T) {
 			return d
 		}
 	}
-	type mut struct {
-		name, src string
-		f         func([]byte) []byte
-	}
-	muts := []mut{
+	muts := []mutation{
 		{"ok", "base", func(d []byte) []byte { return d }},
 		{"empty-file", "base", func(d []byte) []byte { return nil }},
 		{"file-id", "base", func(d []byte) []byte { d[0] = 'x'; return d }},
@@ -174,21 +173,8 @@ func TestVhdxParseMalformed(t *testing.T) {
 		{"r1-count-2047", "base", fixRT(le32(r1+8, 2047))},
 		{"r1-count-2048", "base", fixRT(le32(r1+8, 2048))},
 		{"r1-count-max", "base", fixRT(le32(r1+8, 0xFFFFFFFF))},
-		{"r1-unknown-required", "base", fixRT(func(d []byte) []byte {
-			binary.LittleEndian.PutUint32(d[r1+8:], 3)
-			copy(d[r1+80:], "0123456789abcdef")
-			binary.LittleEndian.PutUint64(d[r1+96:], 0x500000)
-			binary.LittleEndian.PutUint32(d[r1+104:], 0x100000)
-			binary.LittleEndian.PutUint32(d[r1+108:], 1)
-			return d
-		})},
-		{"r1-unknown-optional", "base", fixRT(func(d []byte) []byte {
-			binary.LittleEndian.PutUint32(d[r1+8:], 3)
-			copy(d[r1+80:], "0123456789abcdef")
-			binary.LittleEndian.PutUint64(d[r1+96:], 0x200000)
-			binary.LittleEndian.PutUint32(d[r1+104:], 0x100000)
-			return d
-		})},
+		{"r1-unknown-required", "base", extraRegion(0x500000, 0x100000, true)},
+		{"r1-unknown-optional", "base", extraRegion(0x200000, 0x100000, false)},
 		{"r1-dup-bat", "base", fixRT(func(d []byte) []byte {
 			binary.LittleEndian.PutUint32(d[r1+8:], 3)
 			copy(d[r1+80:r1+112], d[r1+16:r1+48])
@@ -227,20 +213,8 @@ func TestVhdxParseMalformed(t *testing.T) {
 		}},
 		{"fp-len-0", "base", le32(meta+0x34, 0)},
 		{"fp-flags-0", "base", le32(meta+0x38, 0)},
-		{"unknown-item-required", "base", func(d []byte) []byte {
-			binary.LittleEndian.PutUint16(d[meta+10:], 6)
-			copy(d[meta+0xc0:], "0123456789abcdef")
-			binary.LittleEndian.PutUint32(d[meta+0xd0:], 0x10000)
-			binary.LittleEndian.PutUint32(d[meta+0xd8:], 4)
-			return d
-		}},
-		{"unknown-item-optional", "base", func(d []byte) []byte {
-			binary.LittleEndian.PutUint16(d[meta+10:], 6)
-			copy(d[meta+0xc0:], "0123456789abcdef")
-			binary.LittleEndian.PutUint32(d[meta+0xd0:], 0x10000)
-			binary.LittleEndian.PutUint32(d[meta+0xd8:], 3)
-			return d
-		}},
+		{"unknown-item-required", "base", unknownItem(4)},
+		{"unknown-item-optional", "base", unknownItem(3)},
 		{"dup-fp", "base", func(d []byte) []byte {
 			binary.LittleEndian.PutUint16(d[meta+10:], 6)
 			copy(d[meta+0xc0:meta+0xe0], d[meta+0x20:meta+0x40])
@@ -304,26 +278,9 @@ func TestVhdxParseMalformed(t *testing.T) {
 		{"fixed-trunc-511", "fixed", func(d []byte) []byte { return d[:len(d)-511] }},
 		{"fixed-trunc-512", "fixed", func(d []byte) []byte { return d[:len(d)-512] }},
 		{"fixed-trunc-1M", "fixed", func(d []byte) []byte { return d[:len(d)-1<<20] }},
-		{"zero-len-region-in-bat", "base", fixRT(func(d []byte) []byte {
-			binary.LittleEndian.PutUint32(d[r1+8:], 3)
-			copy(d[r1+80:], "0123456789abcdef")
-			binary.LittleEndian.PutUint64(d[r1+96:], 0x280000)
-			return d
-		})},
-		{"unknown-region-on-block", "fixed", fixRT(func(d []byte) []byte {
-			binary.LittleEndian.PutUint32(d[r1+8:], 3)
-			copy(d[r1+80:], "0123456789abcdef")
-			binary.LittleEndian.PutUint64(d[r1+96:], 0x900000)
-			binary.LittleEndian.PutUint32(d[r1+104:], 0x1000)
-			return d
-		})},
-		{"unknown-region-next-to-block", "fixed", fixRT(func(d []byte) []byte {
-			binary.LittleEndian.PutUint32(d[r1+8:], 3)
-			copy(d[r1+80:], "0123456789abcdef")
-			binary.LittleEndian.PutUint64(d[r1+96:], 0xc00000)
-			binary.LittleEndian.PutUint32(d[r1+104:], 0x1000)
-			return d
-		})},
+		{"zero-len-region-in-bat", "base", extraRegion(0x280000, 0, false)},
+		{"unknown-region-on-block", "fixed", extraRegion(0x900000, 0x1000, false)},
+		{"unknown-region-next-to-block", "fixed", extraRegion(0xc00000, 0x1000, false)},
 		{"many-zero-regions", "fixed", fixRT(func(d []byte) []byte {
 			binary.LittleEndian.PutUint32(d[r1+8:], 2047)
 			return d
@@ -333,27 +290,11 @@ func TestVhdxParseMalformed(t *testing.T) {
 		{"sb-past-state7", "big", le64(0x200000+4096*8, 0x1000000000|7)},
 		{"sb-meta", "big", le64(0x200000+4096*8, 0x300006)},
 	}
-	for _, m := range muts {
-		t.Run(m.name, func(t *testing.T) {
-			t.Parallel()
-			orig, err := os.ReadFile(samples[m.src])
-			if err != nil {
-				t.Fatal(err)
-			}
-			d := m.f(orig)
-			p := filepath.Join(t.TempDir(), "m.vhdx")
-			if err := os.WriteFile(p, d, 0o644); err != nil {
-				t.Fatal(err)
-			}
-			want := qemuVirtualSize(t, p, "vhdx")
-			got, code := VhdxParse(bytesReader(bytes.Clone(d)), int64(len(d)), VhdxMinScratch)
-			checkParsedSize(t, want, got, code)
-		})
-	}
+	parseMutations(t, shared.FormatVhdx, samples, muts, func(p string) int64 { return qemuVirtualSize(t, p, "vhdx") })
 }
 
 func TestVhdxParseScratch(t *testing.T) {
-	if _, code := VhdxParse(bytesReader(make([]byte, 1<<20)), 1<<20, VhdxMinScratch-1); code != shared.CreateErrBackingParse {
+	if _, code := Parse(shared.FormatVhdx, bytesReader(make([]byte, 1<<20)), 1<<20, MinScratch(shared.FormatVhdx)-1); code != shared.CreateErrBackingParse {
 		t.Errorf("small scratch: %d", code)
 	}
 }

@@ -18,19 +18,6 @@
 /* The creator qemu-img 7.2.22 records: "QEMU v" and its version, UTF-16LE. */
 static const char vhdx_creator[] = "QEMU v7.2.22";
 
-struct vhdx_writer {
-	const struct fmt_sink *sink;
-	struct plan_result *res;
-};
-
-static int put(struct vhdx_writer *w, uint64_t off, const void *buf, uint32_t len)
-{
-	if (w->sink->write(w->sink->ctx, 0, off, buf, len) != 0)
-		return -1;
-	w->res->bytes_written += len;
-	return 0;
-}
-
 /* The random fields, drawn in a fixed order from the entropy stream. */
 struct vhdx_random {
 	uint32_t sequence;
@@ -52,18 +39,18 @@ static void draw_random(const struct create_config *cfg, struct vhdx_random *r)
 	uuid_v4(&es, r->page83);
 }
 
-static uint32_t write_file_id(struct vhdx_writer *w, uint8_t *buf)
+static uint32_t write_file_id(struct fmt_out *w, uint8_t *buf)
 {
 	memset(buf, 0, 32);
 	memcpy(buf, "vhdxfile", 8);
 	for (uint32_t i = 0; i < sizeof(vhdx_creator) - 1; i++)
 		put_le16(buf + 8 + 2 * i, (uint16_t)vhdx_creator[i]);
-	return put(w, VHDX_FILE_ID_OFFSET, buf, 32) == 0 ? CREATE_ERR_OK : CREATE_ERR_WRITE_FAILED;
+	return fmt_put(w, 0, VHDX_FILE_ID_OFFSET, buf, 32) == 0 ? CREATE_ERR_OK : CREATE_ERR_WRITE_FAILED;
 }
 
 /* Both headers carry the same GUIDs; header 2 is one sequence newer. The
  * checksum covers all 4 KiB, of which qemu writes only the first 80. */
-static uint32_t write_headers(struct vhdx_writer *w, uint8_t *buf, const struct vhdx_layout *l,
+static uint32_t write_headers(struct fmt_out *w, uint8_t *buf, const struct vhdx_layout *l,
 			      const struct vhdx_random *r)
 {
 	for (uint32_t i = 0; i < 2; i++) {
@@ -78,7 +65,7 @@ static uint32_t write_headers(struct vhdx_writer *w, uint8_t *buf, const struct 
 		put_le64(buf + VHDX_H_LOG_OFFSET, VHDX_LOG_OFFSET);
 		put_le32(buf + VHDX_H_CHECKSUM, crc32c_update(0, buf, VHDX_HEADER_SIZE));
 		uint64_t off = i == 0 ? VHDX_HEADER1_OFFSET : VHDX_HEADER2_OFFSET;
-		if (put(w, off, buf, VHDX_H_USED) != 0)
+		if (fmt_put(w, 0, off, buf, VHDX_H_USED) != 0)
 			return CREATE_ERR_WRITE_FAILED;
 	}
 	return CREATE_ERR_OK;
@@ -101,7 +88,7 @@ static uint64_t bat_entry(const struct vhdx_layout *l, uint64_t j, int fixed, in
 	return 0;
 }
 
-static uint32_t write_bat(struct vhdx_writer *w, const struct fmt_scratch *scratch,
+static uint32_t write_bat(struct fmt_out *w, const struct fmt_scratch *scratch,
 			  const struct vhdx_layout *l, int fixed, int zero)
 {
 	uint32_t chunk = scratch->size < VHDX_BAT_CHUNK ? (uint32_t)scratch->size : VHDX_BAT_CHUNK;
@@ -112,7 +99,7 @@ static uint32_t write_bat(struct vhdx_writer *w, const struct fmt_scratch *scrat
 		uint32_t n = left < chunk ? (uint32_t)left : chunk;
 		for (uint32_t i = 0; i < n; i += 8, j++)
 			put_le64(scratch->buf + i, j < l->bat_entries ? bat_entry(l, j, fixed, zero) : 0);
-		if (put(w, l->bat_offset + done, scratch->buf, n) != 0)
+		if (fmt_put(w, 0, l->bat_offset + done, scratch->buf, n) != 0)
 			return CREATE_ERR_WRITE_FAILED;
 		done += n;
 	}
@@ -127,7 +114,7 @@ static void region_entry(uint8_t *e, const uint8_t guid[16], uint64_t off, uint6
 	put_le32(e + 28, 0); /* qemu leaves "required" clear */
 }
 
-static uint32_t write_region_tables(struct vhdx_writer *w, uint8_t *buf, const struct vhdx_layout *l)
+static uint32_t write_region_tables(struct fmt_out *w, uint8_t *buf, const struct vhdx_layout *l)
 {
 	memset(buf, 0, VHDX_REGION_SIZE);
 	memcpy(buf + VHDX_R_SIGNATURE, "regi", 4);
@@ -136,8 +123,8 @@ static uint32_t write_region_tables(struct vhdx_writer *w, uint8_t *buf, const s
 	region_entry(buf + VHDX_R_ENTRIES + VHDX_R_ENTRY_SIZE, vhdx_guid_metadata, l->meta_offset,
 		     VHDX_META_REGION_SIZE);
 	put_le32(buf + VHDX_R_CHECKSUM, crc32c_update(0, buf, VHDX_REGION_SIZE));
-	if (put(w, VHDX_REGION1_OFFSET, buf, VHDX_REGION_SIZE) != 0 ||
-	    put(w, VHDX_REGION2_OFFSET, buf, VHDX_REGION_SIZE) != 0)
+	if (fmt_put(w, 0, VHDX_REGION1_OFFSET, buf, VHDX_REGION_SIZE) != 0 ||
+	    fmt_put(w, 0, VHDX_REGION2_OFFSET, buf, VHDX_REGION_SIZE) != 0)
 		return CREATE_ERR_WRITE_FAILED;
 	return CREATE_ERR_OK;
 }
@@ -150,7 +137,7 @@ static void meta_entry(uint8_t *e, const uint8_t guid[16], uint32_t off, uint32_
 	put_le32(e + 24, flags);
 }
 
-static uint32_t write_metadata(struct vhdx_writer *w, uint8_t *buf, const struct vhdx_layout *l,
+static uint32_t write_metadata(struct fmt_out *w, uint8_t *buf, const struct vhdx_layout *l,
 			       int fixed, const struct vhdx_random *r)
 {
 	const uint32_t vd = VHDX_M_FLAG_IS_VIRTUAL_DISK | VHDX_M_FLAG_IS_REQUIRED;
@@ -165,7 +152,7 @@ static uint32_t write_metadata(struct vhdx_writer *w, uint8_t *buf, const struct
 	meta_entry(e + 64, vhdx_guid_page83, items + 16, 16, vd);
 	meta_entry(e + 96, vhdx_guid_logical_sector, items + 32, 4, vd);
 	meta_entry(e + 128, vhdx_guid_physical_sector, items + 36, 4, vd);
-	if (put(w, l->meta_offset, buf, VHDX_M_TABLE_SIZE) != 0)
+	if (fmt_put(w, 0, l->meta_offset, buf, VHDX_M_TABLE_SIZE) != 0)
 		return CREATE_ERR_WRITE_FAILED;
 
 	memset(buf, 0, 40);
@@ -175,34 +162,31 @@ static uint32_t write_metadata(struct vhdx_writer *w, uint8_t *buf, const struct
 	memcpy(buf + 16, r->page83, 16);
 	put_le32(buf + 32, VHDX_SECTOR); /* logical sector size */
 	put_le32(buf + 36, VHDX_SECTOR); /* physical: qemu always says 512 */
-	if (put(w, l->meta_offset + items, buf, 40) != 0)
+	if (fmt_put(w, 0, l->meta_offset + items, buf, 40) != 0)
 		return CREATE_ERR_WRITE_FAILED;
 	return CREATE_ERR_OK;
 }
 
-static uint32_t check_config(const struct create_config *cfg, const struct fmt_scratch *scratch)
+static uint32_t check_config(const struct create_config *cfg)
 {
 	if (cfg->vhd_subformat != VHD_DYNAMIC && cfg->vhd_subformat != VHD_FIXED)
 		return CREATE_ERR_INVALID_OPTION;
 	/* qemu's vhdx driver has no preallocation or backing. */
 	if (cfg->preallocation != PREALLOC_OFF || cfg->backing_file_len != 0)
 		return CREATE_ERR_INVALID_OPTION;
-	if (scratch->buf == 0 || scratch->size < VHDX_MIN_SCRATCH)
-		return CREATE_ERR_SCRATCH_TOO_SMALL;
 	return CREATE_ERR_OK;
 }
 
-uint32_t vhdx_plan(const struct create_config *cfg, uint64_t virtual_size,
-		   const struct fmt_scratch *scratch, const struct fmt_sink *sink,
-		   struct plan_result *res)
+static uint32_t vhdx_plan(const struct fmt_plan *pl, struct plan_result *res)
 {
-	uint32_t err = check_config(cfg, scratch);
+	const struct create_config *cfg = pl->cfg;
+	uint32_t err = check_config(cfg);
 	if (err != CREATE_ERR_OK)
 		return err;
 	int fixed = cfg->vhd_subformat == VHD_FIXED;
 	int zero = (cfg->flags & FLAG_VHDX_BLOCK_STATE_ZERO) != 0;
 	struct vhdx_layout l;
-	err = vhdx_layout_for(virtual_size, cfg->block_size, cfg->vhdx_log_size, fixed, &l, &res->reason);
+	err = vhdx_layout_for(pl->virtual_size, cfg->block_size, cfg->vhdx_log_size, fixed, &l, &res->reason);
 	if (err != CREATE_ERR_OK)
 		return err;
 
@@ -214,15 +198,17 @@ uint32_t vhdx_plan(const struct create_config *cfg, uint64_t virtual_size,
 
 	struct vhdx_random r;
 	draw_random(cfg, &r);
-	struct vhdx_writer w = { sink, res };
-	uint8_t *buf = scratch->buf;
+	struct fmt_out w = { pl->sink, res };
+	uint8_t *buf = pl->scratch.buf;
 	if ((err = write_file_id(&w, buf)) != CREATE_ERR_OK ||
 	    (err = write_headers(&w, buf, &l, &r)) != CREATE_ERR_OK)
 		return err;
-	if ((fixed || zero) && (err = write_bat(&w, scratch, &l, fixed, zero)) != CREATE_ERR_OK)
+	if ((fixed || zero) && (err = write_bat(&w, &pl->scratch, &l, fixed, zero)) != CREATE_ERR_OK)
 		return err;
 	if ((err = write_region_tables(&w, buf, &l)) != CREATE_ERR_OK ||
 	    (err = write_metadata(&w, buf, &l, fixed, &r)) != CREATE_ERR_OK)
 		return err;
 	return CREATE_ERR_OK;
 }
+
+FMT_DRIVER(vhdx, VHDX, VHDX_MIN_SCRATCH);

@@ -12,6 +12,7 @@ import (
 	"testing"
 
 	"instar/shared"
+	"instar/shared/formats"
 	"instar/tools/imgcompare"
 )
 
@@ -56,6 +57,12 @@ func (c vhdxCase) config() *shared.CreateConfig {
 	}
 	cfg.BlockSize = c.blockSize
 	cfg.VhdxLogSize = c.logSize
+	if c.logSize == 0 {
+		f, _ := formats.Named("vhdx")
+		o, _ := f.Option("log_size")
+		def, _ := o.Value(o.Default)
+		cfg.VhdxLogSize = uint32(def)
+	}
 	return cfg
 }
 
@@ -95,11 +102,11 @@ func vhdxCases() []vhdxCase {
 		vhdxCase{size: gib, logSize: 0xFFFFFFFF, want: shared.CreateErrInvalidOption},
 		vhdxCase{name: "empty-1M-blocks", size: 0, blockSize: mib},
 		vhdxCase{name: "1T-1M-blocks", size: tib, blockSize: mib},
-		vhdxCase{name: "1T-1M-blocks-min-scratch", size: tib, blockSize: mib, scratch: VhdxMinScratch},
+		vhdxCase{name: "1T-1M-blocks-min-scratch", size: tib, blockSize: mib, scratch: MinScratch(shared.FormatVhdx)},
 		vhdxCase{name: "5G-fixed-1M-blocks", size: 5 * gib, blockSize: mib, fixed: true, noZero: true, noQemuCompare: true},
 		vhdxCase{name: "5G-fixed-1M-blocks-zero", size: 5 * gib, blockSize: mib, fixed: true},
 		vhdxCase{name: "1T-fixed", size: tib, fixed: true, noZero: true, noQemuCompare: true},
-		vhdxCase{name: "scratch-too-small", size: gib, scratch: VhdxMinScratch - 1, want: shared.CreateErrScratchTooSmall},
+		vhdxCase{name: "scratch-too-small", size: gib, scratch: MinScratch(shared.FormatVhdx) - 1, want: shared.CreateErrScratchTooSmall},
 	)
 	for i := range cs {
 		if cs[i].name == "" {
@@ -119,7 +126,7 @@ func TestVhdxMatrix(t *testing.T) {
 			o, th, info, ok := runPlanCase(t, planCase{
 				format: "vhdx", file: "img.vhdx", scratch: c.scratch, want: c.want, qemuOpts: c.opts(), size: c.size,
 				plan: func(s OutputSink, scratch int) (PlanInfo, uint32, error) {
-					return VhdxPlan(cfg, uint64(c.size), scratch, s)
+					return Plan(cfg, uint64(c.size), scratch, s, nil)
 				}})
 			if !ok {
 				return
@@ -155,7 +162,7 @@ func TestVhdxFields(t *testing.T) {
 	run := func(name string, cfg *shared.CreateConfig) []byte {
 		p := filepath.Join(dir, name)
 		planToFiles(t, []string{p}, func(s OutputSink) (PlanInfo, uint32, error) {
-			return VhdxPlan(cfg, uint64(c.size), scratchDefault, s)
+			return Plan(cfg, uint64(c.size), scratchDefault, s, nil)
 		})
 		d, err := os.ReadFile(p)
 		if err != nil {
@@ -184,28 +191,5 @@ func TestVhdxFields(t *testing.T) {
 	b := run("c", cfg)
 	if bytes.Equal(a[64<<10+16:64<<10+48], b[64<<10+16:64<<10+48]) {
 		t.Errorf("other entropy, same GUIDs")
-	}
-}
-
-func TestVhdxBadOptions(t *testing.T) {
-	for _, tc := range []struct {
-		name string
-		mod  func(*shared.CreateConfig)
-		want uint32
-	}{
-		{"subformat", func(c *shared.CreateConfig) { c.VhdSubformat = 2 }, shared.CreateErrInvalidOption},
-		{"prealloc", func(c *shared.CreateConfig) { c.Preallocation = shared.PreallocFull }, shared.CreateErrInvalidOption},
-		{"backing", func(c *shared.CreateConfig) { c.BackingFileLen = 1; c.BackingFile[0] = 'x' }, shared.CreateErrInvalidOption},
-	} {
-		t.Run(tc.name, func(t *testing.T) {
-			cfg := baseConfig(shared.FormatVhdx, 1<<20)
-			tc.mod(cfg)
-			p := filepath.Join(t.TempDir(), "x.vhdx")
-			if _, code := planToFiles(t, []string{p}, func(s OutputSink) (PlanInfo, uint32, error) {
-				return VhdxPlan(cfg, 1<<20, scratchDefault, s)
-			}); code != tc.want {
-				t.Errorf("got %d, want %d", code, tc.want)
-			}
-		})
 	}
 }

@@ -7,6 +7,7 @@ package format
 
 import (
 	"bytes"
+	"encoding/json"
 	"fmt"
 	"os"
 	"os/exec"
@@ -16,6 +17,8 @@ import (
 	"testing"
 
 	"instar/shared"
+	"instar/shared/formats"
+	"instar/tools/imgcompare"
 )
 
 // qemuImg is the oracle.
@@ -211,4 +214,157 @@ func runPlanCase(t *testing.T, c planCase) (ours, theirs string, info PlanInfo, 
 		t.Fatalf("qemu-img create: %v: %s", qerr, qout)
 	}
 	return ours, theirs, info, true
+}
+
+// qemuVirtualSize returns qemu-img info's virtual-size, or -1 when qemu-img
+// cannot open the image.
+func qemuVirtualSize(t *testing.T, path, format string) int64 {
+	t.Helper()
+	size, _ := qemuInfoSize(t, path, format)
+	return size
+}
+
+// qemuBackingSize is the size qemu-img create sees in a vmdk it opens as a
+// backing file: qemu-img info's, or 0 where info asserts on a descriptor
+// without extents after opening it fine; -1 when it cannot be opened.
+func qemuBackingSize(t *testing.T, path string) int64 {
+	t.Helper()
+	size, stderr := qemuInfoSize(t, path, "vmdk")
+	if size < 0 && strings.Contains(stderr, "Assertion `s->num_extents' failed") {
+		return 0
+	}
+	return size
+}
+
+// qemuInfoSize runs qemu-img info: the virtual size (-1 when it fails)
+// and its stderr.
+func qemuInfoSize(t *testing.T, path, format string) (int64, string) {
+	t.Helper()
+	cmd := exec.Command(qemuImg, "info", "--output=json", "-f", format, path)
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	out, err := cmd.Output()
+	if err != nil {
+		return -1, stderr.String()
+	}
+	var v struct {
+		VirtualSize int64 `json:"virtual-size"`
+	}
+	if err := json.Unmarshal(out, &v); err != nil {
+		t.Fatalf("qemu-img info: %v", err)
+	}
+	return v.VirtualSize, stderr.String()
+}
+
+// compareWithoutQemuCheck compares our image ours (and extra pairs) with
+// qemu-img's theirs byte for byte, by size and, when qemu-img can open
+// them (info), by qemu-img info: for images qemu-img cannot check or
+// compare.
+func compareWithoutQemuCheck(t *testing.T, ours, theirs string, opt imgcompare.Options, info bool) {
+	t.Helper()
+	pairs := append([][2]string{{ours, theirs}}, opt.Extra...)
+	var errs []error
+	for _, p := range pairs {
+		errs = append(errs, imgcompare.CompareSizes(p[0], p[1]), imgcompare.CompareBytes(p[0], p[1], opt.Mask))
+	}
+	if info {
+		errs = append(errs, imgcompare.CompareInfo(ours, theirs, opt))
+	}
+	for _, err := range errs {
+		if err != nil {
+			t.Error(err)
+		}
+	}
+}
+
+// formatNumber is the FORMAT_* of a format named in the format table (0
+// for a name it does not have).
+func formatNumber(name string) uint32 {
+	f, ok := formats.Named(name)
+	if !ok {
+		return shared.FormatUnset
+	}
+	return f.Number
+}
+
+// sample is an image qemu-img makes for the parser tests.
+type sample struct{ opts, size string }
+
+// qemuSamples makes each sample with qemu-img in a directory of its own
+// (multi-file images keep their extents apart) and returns each one's
+// path by name.
+func qemuSamples(t *testing.T, dir, format, ext string, samples map[string]sample) map[string]string {
+	t.Helper()
+	out := map[string]string{}
+	for name, s := range samples {
+		sub := filepath.Join(dir, name)
+		if err := os.Mkdir(sub, 0o755); err != nil {
+			t.Fatal(err)
+		}
+		p := filepath.Join(sub, "img."+ext)
+		if o, err := qemuCreate("-f", format, "-o", s.opts, p, s.size); err != nil {
+			t.Fatalf("qemu-img create %s: %v: %s", name, err, o)
+		}
+		out[name] = p
+	}
+	return out
+}
+
+// parseQemuSamples parses each qemu-img sample as format and checks that
+// it gives the size qemu-img gives (qemuSize); a sample qemu-img cannot
+// open may be refused. each, when set, checks more on the sample's bytes.
+func parseQemuSamples(t *testing.T, format uint32, samples map[string]string, qemuSize func(path string) int64,
+	each func(name, path string, data []byte)) {
+	t.Helper()
+	for name, p := range samples {
+		data, err := os.ReadFile(p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		got, code := Parse(format, bytesReader(data), int64(len(data)), MinScratch(format))
+		want := qemuSize(p)
+		if want < 0 && code == shared.CreateErrBackingParse {
+			continue // qemu-img cannot open it either
+		}
+		if code != shared.CreateErrOK || got.Format != format || int64(got.VirtualSize) != want {
+			t.Errorf("%s: parse = %+v, %d; qemu-img says %d", name, got, code, want)
+		}
+		if each != nil {
+			each(name, p, data)
+		}
+	}
+}
+
+// mutation is a change to a qemu-img sample (src names it) for a parser
+// test.
+type mutation struct {
+	name, src string
+	f         func(d []byte) []byte
+}
+
+// parseMutations checks the parser of format against qemu-img on each
+// mutated sample: both refuse, or both accept with the same size
+// (qemuSize is qemu-img's). The mutated file is written next to its
+// sample, so that a vmdk's extents resolve; the parser gets an exact-size
+// copy, so that the sanitizers catch any overrun.
+func parseMutations(t *testing.T, format uint32, samples map[string]string, muts []mutation, qemuSize func(string) int64) {
+	t.Helper()
+	for _, m := range muts {
+		t.Run(m.name, func(t *testing.T) {
+			t.Parallel()
+			src := samples[m.src]
+			orig, err := os.ReadFile(src)
+			if err != nil {
+				t.Fatal(err)
+			}
+			d := m.f(orig)
+			p := filepath.Join(filepath.Dir(src), "m-"+m.name+filepath.Ext(src))
+			if err := os.WriteFile(p, d, 0o644); err != nil {
+				t.Fatal(err)
+			}
+			want := qemuSize(p)
+			got, code := Parse(format, bytesReader(bytes.Clone(d)), int64(len(d)), MinScratch(format))
+			checkParsedSize(t, want, got, code)
+		})
+	}
 }

@@ -20,26 +20,21 @@
 /* The longest image base name the planner takes (NAME_MAX). */
 #define VMDK_MAX_NAME 255u
 
-/* Plans a VMDK of virtual_size bytes (rounded up to 512) in the subformat
- * cfg->vmdk_subformat, with cfg->vmdk_adapter_type, cfg->vmdk_hwversion
+/* The planner (vmdk_driver.plan) honours the subformat
+ * cfg->vmdk_subformat, cfg->vmdk_adapter_type, cfg->vmdk_hwversion
  * (0: "4", or "6" with FLAG_VMDK_COMPAT6), cfg->vmdk_toolsversion (written
- * as is), FLAG_VMDK_ZEROED_GRAIN, and cfg->backing_file as the parent.
+ * as is), FLAG_VMDK_ZEROED_GRAIN, and cfg->backing_file as the parent,
+ * whose CID it reads from the attached backing file (none: -u).
  *
- * image_name is the base name (no directory) of the image file the host
- * creates: the descriptor names its extents after it as qemu-img does
- * ("disk.vmdk" -> "disk-flat.vmdk", "disk-s001.vmdk", "disk-f001.vmdk").
- * parent_cid is the backing file's CID (see vmdk_parent_cid); it is used
- * only when cfg has a backing file.
+ * The descriptor names its extents after the plan's image name as
+ * qemu-img does ("disk.vmdk" -> "disk-flat.vmdk", "disk-s001.vmdk",
+ * "disk-f001.vmdk").
  *
  * Outputs: monolithicSparse and streamOptimized use output 0 only. The
  * other subformats write the descriptor to output 0 and extent i to output
  * i (1-based, in descriptor order); res->file_size[i] is each one's final
  * length (the host truncates; flat extents get only their first 4 KiB
  * written, as zeros, like qemu's file driver does). */
-uint32_t vmdk_plan(const struct create_config *cfg, uint64_t virtual_size,
-		   const uint8_t *image_name, uint32_t image_name_len, uint32_t parent_cid,
-		   const struct fmt_scratch *scratch, const struct fmt_sink *sink,
-		   struct plan_result *res);
 
 /* Reports a VMDK backing file's virtual size as qemu-img info would, from a
  * sparse header (KDMV or COWD) or a text descriptor (the sum of its extent
@@ -48,9 +43,7 @@ uint32_t vmdk_plan(const struct create_config *cfg, uint64_t virtual_size,
 uint32_t vmdk_parse(const struct fmt_source *src, const struct fmt_scratch *scratch,
 		    struct backing_info *out);
 
-/* Reads the CID a new image records as its parentCID: qemu-img reads the
- * backing file's descriptor (embedded or text) even with -u. */
-uint32_t vmdk_parent_cid(const struct fmt_source *src, const struct fmt_scratch *scratch,
-			 uint32_t *cid);
+/* The driver's probe: "KDMV", "COWD" or a text descriptor. */
+int vmdk_probe(const uint8_t *buf, uint32_t len);
 
 #endif

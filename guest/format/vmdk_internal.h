@@ -62,4 +62,9 @@ uint32_t vmdk_write_sparse(const struct fmt_sink *sink, uint32_t output,
 void vmdk_extent_name(struct vmdk_text *t, const uint8_t *image_name, uint32_t len,
 		      uint32_t subformat, uint32_t index);
 
+/* Reads the CID a new image records as its parentCID: qemu-img reads the
+ * backing file's descriptor (embedded or text) even with -u. */
+uint32_t vmdk_parent_cid(const struct fmt_source *src, const struct fmt_scratch *scratch,
+			 uint32_t *cid);
+
 #endif

@@ -22,6 +22,7 @@
  */
 #include "vmdk.h"
 
+#include "detect.h"
 #include "endian.h"
 #include "instar/mem.h"
 #include "read_padded.h"
@@ -286,3 +287,43 @@ uint32_t vmdk_parent_cid(const struct fmt_source *src, const struct fmt_scratch 
 	uint64_t sectors;
 	return vmdk_open(src, scratch, &sectors, cid);
 }
+
+/* vmdk's text probe: comment lines (starting with '#') and lines of only
+ * spaces may come first; the next line must be version=1, 2 or 3, ended by
+ * "\n" or "\r\n". */
+static int vmdk_text(const uint8_t *b, uint32_t n)
+{
+	uint32_t p = 0;
+	while (p < n) {
+		if (b[p] == '#') {
+			while (p < n && b[p] != '\n')
+				p++;
+			p++;
+			continue;
+		}
+		if (b[p] == ' ') {
+			while (p < n && b[p] == ' ')
+				p++;
+			if (p < n && b[p] == '\r')
+				p++;
+			if (p == n || b[p] != '\n')
+				return 0;
+			p++;
+			continue;
+		}
+		if (n - p < 10 || !probe_has(b, n, p, "version=", 8) || b[p + 8] < '1' || b[p + 8] > '3')
+			return 0;
+		if (b[p + 9] == '\n')
+			return 1;
+		return n - p >= 11 && b[p + 9] == '\r' && b[p + 10] == '\n';
+	}
+	return 0;
+}
+
+/* "KDMV" or "COWD", or a text descriptor whose first line that is neither
+ * a comment nor blank is "version=1|2|3". */
+int vmdk_probe(const uint8_t *b, uint32_t n)
+{
+	return probe_has(b, n, 0, "KDMV", 4) || probe_has(b, n, 0, "COWD", 4) || vmdk_text(b, n) ? PROBE_MATCH : 0;
+}
+

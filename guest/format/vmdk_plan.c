@@ -9,11 +9,6 @@
 #include "instar/mem.h"
 #include "vmdk_internal.h"
 
-static const char *const subformat_names[] = {
-	"monolithicSparse", "streamOptimized", "monolithicFlat", "twoGbMaxExtentSparse",
-	"twoGbMaxExtentFlat",
-};
-static const char *const adapter_names[] = { "ide", "lsilogic", "buslogic", "legacyESX" };
 
 /* What the options resolve to. */
 struct vmdk_job {
@@ -33,8 +28,7 @@ struct vmdk_job {
 /* check_options refuses what qemu-img refuses, with qemu's reason where a
  * user can reach the refusal. */
 static uint32_t check_options(const struct create_config *cfg, uint64_t virtual_size,
-			      const uint8_t *name, uint32_t name_len, const struct fmt_scratch *scratch,
-			      struct plan_result *res)
+			      const uint8_t *name, uint32_t name_len, struct plan_result *res)
 {
 	if (cfg->vmdk_subformat > VMDK_TWO_GB_MAX_EXTENT_FLAT ||
 	    cfg->vmdk_adapter_type > VMDK_ADAPTER_LEGACY_ESX)
@@ -74,8 +68,6 @@ static uint32_t check_options(const struct create_config *cfg, uint64_t virtual_
 		if (name[i] == '/' || name[i] == '\0' || name[i] == '"' || name[i] == '\n')
 			return CREATE_ERR_BAD_CONFIG;
 	}
-	if (scratch->buf == 0 || scratch->size < VMDK_MIN_SCRATCH)
-		return CREATE_ERR_SCRATCH_TOO_SMALL;
 	return CREATE_ERR_OK;
 }
 
@@ -99,7 +91,7 @@ static void build_descriptor(struct vmdk_text *t, const struct vmdk_job *j)
 	vmdk_text_str(t, "\nparentCID=");
 	vmdk_text_hex(t, cfg->backing_file_len != 0 ? j->parent_cid : 0xFFFFFFFFu);
 	vmdk_text_str(t, "\ncreateType=\"");
-	vmdk_text_str(t, subformat_names[j->subformat]);
+	vmdk_text_str(t, vmdk_subformat_word(j->subformat));
 	vmdk_text_str(t, "\"\n");
 	if (cfg->backing_file_len != 0) {
 		vmdk_text_str(t, "parentFileNameHint=\"");
@@ -127,19 +119,10 @@ static void build_descriptor(struct vmdk_text *t, const struct vmdk_job *j)
 	vmdk_text_str(t, "\"\nddb.geometry.heads = \"");
 	vmdk_text_dec(t, heads);
 	vmdk_text_str(t, "\"\nddb.geometry.sectors = \"63\"\nddb.adapterType = \"");
-	vmdk_text_str(t, adapter_names[cfg->vmdk_adapter_type]);
+	vmdk_text_str(t, vmdk_adapter_type_word(cfg->vmdk_adapter_type));
 	vmdk_text_str(t, "\"\nddb.toolsVersion = \"");
 	vmdk_text_dec(t, cfg->vmdk_toolsversion);
 	vmdk_text_str(t, "\"\n");
-}
-
-static int put(const struct fmt_sink *sink, struct plan_result *res, uint32_t output,
-	       uint64_t off, const void *buf, uint32_t len)
-{
-	if (sink->write(sink->ctx, output, off, buf, len) != 0)
-		return -1;
-	res->bytes_written += len;
-	return 0;
 }
 
 /* monolithicSparse and streamOptimized: one sparse extent with the
@@ -150,7 +133,7 @@ static uint32_t plan_embedded(const struct vmdk_job *j, const struct vmdk_text *
 {
 	if (desc->len > VMDK_DESC_SECTORS * VMDK_SECTOR)
 		return CREATE_ERR_INVALID_OPTION; /* cannot happen with names <= 1 KiB */
-	if (put(sink, res, 0, VMDK_DESC_OFFSET * VMDK_SECTOR, desc->buf, desc->len) != 0)
+	if (fmt_put(&(struct fmt_out){sink, res}, 0, VMDK_DESC_OFFSET * VMDK_SECTOR, desc->buf, desc->len) != 0)
 		return CREATE_ERR_WRITE_FAILED;
 	struct vmdk_sparse_layout l;
 	vmdk_sparse_layout_for(j->capacity, &l);
@@ -171,7 +154,7 @@ static uint32_t plan_split(const struct vmdk_job *j, const struct vmdk_text *des
 			   const struct fmt_scratch *scratch, const struct fmt_sink *sink,
 			   struct plan_result *res)
 {
-	if (desc->len > 0 && put(sink, res, 0, 0, desc->buf, desc->len) != 0)
+	if (desc->len > 0 && fmt_put(&(struct fmt_out){sink, res}, 0, 0, desc->buf, desc->len) != 0)
 		return CREATE_ERR_WRITE_FAILED;
 	res->file_size[0] = desc->len;
 	res->output_count = 1 + j->extents;
@@ -183,7 +166,7 @@ static uint32_t plan_split(const struct vmdk_job *j, const struct vmdk_text *des
 			uint64_t bytes = sectors * VMDK_SECTOR;
 			uint32_t n = bytes < 4096 ? (uint32_t)bytes : 4096;
 			memset(scratch->buf, 0, n);
-			if (n > 0 && put(sink, res, 1 + i, 0, scratch->buf, n) != 0)
+			if (n > 0 && fmt_put(&(struct fmt_out){sink, res}, 1 + i, 0, scratch->buf, n) != 0)
 				return CREATE_ERR_WRITE_FAILED;
 			res->file_size[1 + i] = bytes;
 			continue;
@@ -201,19 +184,25 @@ static uint32_t plan_split(const struct vmdk_job *j, const struct vmdk_text *des
 	return CREATE_ERR_OK;
 }
 
-uint32_t vmdk_plan(const struct create_config *cfg, uint64_t virtual_size,
-		   const uint8_t *image_name, uint32_t image_name_len, uint32_t parent_cid,
-		   const struct fmt_scratch *scratch, const struct fmt_sink *sink,
-		   struct plan_result *res)
+static uint32_t vmdk_plan(const struct fmt_plan *pl, struct plan_result *res)
 {
-	uint32_t err = check_options(cfg, virtual_size, image_name, image_name_len, scratch, res);
+	const struct create_config *cfg = pl->cfg;
+	uint32_t err = check_options(cfg, pl->virtual_size, pl->image_name, pl->image_name_len, res);
 	if (err != CREATE_ERR_OK)
+		return err;
+	/* The new descriptor records the backing file's CID; without an
+	 * attached backing file (-u) there is none to read. A backing file
+	 * given as another format check_options has refused, with qemu's
+	 * reason, before it is read as a vmdk. */
+	uint32_t parent_cid = 0xffffffffu;
+	if (cfg->backing_file_len > 0 && pl->backing &&
+	    (err = vmdk_parent_cid(pl->backing, &pl->scratch, &parent_cid)) != CREATE_ERR_OK)
 		return err;
 
 	struct vmdk_job j;
 	memset(&j, 0, sizeof(j));
 	j.cfg = cfg;
-	j.capacity = (virtual_size + VMDK_SECTOR - 1) / VMDK_SECTOR;
+	j.capacity = (pl->virtual_size + VMDK_SECTOR - 1) / VMDK_SECTOR;
 	j.subformat = cfg->vmdk_subformat;
 	j.flat = j.subformat == VMDK_MONOLITHIC_FLAT || j.subformat == VMDK_TWO_GB_MAX_EXTENT_FLAT;
 	j.split = j.subformat == VMDK_TWO_GB_MAX_EXTENT_SPARSE ||
@@ -227,8 +216,8 @@ uint32_t vmdk_plan(const struct create_config *cfg, uint64_t virtual_size,
 	if (!j.embedded && extents + 1 > MAX_OUTPUTS)
 		return CREATE_ERR_INVALID_SIZE; /* more extent files than outputs */
 	j.extents = (uint32_t)extents;
-	j.name = image_name;
-	j.name_len = image_name_len;
+	j.name = pl->image_name;
+	j.name_len = pl->image_name_len;
 	j.parent_cid = parent_cid;
 	struct entropy_stream es;
 	uint8_t cid[4];
@@ -239,12 +228,14 @@ uint32_t vmdk_plan(const struct create_config *cfg, uint64_t virtual_size,
 	memset(res, 0, sizeof(*res));
 	res->virtual_size = j.capacity * VMDK_SECTOR;
 	struct vmdk_text desc;
-	uint32_t cap = scratch->size < MAX_TRANSFER ? (uint32_t)scratch->size : MAX_TRANSFER;
-	vmdk_text_init(&desc, scratch->buf, cap);
+	uint32_t cap = pl->scratch.size < MAX_TRANSFER ? (uint32_t)pl->scratch.size : MAX_TRANSFER;
+	vmdk_text_init(&desc, pl->scratch.buf, cap);
 	build_descriptor(&desc, &j);
 	if (desc.overflow)
 		return CREATE_ERR_SCRATCH_TOO_SMALL;
 	if (j.embedded)
-		return plan_embedded(&j, &desc, scratch, sink, res);
-	return plan_split(&j, &desc, scratch, sink, res);
+		return plan_embedded(&j, &desc, &pl->scratch, pl->sink, res);
+	return plan_split(&j, &desc, &pl->scratch, pl->sink, res);
 }
+
+FMT_DRIVER(vmdk, VMDK, VMDK_MIN_SCRATCH);

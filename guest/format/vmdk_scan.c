@@ -41,13 +41,22 @@ int vmdk_scan_token(struct vmdk_cursor *c, uint8_t *out, uint32_t max)
 	return n > 0;
 }
 
-int vmdk_scan_i64(struct vmdk_cursor *c, int64_t *v)
+/* scan_sign skips spaces and a sign, as strtol does: where the digits
+ * start, and whether the sign was '-'. */
+static const uint8_t *scan_sign(struct vmdk_cursor *c, int *neg)
 {
 	vmdk_scan_space(c);
 	const uint8_t *p = c->p;
-	int neg = 0;
+	*neg = 0;
 	if (*p == '+' || *p == '-')
-		neg = *p++ == '-';
+		*neg = *p++ == '-';
+	return p;
+}
+
+int vmdk_scan_i64(struct vmdk_cursor *c, int64_t *v)
+{
+	int neg;
+	const uint8_t *p = scan_sign(c, &neg);
 	if (*p < '0' || *p > '9')
 		return 0;
 	uint64_t acc = 0;
@@ -80,11 +89,8 @@ static int hex_digit(uint8_t ch)
 
 int vmdk_scan_hex32(struct vmdk_cursor *c, uint32_t *v)
 {
-	vmdk_scan_space(c);
-	const uint8_t *p = c->p;
-	int neg = 0;
-	if (*p == '+' || *p == '-')
-		neg = *p++ == '-';
+	int neg;
+	const uint8_t *p = scan_sign(c, &neg);
 	if (p[0] == '0' && (p[1] == 'x' || p[1] == 'X') && hex_digit(p[2]) >= 0)
 		p += 2;
 	if (hex_digit(*p) < 0)

@@ -17,18 +17,18 @@
  * scratch-sized chunks. More scratch only means fewer, larger writes. */
 #define VPC_MIN_SCRATCH 4096u
 
-/* Plans a VHD of virtual_size bytes (rounded as qemu does: up to a whole CHS
- * geometry unless FLAG_FORCE_SIZE). Honours cfg->vhd_subformat (VHD_DYNAMIC,
+/* The planner (vpc_driver.plan) makes a VHD of the virtual size (rounded
+ * as qemu does: up to a whole CHS geometry unless FLAG_FORCE_SIZE). Honours cfg->vhd_subformat (VHD_DYNAMIC,
  * VHD_FIXED), FLAG_FORCE_SIZE, cfg->block_size (0 or 2 MiB: qemu offers no
  * other), cfg->timestamp and cfg->entropy. Output 0 only. */
-uint32_t vpc_plan(const struct create_config *cfg, uint64_t virtual_size,
-		  const struct fmt_scratch *scratch, const struct fmt_sink *sink,
-		  struct plan_result *res);
 
 /* Reads a VHD's footer (at 0 for dynamic images, at the end for fixed ones),
  * checks it as qemu's vpc driver does on open, and reports the virtual size
  * qemu-img info would. CREATE_ERR_OK or CREATE_ERR_BACKING_PARSE. */
 uint32_t vpc_parse(const struct fmt_source *src, const struct fmt_scratch *scratch,
 		   struct backing_info *out);
+
+/* The driver's probe: "conectix" at 0. */
+int vpc_probe(const uint8_t *buf, uint32_t len);
 
 #endif

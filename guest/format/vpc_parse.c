@@ -17,6 +17,7 @@
  */
 #include "vpc.h"
 
+#include "detect.h"
 #include "endian.h"
 #include "instar/mem.h"
 #include "read_padded.h"
@@ -127,4 +128,11 @@ uint32_t vpc_parse(const struct fmt_source *src, const struct fmt_scratch *scrat
 	out->format = FORMAT_VPC;
 	out->virtual_size = sectors * VPC_SECTOR;
 	return CREATE_ERR_OK;
+}
+
+/* "conectix" at offset 0 only: qemu probes a fixed VHD, whose only footer
+ * is at the end, as raw. */
+int vpc_probe(const uint8_t *b, uint32_t n)
+{
+	return probe_has(b, n, 0, "conectix", 8) ? PROBE_MATCH : 0;
 }

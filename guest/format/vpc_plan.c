@@ -64,23 +64,10 @@ static void build_dyn_header(uint8_t *h, uint32_t entries)
 	put_be32(h + VPC_D_CHECKSUM, vpc_checksum(h, VPC_DYN_HEADER_SIZE, VPC_D_CHECKSUM));
 }
 
-struct writer {
-	const struct fmt_sink *sink;
-	struct plan_result *res;
-};
-
-static int put(struct writer *w, uint64_t off, const void *buf, uint32_t len)
-{
-	if (w->sink->write(w->sink->ctx, 0, off, buf, len) != 0)
-		return -1;
-	w->res->bytes_written += len;
-	return 0;
-}
-
 /* Writes len bytes of value c from off, in chunks of the scratch buffer.
  * Only the part of the buffer a write uses is filled: len is usually a few
  * KiB, the chunk up to 1 MiB of fresh memory. */
-static int fill(struct writer *w, uint8_t *buf, uint32_t chunk, uint64_t off, uint64_t len,
+static int fill(struct fmt_out *w, uint8_t *buf, uint32_t chunk, uint64_t off, uint64_t len,
 		uint8_t c)
 {
 	if (len < chunk)
@@ -88,7 +75,7 @@ static int fill(struct writer *w, uint8_t *buf, uint32_t chunk, uint64_t off, ui
 	memset(buf, c, chunk);
 	while (len > 0) {
 		uint32_t n = len < chunk ? (uint32_t)len : chunk;
-		if (put(w, off, buf, n) != 0)
+		if (fmt_put(w, 0, off, buf, n) != 0)
 			return -1;
 		off += n;
 		len -= n;
@@ -96,8 +83,7 @@ static int fill(struct writer *w, uint8_t *buf, uint32_t chunk, uint64_t off, ui
 	return 0;
 }
 
-static uint32_t check_config(const struct create_config *cfg, uint64_t virtual_size,
-			     const struct fmt_scratch *scratch)
+static uint32_t check_config(const struct create_config *cfg, uint64_t virtual_size)
 {
 	if (cfg->vhd_subformat != VHD_DYNAMIC && cfg->vhd_subformat != VHD_FIXED)
 		return CREATE_ERR_INVALID_OPTION;
@@ -109,23 +95,20 @@ static uint32_t check_config(const struct create_config *cfg, uint64_t virtual_s
 	/* qemu-img checks the size as given, before any rounding. */
 	if (virtual_size > VPC_MAX_SECTORS * VPC_SECTOR)
 		return CREATE_ERR_INVALID_SIZE;
-	if (scratch->buf == 0 || scratch->size < VPC_MIN_SCRATCH)
-		return CREATE_ERR_SCRATCH_TOO_SMALL;
 	return CREATE_ERR_OK;
 }
 
-uint32_t vpc_plan(const struct create_config *cfg, uint64_t virtual_size,
-		  const struct fmt_scratch *scratch, const struct fmt_sink *sink,
-		  struct plan_result *res)
+static uint32_t vpc_plan(const struct fmt_plan *pl, struct plan_result *res)
 {
-	uint32_t err = check_config(cfg, virtual_size, scratch);
+	const struct create_config *cfg = pl->cfg;
+	uint32_t err = check_config(cfg, pl->virtual_size);
 	if (err == CREATE_ERR_INVALID_SIZE)
 		res->reason = "The image size is too large for file format 'vpc'";
 	if (err != CREATE_ERR_OK)
 		return err;
 
 	int dynamic = cfg->vhd_subformat == VHD_DYNAMIC;
-	uint64_t sectors = (virtual_size + VPC_SECTOR - 1) / VPC_SECTOR;
+	uint64_t sectors = (pl->virtual_size + VPC_SECTOR - 1) / VPC_SECTOR;
 	struct vpc_geometry geo;
 	if (cfg->flags & FLAG_FORCE_SIZE) {
 		/* The largest geometry is the marker for "use the size field". */
@@ -140,9 +123,9 @@ uint32_t vpc_plan(const struct create_config *cfg, uint64_t virtual_size,
 	memset(res, 0, sizeof(*res));
 	res->virtual_size = size;
 	res->output_count = 1;
-	struct writer w = { sink, res };
-	uint8_t *buf = scratch->buf;
-	uint32_t chunk = scratch->size < MAX_TRANSFER ? (uint32_t)scratch->size : MAX_TRANSFER;
+	struct fmt_out w = { pl->sink, res };
+	uint8_t *buf = pl->scratch.buf;
+	uint32_t chunk = pl->scratch.size < MAX_TRANSFER ? (uint32_t)pl->scratch.size : MAX_TRANSFER;
 	chunk &= ~(VPC_SECTOR - 1);
 
 	if (!dynamic) {
@@ -150,7 +133,7 @@ uint32_t vpc_plan(const struct create_config *cfg, uint64_t virtual_size,
 		if (zeros > 0 && fill(&w, buf, chunk, 0, zeros, 0) != 0)
 			return CREATE_ERR_WRITE_FAILED;
 		build_footer(buf, cfg, size, geo, 0);
-		if (put(&w, size, buf, VPC_FOOTER_SIZE) != 0)
+		if (fmt_put(&w, 0, size, buf, VPC_FOOTER_SIZE) != 0)
 			return CREATE_ERR_WRITE_FAILED;
 		res->file_size[0] = size + VPC_FOOTER_SIZE;
 		return CREATE_ERR_OK;
@@ -163,13 +146,15 @@ uint32_t vpc_plan(const struct create_config *cfg, uint64_t virtual_size,
 
 	build_footer(buf, cfg, size, geo, 1);
 	build_dyn_header(buf + VPC_FOOTER_SIZE, entries);
-	if (put(&w, 0, buf, VPC_TABLE_OFFSET) != 0)
+	if (fmt_put(&w, 0, 0, buf, VPC_TABLE_OFFSET) != 0)
 		return CREATE_ERR_WRITE_FAILED;
 	if (fill(&w, buf, chunk, VPC_TABLE_OFFSET, bat_bytes, 0xFF) != 0)
 		return CREATE_ERR_WRITE_FAILED;
 	build_footer(buf, cfg, size, geo, 1);
-	if (put(&w, VPC_TABLE_OFFSET + bat_bytes, buf, VPC_FOOTER_SIZE) != 0)
+	if (fmt_put(&w, 0, VPC_TABLE_OFFSET + bat_bytes, buf, VPC_FOOTER_SIZE) != 0)
 		return CREATE_ERR_WRITE_FAILED;
 	res->file_size[0] = VPC_TABLE_OFFSET + bat_bytes + VPC_FOOTER_SIZE;
 	return CREATE_ERR_OK;
 }
+
+FMT_DRIVER(vpc, VPC, VPC_MIN_SCRATCH);

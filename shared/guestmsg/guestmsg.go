@@ -63,7 +63,9 @@ func (m *ProgressMessage) unmarshal(b []byte) error {
 	return nil
 }
 
-// ErrorMessage reports a failure the operation detected.
+// ErrorMessage reports a failure the operation detected. The create
+// operation sends one only with the rule a planner says was broken, in
+// qemu-img's words: its text is then what the user reads.
 type ErrorMessage struct {
 	Code    uint32
 	Message string
@@ -174,9 +176,10 @@ type CompleteMessage struct {
 	Operation    string
 	BytesWritten uint64
 	Success      bool
-	// The create operation's result, when it ends a create: one message, and
-	// one exit, for both.
-	CreateResult *CreateResultMessage
+	// The operation's result, encoded as its own message
+	// (CreateResultMessage for create and selftest): the VMM passes it on
+	// undecoded, and one message, and one exit, carries both.
+	Result []byte
 }
 
 // GetOperation returns m.Operation, or its zero value when m is nil.
@@ -203,12 +206,12 @@ func (m *CompleteMessage) GetSuccess() bool {
 	return m.Success
 }
 
-// GetCreateResult returns m.CreateResult, or nil when m is nil.
-func (m *CompleteMessage) GetCreateResult() *CreateResultMessage {
+// GetResult returns m.Result, or its zero value when m is nil.
+func (m *CompleteMessage) GetResult() []byte {
 	if m == nil {
 		return nil
 	}
-	return m.CreateResult
+	return m.Result
 }
 
 // Unmarshal decodes b into m, as proto.Unmarshal would.
@@ -251,12 +254,7 @@ func (m *CompleteMessage) unmarshal(b []byte) error {
 			if err != nil {
 				return err
 			}
-			if m.CreateResult == nil {
-				m.CreateResult = &CreateResultMessage{}
-			}
-			if err := m.CreateResult.unmarshal(v); err != nil {
-				return err
-			}
+			m.Result = append([]byte(nil), v...)
 			b = b[n:]
 		default:
 			n, err := skipField(num, typ, b, 0)
@@ -269,7 +267,8 @@ func (m *CompleteMessage) unmarshal(b []byte) error {
 	return nil
 }
 
-// CreateResultMessage summarises what the create operation wrote.
+// CreateResultMessage summarises what the create operation wrote; it
+// travels as CompleteMessage.result.
 type CreateResultMessage struct {
 	// Target format echoed back ("raw", "qcow2", ...).
 	TargetFormat string
@@ -514,9 +513,11 @@ func (m *OutputSizeMessage) unmarshal(b []byte) error {
 	return nil
 }
 
-// GuestMessage is the envelope of every guest-to-host message.
+// GuestMessage is the envelope of every guest-to-host message. The VMM
+// handles progress, error, log and complete; it passes any other payload
+// on to the operation's host side.
 type GuestMessage struct {
-	// Payload is one of *ProgressMessage, *ErrorMessage, *LogMessage, *CompleteMessage, *CreateResultMessage, *OutputSizeMessage, or nil.
+	// Payload is one of *ProgressMessage, *ErrorMessage, *LogMessage, *CompleteMessage, *OutputSizeMessage, or nil.
 	Payload any
 }
 
@@ -553,15 +554,6 @@ func (m *GuestMessage) GetComplete() *CompleteMessage {
 		return nil
 	}
 	p, _ := m.Payload.(*CompleteMessage)
-	return p
-}
-
-// GetCreateResult returns the create_result payload, or nil.
-func (m *GuestMessage) GetCreateResult() *CreateResultMessage {
-	if m == nil {
-		return nil
-	}
-	p, _ := m.Payload.(*CreateResultMessage)
 	return p
 }
 
@@ -638,20 +630,6 @@ func (m *GuestMessage) unmarshal(b []byte) error {
 			p, ok := m.Payload.(*CompleteMessage)
 			if !ok {
 				p = &CompleteMessage{}
-			}
-			if err := p.unmarshal(v); err != nil {
-				return err
-			}
-			m.Payload = p
-			b = b[n:]
-		case num == 11 && typ == wireBytes:
-			v, n, err := consumeBytes(b)
-			if err != nil {
-				return err
-			}
-			p, ok := m.Payload.(*CreateResultMessage)
-			if !ok {
-				p = &CreateResultMessage{}
 			}
 			if err := p.unmarshal(v); err != nil {
 				return err

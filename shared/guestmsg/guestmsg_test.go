@@ -48,6 +48,12 @@ func same(pb protoreflect.Message, g reflect.Value) bool {
 			}
 			continue
 		}
+		if f.Kind() == protoreflect.BytesKind {
+			if !bytes.Equal(got.Bytes(), pb.Get(f).Bytes()) {
+				return false
+			}
+			continue
+		}
 		if got.Interface() != pb.Get(f).Interface() {
 			return false
 		}
@@ -87,7 +93,7 @@ func randomMessage(r *rand.Rand) *guestpb.GuestMessage {
 			TargetFormat: str(), ResolvedVirtualSize: u64(), MetadataBytesWritten: u64(), FileSizeAfter: u64(),
 			ResolvedUnitSize: u32(), Error: u32(), BackingFormat: str(), PreallocStart: u64(), PreallocEnd: u64()}
 	}
-	switch r.IntN(7) {
+	switch r.IntN(6) {
 	case 0:
 		return &guestpb.GuestMessage{Payload: &guestpb.GuestMessage_Progress{Progress: &guestpb.ProgressMessage{Done: u64(), Total: u64()}}}
 	case 1:
@@ -97,12 +103,10 @@ func randomMessage(r *rand.Rand) *guestpb.GuestMessage {
 	case 3:
 		c := &guestpb.CompleteMessage{Operation: str(), BytesWritten: u64(), Success: r.IntN(2) == 1}
 		if r.IntN(2) == 1 {
-			c.CreateResult = createResult()
+			c.Result, _ = proto.Marshal(createResult())
 		}
 		return &guestpb.GuestMessage{Payload: &guestpb.GuestMessage_Complete{Complete: c}}
 	case 4:
-		return &guestpb.GuestMessage{Payload: &guestpb.GuestMessage_CreateResult{CreateResult: createResult()}}
-	case 5:
 		return &guestpb.GuestMessage{Payload: &guestpb.GuestMessage_OutputSize{OutputSize: &guestpb.OutputSizeMessage{Output: u32(), Size: u64()}}}
 	}
 	return &guestpb.GuestMessage{}
@@ -137,6 +141,26 @@ func TestAgreesWithProtobuf(t *testing.T) {
 			}
 		}
 		check(t, b)
+	}
+}
+
+// TestCompletionResultAgrees decodes what a completion carries as its
+// result (a create result, on its own) with both decoders.
+func TestCompletionResultAgrees(t *testing.T) {
+	r := rand.New(rand.NewPCG(3, 4))
+	for i := 0; i < 3000; i++ {
+		m := randomMessage(r).GetComplete()
+		if len(m.GetResult()) == 0 {
+			continue
+		}
+		var pb guestpb.CreateResultMessage
+		var g guestmsg.CreateResultMessage
+		if err := proto.Unmarshal(m.GetResult(), &pb); err != nil {
+			t.Fatal(err)
+		}
+		if err := g.Unmarshal(m.GetResult()); err != nil || !same(pb.ProtoReflect(), reflect.ValueOf(&g)) {
+			t.Fatalf("protobuf decodes %v, guestmsg %+v (%v)", &pb, g, err)
+		}
 	}
 }
 
@@ -187,7 +211,7 @@ func TestEdgeCases(t *testing.T) {
 		"progress merged":            cat(progress(cat(tag(1, protowire.VarintType), []byte{5})), progress(cat(tag(2, protowire.VarintType), []byte{6}))),
 		"progress then log":          cat(progress(cat(tag(1, protowire.VarintType), []byte{5})), tag(3, protowire.BytesType), []byte{0}),
 		"complete, empty result":     cat(tag(4, protowire.BytesType), protowire.AppendBytes(nil, cat(tag(4, protowire.BytesType), []byte{0}))),
-		"complete, result merged": cat(tag(4, protowire.BytesType), protowire.AppendBytes(nil, cat(
+		"complete, result replaced": cat(tag(4, protowire.BytesType), protowire.AppendBytes(nil, cat(
 			tag(4, protowire.BytesType), protowire.AppendBytes(nil, cat(tag(2, protowire.VarintType), []byte{7})),
 			tag(4, protowire.BytesType), protowire.AppendBytes(nil, cat(tag(6, protowire.VarintType), []byte{3}))))),
 	}

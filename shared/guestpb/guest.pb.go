@@ -78,7 +78,9 @@ func (x *ProgressMessage) GetTotal() uint64 {
 	return 0
 }
 
-// ErrorMessage reports a failure the operation detected.
+// ErrorMessage reports a failure the operation detected. The create
+// operation sends one only with the rule a planner says was broken, in
+// qemu-img's words: its text is then what the user reads.
 type ErrorMessage struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	Code          uint32                 `protobuf:"varint,1,opt,name=code,proto3" json:"code,omitempty"`
@@ -182,9 +184,10 @@ type CompleteMessage struct {
 	Operation    string                 `protobuf:"bytes,1,opt,name=operation,proto3" json:"operation,omitempty"`
 	BytesWritten uint64                 `protobuf:"varint,2,opt,name=bytes_written,json=bytesWritten,proto3" json:"bytes_written,omitempty"`
 	Success      bool                   `protobuf:"varint,3,opt,name=success,proto3" json:"success,omitempty"`
-	// The create operation's result, when it ends a create: one message, and
-	// one exit, for both.
-	CreateResult  *CreateResultMessage `protobuf:"bytes,4,opt,name=create_result,json=createResult,proto3" json:"create_result,omitempty"`
+	// The operation's result, encoded as its own message
+	// (CreateResultMessage for create and selftest): the VMM passes it on
+	// undecoded, and one message, and one exit, carries both.
+	Result        []byte `protobuf:"bytes,4,opt,name=result,proto3" json:"result,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -240,14 +243,15 @@ func (x *CompleteMessage) GetSuccess() bool {
 	return false
 }
 
-func (x *CompleteMessage) GetCreateResult() *CreateResultMessage {
+func (x *CompleteMessage) GetResult() []byte {
 	if x != nil {
-		return x.CreateResult
+		return x.Result
 	}
 	return nil
 }
 
-// CreateResultMessage summarises what the create operation wrote.
+// CreateResultMessage summarises what the create operation wrote; it
+// travels as CompleteMessage.result.
 type CreateResultMessage struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// Target format echoed back ("raw", "qcow2", ...).
@@ -420,7 +424,9 @@ func (x *OutputSizeMessage) GetSize() uint64 {
 	return 0
 }
 
-// GuestMessage is the envelope of every guest-to-host message.
+// GuestMessage is the envelope of every guest-to-host message. The VMM
+// handles progress, error, log and complete; it passes any other payload
+// on to the operation's host side.
 type GuestMessage struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// Types that are valid to be assigned to Payload:
@@ -429,7 +435,6 @@ type GuestMessage struct {
 	//	*GuestMessage_Error
 	//	*GuestMessage_Log
 	//	*GuestMessage_Complete
-	//	*GuestMessage_CreateResult
 	//	*GuestMessage_OutputSize
 	Payload       isGuestMessage_Payload `protobuf_oneof:"payload"`
 	unknownFields protoimpl.UnknownFields
@@ -509,15 +514,6 @@ func (x *GuestMessage) GetComplete() *CompleteMessage {
 	return nil
 }
 
-func (x *GuestMessage) GetCreateResult() *CreateResultMessage {
-	if x != nil {
-		if x, ok := x.Payload.(*GuestMessage_CreateResult); ok {
-			return x.CreateResult
-		}
-	}
-	return nil
-}
-
 func (x *GuestMessage) GetOutputSize() *OutputSizeMessage {
 	if x != nil {
 		if x, ok := x.Payload.(*GuestMessage_OutputSize); ok {
@@ -547,10 +543,6 @@ type GuestMessage_Complete struct {
 	Complete *CompleteMessage `protobuf:"bytes,4,opt,name=complete,proto3,oneof"`
 }
 
-type GuestMessage_CreateResult struct {
-	CreateResult *CreateResultMessage `protobuf:"bytes,11,opt,name=create_result,json=createResult,proto3,oneof"`
-}
-
 type GuestMessage_OutputSize struct {
 	OutputSize *OutputSizeMessage `protobuf:"bytes,12,opt,name=output_size,json=outputSize,proto3,oneof"`
 }
@@ -562,8 +554,6 @@ func (*GuestMessage_Error) isGuestMessage_Payload() {}
 func (*GuestMessage_Log) isGuestMessage_Payload() {}
 
 func (*GuestMessage_Complete) isGuestMessage_Payload() {}
-
-func (*GuestMessage_CreateResult) isGuestMessage_Payload() {}
 
 func (*GuestMessage_OutputSize) isGuestMessage_Payload() {}
 
@@ -580,12 +570,12 @@ const file_shared_guest_proto_rawDesc = "" +
 	"\amessage\x18\x02 \x01(\tR\amessage\"&\n" +
 	"\n" +
 	"LogMessage\x12\x18\n" +
-	"\amessage\x18\x01 \x01(\tR\amessage\"\xb6\x01\n" +
+	"\amessage\x18\x01 \x01(\tR\amessage\"\x86\x01\n" +
 	"\x0fCompleteMessage\x12\x1c\n" +
 	"\toperation\x18\x01 \x01(\tR\toperation\x12#\n" +
 	"\rbytes_written\x18\x02 \x01(\x04R\fbytesWritten\x12\x18\n" +
-	"\asuccess\x18\x03 \x01(\bR\asuccess\x12F\n" +
-	"\rcreate_result\x18\x04 \x01(\v2!.instar.guest.CreateResultMessageR\fcreateResult\"\x81\x03\n" +
+	"\asuccess\x18\x03 \x01(\bR\asuccess\x12\x16\n" +
+	"\x06result\x18\x04 \x01(\fR\x06result\"\x81\x03\n" +
 	"\x13CreateResultMessage\x12#\n" +
 	"\rtarget_format\x18\x01 \x01(\tR\ftargetFormat\x122\n" +
 	"\x15resolved_virtual_size\x18\x02 \x01(\x04R\x13resolvedVirtualSize\x124\n" +
@@ -598,16 +588,15 @@ const file_shared_guest_proto_rawDesc = "" +
 	"\fprealloc_end\x18\t \x01(\x04R\vpreallocEnd\"?\n" +
 	"\x11OutputSizeMessage\x12\x16\n" +
 	"\x06output\x18\x01 \x01(\rR\x06output\x12\x12\n" +
-	"\x04size\x18\x02 \x01(\x04R\x04size\"\x83\x03\n" +
+	"\x04size\x18\x02 \x01(\x04R\x04size\"\xbf\x02\n" +
 	"\fGuestMessage\x12;\n" +
 	"\bprogress\x18\x01 \x01(\v2\x1d.instar.guest.ProgressMessageH\x00R\bprogress\x122\n" +
 	"\x05error\x18\x02 \x01(\v2\x1a.instar.guest.ErrorMessageH\x00R\x05error\x12,\n" +
 	"\x03log\x18\x03 \x01(\v2\x18.instar.guest.LogMessageH\x00R\x03log\x12;\n" +
-	"\bcomplete\x18\x04 \x01(\v2\x1d.instar.guest.CompleteMessageH\x00R\bcomplete\x12H\n" +
-	"\rcreate_result\x18\v \x01(\v2!.instar.guest.CreateResultMessageH\x00R\fcreateResult\x12B\n" +
+	"\bcomplete\x18\x04 \x01(\v2\x1d.instar.guest.CompleteMessageH\x00R\bcomplete\x12B\n" +
 	"\voutput_size\x18\f \x01(\v2\x1f.instar.guest.OutputSizeMessageH\x00R\n" +
 	"outputSizeB\t\n" +
-	"\apayloadB\x17Z\x15instar/shared/guestpbb\x06proto3"
+	"\apayloadJ\x04\b\v\x10\fB\x17Z\x15instar/shared/guestpbb\x06proto3"
 
 var (
 	file_shared_guest_proto_rawDescOnce sync.Once
@@ -632,18 +621,16 @@ var file_shared_guest_proto_goTypes = []any{
 	(*GuestMessage)(nil),        // 6: instar.guest.GuestMessage
 }
 var file_shared_guest_proto_depIdxs = []int32{
-	4, // 0: instar.guest.CompleteMessage.create_result:type_name -> instar.guest.CreateResultMessage
-	0, // 1: instar.guest.GuestMessage.progress:type_name -> instar.guest.ProgressMessage
-	1, // 2: instar.guest.GuestMessage.error:type_name -> instar.guest.ErrorMessage
-	2, // 3: instar.guest.GuestMessage.log:type_name -> instar.guest.LogMessage
-	3, // 4: instar.guest.GuestMessage.complete:type_name -> instar.guest.CompleteMessage
-	4, // 5: instar.guest.GuestMessage.create_result:type_name -> instar.guest.CreateResultMessage
-	5, // 6: instar.guest.GuestMessage.output_size:type_name -> instar.guest.OutputSizeMessage
-	7, // [7:7] is the sub-list for method output_type
-	7, // [7:7] is the sub-list for method input_type
-	7, // [7:7] is the sub-list for extension type_name
-	7, // [7:7] is the sub-list for extension extendee
-	0, // [0:7] is the sub-list for field type_name
+	0, // 0: instar.guest.GuestMessage.progress:type_name -> instar.guest.ProgressMessage
+	1, // 1: instar.guest.GuestMessage.error:type_name -> instar.guest.ErrorMessage
+	2, // 2: instar.guest.GuestMessage.log:type_name -> instar.guest.LogMessage
+	3, // 3: instar.guest.GuestMessage.complete:type_name -> instar.guest.CompleteMessage
+	5, // 4: instar.guest.GuestMessage.output_size:type_name -> instar.guest.OutputSizeMessage
+	5, // [5:5] is the sub-list for method output_type
+	5, // [5:5] is the sub-list for method input_type
+	5, // [5:5] is the sub-list for extension type_name
+	5, // [5:5] is the sub-list for extension extendee
+	0, // [0:5] is the sub-list for field type_name
 }
 
 func init() { file_shared_guest_proto_init() }
@@ -656,7 +643,6 @@ func file_shared_guest_proto_init() {
 		(*GuestMessage_Error)(nil),
 		(*GuestMessage_Log)(nil),
 		(*GuestMessage_Complete)(nil),
-		(*GuestMessage_CreateResult)(nil),
 		(*GuestMessage_OutputSize)(nil),
 	}
 	type x struct{}

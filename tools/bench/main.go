@@ -4,6 +4,8 @@
 //   - one whole self-test guest run (set-up, run, teardown) under each
 //     accelerator this machine can use, in process, and `instar doctor`
 //     as a whole command;
+//   - start-up: `instar version` (which reads the embedded bundle, as
+//     every guest run does first) against `qemu-img --version`;
 //   - `instar create` against `qemu-img create` for the same image: every
 //     format and subformat at 10 GiB, onto a new file and over an existing
 //     one, with a backing file, and at scale (preallocated metadata of
@@ -33,7 +35,6 @@ import (
 	"time"
 
 	"instar/vmm/accel"
-	"instar/vmm/kvm"
 	"instar/vmm/selftest"
 )
 
@@ -93,7 +94,8 @@ func pair(name, format, opts, size string, ratio float64) benchCase {
 }
 
 func cases() []benchCase {
-	var cs []benchCase
+	cs := []benchCase{{name: "start-up: instar version, qemu-img --version", tools: []tool{
+		{"instar", []string{"{instar}", "version"}}, {"qemu-img", []string{"qemu-img", "--version"}}}}}
 	for _, f := range []struct{ name, format, opts string }{
 		{"raw", "raw", ""},
 		{"qcow2", "qcow2", ""},
@@ -217,8 +219,8 @@ func benchGuests(instar string, runs int) int {
 			fmt.Printf("%-8s unavailable: %v\n", acc.Name(), err)
 			continue
 		}
-		if acc.Name() == "kvm" && !kvm.HardwareAssisted() {
-			fmt.Printf("%-8s skipped: this /dev/kvm is not hardware-accelerated (no vmx/svm flag)\n", acc.Name())
+		if note := accel.Note(acc); note != "" {
+			fmt.Printf("%-8s skipped: %s\n", acc.Name(), note)
 			continue
 		}
 		var d []time.Duration

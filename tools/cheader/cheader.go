@@ -23,6 +23,8 @@ import (
 	"sort"
 	"strings"
 	"unicode"
+
+	"instar/shared/formats"
 )
 
 // Field is one struct field as laid out for amd64.
@@ -293,8 +295,52 @@ func (p *Package) Header(source string) []byte {
 				s.CName, f.CName, f.Offset, s.CName, f.CName)
 		}
 	}
+	formatTable(&b)
 	b.WriteString("\n#endif /* INSTAR_SHARED_H */\n")
 	return b.Bytes()
+}
+
+// formatTable renders the format table's part the guest needs: each format's
+// name, each configured option's default, and the word each value of a
+// word option stands for.
+func formatTable(b *bytes.Buffer) {
+	b.WriteString("\n/* The qemu-img name of a FORMAT_* value, or NULL. */\n")
+	b.WriteString("static inline const char *format_name(uint32_t format)\n{\n\tswitch (format) {\n")
+	for _, f := range formats.All {
+		fmt.Fprintf(b, "\tcase %d:\n\t\treturn \"%s\";\n", f.Number, f.Name)
+	}
+	b.WriteString("\t}\n\treturn 0;\n}\n")
+	b.WriteString("\n/* X(name) for every format: the guest's list of format drivers. */\n#define FORMAT_DRIVERS(X)")
+	for _, f := range formats.All {
+		fmt.Fprintf(b, " X(%s)", f.Name)
+	}
+	b.WriteString("\n")
+	for _, f := range formats.All {
+		for _, o := range f.Options {
+			if o.Field == "" {
+				continue
+			}
+			prefix := strings.ToUpper(f.Name + "_" + o.Name)
+			v, err := o.Value(o.Default)
+			if err != nil {
+				panic(fmt.Sprintf("format table: %s %s: default %q: %v", f.Name, o.Name, o.Default, err))
+			}
+			fmt.Fprintf(b, "\n/* %s %s when not set. */\n#define %s_DEFAULT %s\n", f.Name, o.Name, prefix, cLiteral(constant.MakeUint64(v)))
+			if len(o.Words) < 2 {
+				continue
+			}
+			fmt.Fprintf(b, "/* The word for a %s %s value, or NULL. */\n", f.Name, o.Name)
+			fmt.Fprintf(b, "static inline const char *%s_word(uint32_t value)\n{\n\tswitch (value) {\n", strings.ToLower(prefix))
+			seen := map[uint32]bool{}
+			for _, w := range o.Words {
+				if !seen[w.Value] {
+					seen[w.Value] = true
+					fmt.Fprintf(b, "\tcase %d:\n\t\treturn \"%s\";\n", w.Value, w.Name)
+				}
+			}
+			b.WriteString("\t}\n\treturn 0;\n}\n")
+		}
+	}
 }
 
 func comment(b *bytes.Buffer, doc, indent string) {

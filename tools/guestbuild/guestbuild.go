@@ -67,17 +67,21 @@ func init() {
 	}
 }
 
-// CFlags are the flags every guest source is compiled with. No SSE
-// (-mgeneral-regs-only): the VMM does not enable it, and the guest needs no
-// floating point. -fno-builtin and -fno-tree-loop-distribute-patterns stop
-// gcc from turning lib/mem.c's loops into calls to themselves.
-var CFlags = []string{
+// freestandingCFlags are the flags of every freestanding program built
+// here: the guest binaries and the stub. No SSE (-mgeneral-regs-only): the
+// VMM does not enable it, and nothing needs floating point. -fno-builtin
+// and -fno-tree-loop-distribute-patterns stop gcc from turning lib/mem.c's
+// loops into calls to themselves.
+var freestandingCFlags = []string{
 	"-std=c11", "-Os", "-ffreestanding", "-nostdlib", "-static",
-	"-fno-pic", "-fno-pie", "-no-pie", "-mno-red-zone", "-mgeneral-regs-only",
+	"-fno-pic", "-fno-pie", "-no-pie", "-mgeneral-regs-only",
 	"-fno-stack-protector", "-fno-asynchronous-unwind-tables", "-fcf-protection=none",
 	"-fno-builtin", "-fno-tree-loop-distribute-patterns",
 	"-Wall", "-Wextra", "-Werror",
 }
+
+// CFlags are the flags every guest source is compiled with.
+var CFlags = append(append([]string{}, freestandingCFlags...), "-mno-red-zone")
 
 // LDFlags are the link flags; LOAD_ADDR is added per binary.
 var LDFlags = []string{

@@ -1,14 +1,13 @@
 package guestbuild
 
 import (
-	"bytes"
-	"debug/elf"
-	"errors"
 	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
+
+	"instar/vmm/process/stubelf"
 )
 
 // StubName is the stub's name in the guest bundle.
@@ -19,7 +18,7 @@ const StubName = "stub"
 const StubBase = 0x100000000000
 
 // StubMaxSize caps the stub's ELF file.
-const StubMaxSize = 64 << 10
+const StubMaxSize = stubelf.MaxSize
 
 // StubSources are the stub's sources, relative to the guest directory.
 var StubSources = []string{"stub/start.S", "stub/stub.c"}
@@ -28,19 +27,13 @@ var StubSources = []string{"stub/start.S", "stub/stub.c"}
 // freestanding) Linux program, not a guest binary: it runs in user mode
 // above 4 GiB, hence the large code model, and it shares no code with the
 // guest.
-var StubCFlags = []string{
-	"-std=c11", "-Os", "-ffreestanding", "-nostdlib", "-static",
-	"-fno-pic", "-fno-pie", "-no-pie", "-mcmodel=large", "-mgeneral-regs-only",
-	"-fno-stack-protector", "-fno-asynchronous-unwind-tables", "-fcf-protection=none",
-	"-fno-builtin", "-fno-tree-loop-distribute-patterns",
-	"-Wall", "-Wextra", "-Werror",
-}
+var StubCFlags = append(append([]string{}, freestandingCFlags...), "-mcmodel=large")
 
 // Stub is the built stub.
 type Stub struct {
-	ELF   string // path of the linked ELF
-	Data  []byte // the ELF's bytes, as embedded
-	Entry uint64 // its entry point
+	ELF      string // path of the linked ELF
+	Data     []byte // the ELF's bytes, as embedded
+	LoadAddr uint64 // the lowest address it loads at
 }
 
 // BuildStub compiles the process accelerator's stub (guest/stub/) into
@@ -67,46 +60,9 @@ func BuildStub(guestDir, outDir string) (*Stub, error) {
 	if err != nil {
 		return nil, fmt.Errorf("read the process stub: %w", err)
 	}
-	entry, err := CheckStub(data, StubBase)
+	low, err := stubelf.Check(data, StubBase)
 	if err != nil {
 		return nil, fmt.Errorf("process stub %s: %w", elfPath, err)
 	}
-	return &Stub{ELF: elfPath, Data: data, Entry: entry}, nil
-}
-
-// CheckStub checks that data is a static x86-64 executable, at most
-// StubMaxSize bytes, whose loadable segments all lie at or above minAddr
-// and whose entry point is inside one of them; it returns the entry.
-func CheckStub(data []byte, minAddr uint64) (uint64, error) {
-	if len(data) > StubMaxSize {
-		return 0, fmt.Errorf("%d bytes, more than the cap of %d", len(data), StubMaxSize)
-	}
-	f, err := elf.NewFile(bytes.NewReader(data))
-	if err != nil {
-		return 0, fmt.Errorf("not an ELF file: %w", err)
-	}
-	if f.Class != elf.ELFCLASS64 || f.Machine != elf.EM_X86_64 || f.Type != elf.ET_EXEC {
-		return 0, errors.New("not a static x86-64 executable")
-	}
-	entryOK := false
-	loads := 0
-	for _, p := range f.Progs {
-		switch p.Type {
-		case elf.PT_INTERP, elf.PT_DYNAMIC:
-			return 0, errors.New("dynamically linked")
-		case elf.PT_LOAD:
-			end := p.Vaddr + p.Memsz
-			if p.Vaddr < minAddr || end < p.Vaddr || p.Filesz > p.Memsz {
-				return 0, fmt.Errorf("segment [%#x, %#x) is malformed or below %#x", p.Vaddr, end, minAddr)
-			}
-			if f.Entry >= p.Vaddr && f.Entry < end && p.Flags&elf.PF_X != 0 {
-				entryOK = true
-			}
-			loads++
-		}
-	}
-	if loads == 0 || !entryOK {
-		return 0, fmt.Errorf("entry %#x is not in an executable segment", f.Entry)
-	}
-	return f.Entry, nil
+	return &Stub{ELF: elfPath, Data: data, LoadAddr: low}, nil
 }

@@ -3,7 +3,7 @@
 // and a decoder for each over the reader in shared/guestmsg/wire.go. The
 // schema stays the one source of truth; the host decodes it without the
 // protobuf runtime. It supports what guest.proto uses (uint32, uint64,
-// bool and string fields, message fields, and messages as members of a
+// bool, string and bytes fields, message fields, and messages as members of a
 // oneof) and refuses anything else, so a schema change cannot silently
 // outgrow it.
 package msggen
@@ -127,6 +127,7 @@ var scalars = map[protoreflect.Kind]scalar{
 	protoreflect.Uint32Kind: {"uint32", "wireVarint", "0", "uint32(v)"},
 	protoreflect.BoolKind:   {"bool", "wireVarint", "false", "v != 0"},
 	protoreflect.StringKind: {"string", "wireBytes", `""`, "s"},
+	protoreflect.BytesKind:  {"[]byte", "wireBytes", "nil", "append([]byte(nil), v...)"},
 }
 
 func message(b *bytes.Buffer, fd protoreflect.FileDescriptor, md protoreflect.MessageDescriptor) error {
@@ -214,7 +215,11 @@ func message(b *bytes.Buffer, fd protoreflect.FileDescriptor, md protoreflect.Me
 			continue
 		}
 		s := scalars[f.Kind()]
-		if f.Kind() == protoreflect.StringKind {
+		if f.Kind() == protoreflect.BytesKind {
+			// A repeated occurrence replaces the value, as the protobuf
+			// library does; a copy, so the value outlives b.
+			fmt.Fprintf(b, "\t\tcase num == %d && typ == %s:\n\t\t\tv, n, err := consumeBytes(b)\n\t\t\tif err != nil {\n\t\t\t\treturn err\n\t\t\t}\n\t\t\tm.%s = %s\n\t\t\tb = b[n:]\n", f.Number(), s.wire, g, s.decode)
+		} else if f.Kind() == protoreflect.StringKind {
 			fmt.Fprintf(b, "\t\tcase num == %d && typ == %s:\n\t\t\ts, n, err := consumeString(b)\n\t\t\tif err != nil {\n\t\t\t\treturn err\n\t\t\t}\n\t\t\tm.%s = %s\n\t\t\tb = b[n:]\n", f.Number(), s.wire, g, s.decode)
 		} else {
 			fmt.Fprintf(b, "\t\tcase num == %d && typ == %s:\n\t\t\tv, n, err := consumeVarint(b)\n\t\t\tif err != nil {\n\t\t\t\treturn err\n\t\t\t}\n\t\t\tm.%s = %s\n\t\t\tb = b[n:]\n", f.Number(), s.wire, g, s.decode)

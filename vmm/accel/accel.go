@@ -1,40 +1,63 @@
-// Package accel chooses an accelerator by name: kvm, process, or auto
-// (kvm when /dev/kvm is usable on a CPU with hardware virtualization, else
-// process).
+// Package accel chooses an accelerator by name: kvm, process, or auto. It
+// holds the rule auto follows and what doctor says about an accelerator
+// auto passes over, so that no command needs to know one accelerator from
+// another.
 package accel
 
 import (
 	"fmt"
+	"strings"
 
 	"instar/vmm"
 	"instar/vmm/kvm"
 	"instar/vmm/process"
 )
 
-// Names lists the accepted --accel values.
-var Names = []string{"auto", "kvm", "process"}
-
-// All returns every accelerator, kvm first.
+// All returns every accelerator, in auto's order of preference.
 func All() []vmm.Accelerator {
 	return []vmm.Accelerator{kvm.New(), process.New()}
 }
 
-// Get returns the accelerator for an --accel value. auto picks kvm when it
-// is usable and the CPU has hardware virtualization, and process otherwise. A named accelerator is returned as is:
-// the caller checks Available and reports why it cannot be used.
-func Get(name string) (vmm.Accelerator, error) {
-	switch name {
-	case "kvm":
-		return kvm.New(), nil
-	case "process":
-		return process.New(), nil
-	case "auto", "":
-		if k := kvm.New(); kvm.HardwareAssisted() && k.Available() == nil {
-			return k, nil
-		}
-		return process.New(), nil
+// Names lists the accepted --accel values: auto, then every accelerator's
+// name.
+func Names() []string {
+	names := []string{"auto"}
+	for _, a := range All() {
+		names = append(names, a.Name())
 	}
-	return nil, fmt.Errorf("unknown accelerator %q (want auto, kvm or process)", name)
+	return names
+}
+
+// Note says why auto passes acc over even when it is available, or is ""
+// when it does not: a /dev/kvm on a CPU without hardware virtualization is
+// a software KVM, far slower than the process accelerator.
+func Note(acc vmm.Accelerator) string {
+	if acc.Name() == "kvm" && !kvm.HardwareAssisted() {
+		return "the CPU shows no vmx or svm flag, so this KVM is not hardware-accelerated; --accel auto uses process"
+	}
+	return ""
+}
+
+// Get returns the accelerator for an --accel value. auto picks the first
+// accelerator that is available and has no Note, or the last one (whose
+// Available then says why it cannot run). A named accelerator is returned
+// as is: the caller checks it with CheckUsable.
+func Get(name string) (vmm.Accelerator, error) {
+	all := All()
+	if name == "auto" || name == "" {
+		for _, a := range all {
+			if Note(a) == "" && a.Available() == nil {
+				return a, nil
+			}
+		}
+		return all[len(all)-1], nil
+	}
+	for _, a := range all {
+		if a.Name() == name {
+			return a, nil
+		}
+	}
+	return nil, fmt.Errorf("unknown accelerator %q (want %s)", name, strings.Join(Names(), ", "))
 }
 
 // CheckUsable says why acc cannot run guests here, and what to do instead,

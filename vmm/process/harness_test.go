@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"hash/fnv"
 	"os"
+	"runtime"
 	"testing"
 
 	"google.golang.org/protobuf/proto"
@@ -75,12 +76,25 @@ func (h *host) load(tb testing.TB, core, op []byte) vmm.VM {
 	return h.loadWith(tb, testConfig(), core, op)
 }
 
-// loadWith is load with a VM configuration of the caller's.
+// loadWith is load with a VM configuration of the caller's. It locks the
+// calling goroutine to its thread, vmm.VM's thread rule; a test's goroutine
+// then ends locked, which retires its thread, tracer of nothing by then.
 func (h *host) loadWith(tb testing.TB, cfg vmm.VMConfig, core, op []byte) vmm.VM {
 	tb.Helper()
-	v, err := New().NewVM(cfg)
+	runtime.LockOSThread()
+	v, err := h.start(cfg, core, op)
 	if err != nil {
 		tb.Fatal(err)
+	}
+	return v
+}
+
+// start is loadWith for a goroutine of the caller's, which must be locked
+// to its thread.
+func (h *host) start(cfg vmm.VMConfig, core, op []byte) (vmm.VM, error) {
+	v, err := New().NewVM(cfg)
+	if err != nil {
+		return nil, err
 	}
 	mem := v.Memory()
 	copy(mem[shared.CoreLoadAddr:], core)
@@ -91,14 +105,12 @@ func (h *host) loadWith(tb testing.TB, cfg vmm.VMConfig, core, op []byte) vmm.VM
 	t.Inputs[0] = shared.DeviceInfo{Size: uint64(len(h.in)), SectorSize: sectorSize}
 	t.Outputs[0] = shared.DeviceInfo{Size: uint64(len(h.out)), SectorSize: sectorSize}
 	var buf bytes.Buffer
-	if err := binary.Write(&buf, binary.LittleEndian, &t); err != nil {
-		tb.Fatal(err)
-	}
-	if buf.Len() > shared.DeviceTableSize {
-		tb.Fatalf("device table is %d bytes", buf.Len())
+	if err := binary.Write(&buf, binary.LittleEndian, &t); err != nil || buf.Len() > shared.DeviceTableSize {
+		v.Close()
+		return nil, fmt.Errorf("device table: %d bytes, %v", buf.Len(), err)
 	}
 	copy(mem[shared.DeviceTableAddr:], buf.Bytes())
-	return v
+	return v, nil
 }
 
 // serve runs v, answering requests, until an exit other than a request.

@@ -11,6 +11,7 @@ import (
 
 	"golang.org/x/sys/unix"
 
+	"instar/cpupin"
 	"instar/shared"
 	"instar/vmm"
 )
@@ -24,25 +25,11 @@ func TestAvailable(t *testing.T) {
 	}
 }
 
-// TestSelftest runs core and the selftest operation to HLT, traced by the
-// accelerator's own thread and on the caller's locked thread.
+// TestSelftest runs core and the selftest operation to HLT, traced on the
+// test's locked thread.
 func TestSelftest(t *testing.T) {
-	for _, locked := range []bool{false, true} {
-		t.Run(fmt.Sprintf("LockedThread=%v", locked), func(t *testing.T) {
-			if locked {
-				// The subtest's goroutine ends locked, which retires
-				// its thread: nothing else inherits a tracer thread.
-				runtime.LockOSThread()
-			}
-			testSelftest(t, locked)
-		})
-	}
-}
-
-func testSelftest(t *testing.T, locked bool) {
 	h := newHost()
 	cfg := testConfig()
-	cfg.LockedThread = locked
 	var before unix.CPUSet
 	if err := unix.SchedGetaffinity(0, &before); err != nil {
 		t.Fatal(err)
@@ -57,26 +44,22 @@ func testSelftest(t *testing.T, locked bool) {
 	if before.Count() > 1 && child.Count() != 1 {
 		t.Errorf("the guest process may run on %d CPUs, want 1", child.Count())
 	}
-	if locked {
-		defer func() {
-			var after unix.CPUSet
-			if err := unix.SchedGetaffinity(0, &after); err != nil || after != before {
-				t.Errorf("the caller's thread is left bound to %d CPUs (was %d): %v", after.Count(), before.Count(), err)
-			}
-		}()
-	}
-	if locked {
-		// Another thread may not drive a VM made with LockedThread.
-		errs := make(chan error)
-		go func() {
-			runtime.LockOSThread()
-			defer runtime.UnlockOSThread()
-			_, err := v.Run()
-			errs <- err
-		}()
-		if err := <-errs; err == nil || !strings.Contains(err.Error(), "LockedThread") {
-			t.Fatalf("Run from another thread: %v, want a LockedThread error", err)
+	defer func() {
+		var after unix.CPUSet
+		if err := unix.SchedGetaffinity(0, &after); err != nil || after != before {
+			t.Errorf("the caller's thread is left bound to %d CPUs (was %d): %v", after.Count(), before.Count(), err)
 		}
+	}()
+	// Another thread may not drive the VM.
+	errs := make(chan error)
+	go func() {
+		runtime.LockOSThread()
+		defer runtime.UnlockOSThread()
+		_, err := v.Run()
+		errs <- err
+	}()
+	if err := <-errs; err == nil || !strings.Contains(err.Error(), "thread rule") {
+		t.Fatalf("Run from another thread: %v, want the thread rule's error", err)
 	}
 	e, err := h.serve(v)
 	if err != nil {
@@ -111,8 +94,13 @@ func TestParallel(t *testing.T) {
 	core, op := guestBinary(t, "core"), guestBinary(t, "selftest")
 	for range n {
 		h := newHost()
-		v := h.load(t, core, op) // here: Fatal must not run on another goroutine
 		go func() {
+			runtime.LockOSThread() // the thread rule; the thread retires with the goroutine
+			v, err := h.start(testConfig(), core, op)
+			if err != nil {
+				errs <- err
+				return
+			}
 			defer v.Close()
 			e, err := h.serve(v)
 			if err == nil && e.Kind != vmm.ExitHalt {
@@ -373,32 +361,11 @@ func TestInterrupt(t *testing.T) {
 			t.Fatalf("%+v, %v; want interrupted", e, err)
 		}
 	})
-	t.Run("close while running", func(t *testing.T) {
-		v := newHost().load(t, guestBinary(t, "core"), []byte{0xeb, 0xfe})
-		pid := childPid(v)
-		res := make(chan vmm.Exit, 1)
-		go func() {
-			e, _ := v.Run()
-			res <- e
-		}()
-		time.Sleep(20 * time.Millisecond)
-		if err := v.Close(); err != nil {
-			t.Fatal(err)
-		}
-		select {
-		case e := <-res:
-			if e.Kind != vmm.ExitInterrupted {
-				t.Errorf("Run during Close: %+v", e)
-			}
-		case <-time.After(5 * time.Second):
-			t.Fatal("Run did not return after Close")
-		}
-		assertGone(t, pid)
-	})
 }
 
 // TestBadConfig checks that NewVM refuses layouts the stub cannot set up.
 func TestBadConfig(t *testing.T) {
+	runtime.LockOSThread() // the thread rule; the test's thread retires with it
 	base := testConfig()
 	for name, mod := range map[string]func(*vmm.VMConfig){
 		"ram unaligned":   func(c *vmm.VMConfig) { c.RAMSize += 4096 },
@@ -430,17 +397,16 @@ func TestStubFailure(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	v := &vm{cfg: testConfig(), runReq: make(chan struct{}), runRes: make(chan runResult, 1),
-		quit: make(chan struct{}), done: make(chan struct{})}
+	v := &vm{cfg: testConfig(), done: make(chan struct{})}
 	if err := v.makeRAM(); err != nil {
 		t.Fatal(err)
 	}
 	defer v.release()
 	v.cfg.Entry = v.cfg.RAMSize // the stub's own check must catch it
-	started := make(chan error, 1)
-	go v.trace(stub, started)
-	err = <-started
-	<-v.done
+	runtime.LockOSThread()
+	tr := &tracer{v: v}
+	err = tr.start(stub)
+	cpupin.Restore(tr.pinned)
 	if err == nil || !strings.Contains(err.Error(), "inconsistent") {
 		t.Fatalf("stub start: %v, want its config check to fail", err)
 	}

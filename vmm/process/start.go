@@ -6,45 +6,18 @@ import (
 	"os"
 	"strconv"
 	"syscall"
-	"unsafe"
 
 	"golang.org/x/sys/unix"
+
+	"instar/cpupin"
 )
-
-// pin binds the calling (tracer) thread to the CPU it is running on, so
-// that the child it starts, which inherits the mask, runs there too. Every
-// exit is a stop of the child and a wake-up of the tracer, and back: with
-// both on one CPU no wake-up crosses CPUs, which on a virtualised CPU costs
-// more than the rest of the exit. It returns the mask to restore, or nil
-// when there was nothing to do.
-func pin() *unix.CPUSet {
-	var old unix.CPUSet
-	if err := unix.SchedGetaffinity(0, &old); err != nil || old.Count() < 2 {
-		return nil
-	}
-	var here uint32
-	if _, _, errno := unix.RawSyscall(unix.SYS_GETCPU, uintptr(unsafe.Pointer(&here)), 0, 0); errno != 0 || !old.IsSet(int(here)) {
-		return nil
-	}
-	var one unix.CPUSet
-	one.Set(int(here))
-	if err := unix.SchedSetaffinity(0, &one); err != nil {
-		return nil
-	}
-	return &old
-}
-
-// unpin restores the calling thread's CPU mask saved by pin.
-func unpin(old *unix.CPUSet) {
-	if old != nil {
-		_ = unix.SchedSetaffinity(0, old) // widening our own mask back cannot fail
-	}
-}
 
 // start starts the stub and runs it to the handoff int3. On failure the
 // child is killed and reaped.
 func (t *tracer) start(stub *stubImage) error {
-	t.pinned = pin()
+	// The child inherits the tracer thread's binding: no exit's stop and
+	// wake-up crosses CPUs.
+	t.pinned = cpupin.Here()
 	attr := &os.ProcAttr{
 		Dir:   "/",        // hold no reference to the VMM's working directory
 		Env:   []string{}, // not nil, which would mean "inherit"

@@ -1,7 +1,6 @@
 package process
 
 import (
-	"encoding/binary"
 	"errors"
 	"fmt"
 	"os"
@@ -10,6 +9,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"instar/embed"
+	"instar/vmm/process/stubelf"
 )
 
 // Values shared with the stub; guest/stub/stub.h is their source and
@@ -61,7 +61,7 @@ func loadStub() (*stubImage, error) {
 	if err != nil {
 		return nil, fmt.Errorf("%w (rebuild with `go run mage.go guest`)", err)
 	}
-	low, err := checkStub(bin.Data)
+	low, err := stubelf.Check(bin.Data, maxRAM)
 	if err != nil {
 		return nil, fmt.Errorf("the embedded process stub: %w", err)
 	}
@@ -70,53 +70,6 @@ func loadStub() (*stubImage, error) {
 		return nil, err
 	}
 	return &stubImage{path: fmt.Sprintf("/proc/self/fd/%d", fd), low: low}, nil
-}
-
-// ELF64 header and program header fields checkStub reads. It reads them
-// itself: debug/elf (with the DWARF and compression code it brings) would
-// cost every instar command start-up time for these few fields.
-const (
-	elfHeaderSize  = 64
-	elfPhoff       = 32 // e_phoff
-	elfPhentsize   = 54 // e_phentsize
-	elfPhnum       = 56 // e_phnum
-	elfProgSize    = 56 // sizeof(Elf64_Phdr)
-	elfTypeExec    = 2  // ET_EXEC
-	elfMachineX86  = 62 // EM_X86_64
-	elfProgLoad    = 1  // PT_LOAD
-	elfProgDynamic = 2  // PT_DYNAMIC
-	elfProgInterp  = 3  // PT_INTERP
-)
-
-// checkStub checks that data is a static x86-64 executable and returns the
-// lowest address it loads at.
-func checkStub(data []byte) (uint64, error) {
-	le := binary.LittleEndian
-	if len(data) < elfHeaderSize || string(data[:4]) != "\x7fELF" {
-		return 0, errors.New("not an ELF file")
-	}
-	// EI_CLASS 2 is 64-bit, EI_DATA 1 little-endian.
-	if data[4] != 2 || data[5] != 1 || le.Uint16(data[16:]) != elfTypeExec || le.Uint16(data[18:]) != elfMachineX86 {
-		return 0, errors.New("not a static x86-64 executable")
-	}
-	phoff, phnum := le.Uint64(data[elfPhoff:]), uint64(le.Uint16(data[elfPhnum:]))
-	if le.Uint16(data[elfPhentsize:]) != elfProgSize || phoff > uint64(len(data)) || phnum > (uint64(len(data))-phoff)/elfProgSize {
-		return 0, errors.New("program headers outside the file")
-	}
-	low := uint64(1<<64 - 1)
-	for i := uint64(0); i < phnum; i++ {
-		p := data[phoff+i*elfProgSize:]
-		switch le.Uint32(p) {
-		case elfProgInterp, elfProgDynamic:
-			return 0, errors.New("dynamically linked")
-		case elfProgLoad:
-			low = min(low, le.Uint64(p[16:])) // p_vaddr
-		}
-	}
-	if low < maxRAM {
-		return 0, fmt.Errorf("loads at %#x, inside the guest's address range (below %#x)", low, uint64(maxRAM))
-	}
-	return low, nil
 }
 
 // stubMemfd writes data to a memfd, seals it, and returns a read-only,

@@ -9,6 +9,8 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+
+	"instar/vmm/process/stubelf"
 )
 
 // TestStubHeader checks that the values mirrored from guest/stub/stub.h
@@ -99,8 +101,8 @@ func TestCheckStub(t *testing.T) {
 			want = min(want, p.Vaddr)
 		}
 	}
-	if low, err := checkStub(stub); err != nil || low != want {
-		t.Fatalf("checkStub = %#x, %v; want %#x", low, err, want)
+	if low, err := stubelf.Check(stub, maxRAM); err != nil || low != want {
+		t.Fatalf("Check = %#x, %v; want %#x", low, err, want)
 	}
 	le := binary.LittleEndian
 	phoff := int(le.Uint64(stub[32:]))
@@ -125,8 +127,8 @@ func TestCheckStub(t *testing.T) {
 		"dynamic":              edit(load, 2, 0, 0, 0),
 		"loads in guest range": edit(load+16, u64(0x400000)...),
 	} {
-		if _, err := checkStub(bad); err == nil {
-			t.Errorf("%s: checkStub accepted it", name)
+		if _, err := stubelf.Check(bad, maxRAM); err == nil {
+			t.Errorf("%s: Check accepted it", name)
 		}
 	}
 }

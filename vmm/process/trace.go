@@ -3,14 +3,14 @@ package process
 import (
 	"errors"
 	"fmt"
-	"runtime"
 
 	"golang.org/x/sys/unix"
 
 	"instar/vmm"
 )
 
-// tracer is the state the tracer goroutine owns: nothing else touches it.
+// tracer is the state of tracing the child, used only from the thread
+// that started it.
 type tracer struct {
 	v    *vm
 	pid  int
@@ -24,32 +24,6 @@ type tracer struct {
 	final *vmm.Exit
 	// pinned is the thread's CPU mask before start pinned it.
 	pinned *unix.CPUSet
-}
-
-// trace is the tracer goroutine. It locks itself to its OS thread for good:
-// that thread becomes the child's tracer, and when it exits (which it does,
-// since the goroutine returns still locked) PTRACE_O_EXITKILL and Pdeathsig
-// take the child with it. It reports the start on started, then serves Run
-// until Close.
-func (v *vm) trace(stub *stubImage, started chan<- error) {
-	runtime.LockOSThread()
-	defer close(v.done)
-	t := &tracer{v: v}
-	if err := t.start(stub); err != nil {
-		started <- err
-		return
-	}
-	started <- nil
-	for {
-		select {
-		case <-v.runReq:
-			exit, err := t.run()
-			v.runRes <- runResult{exit, err}
-		case <-v.quit:
-			t.kill()
-			return
-		}
-	}
 }
 
 // run resumes the guest to its next exit. From the handoff on it resumes
@@ -201,12 +175,12 @@ func (t *tracer) gone(ws unix.WaitStatus) vmm.Exit {
 // lost handles a failed ptrace request. ESRCH means the child died under
 // us (Interrupt, or an outside SIGKILL): that is an exit, not an error.
 func (t *tracer) lost(err error, what string) (vmm.Exit, error) {
-	// ptrace answers ESRCH to any thread but the tracer: with
-	// LockedThread that is a caller breaking its promise, not the child's
-	// death, and nothing is changed. Checked here, not on every Run, to
-	// keep a system call off each exit.
-	if tid := unix.Gettid(); t.v.direct != nil && tid != t.v.tid {
-		return vmm.Exit{}, fmt.Errorf("process accelerator: Run called on thread %d, but the VM was created with LockedThread on thread %d", tid, t.v.tid)
+	// ptrace answers ESRCH to any thread but the tracer: that is a
+	// caller breaking vmm.VM's thread rule, not the child's death, and
+	// nothing is changed. Checked here, not on every Run, to keep a
+	// system call off each exit.
+	if tid := unix.Gettid(); tid != t.v.tid {
+		return vmm.Exit{}, fmt.Errorf("process accelerator: Run called on thread %d, but the VM was created on thread %d (vmm.VM's thread rule)", tid, t.v.tid)
 	}
 	if errors.Is(err, unix.ESRCH) {
 		if ws, ok := t.kill(); ok {

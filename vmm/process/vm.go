@@ -9,6 +9,7 @@ import (
 
 	"golang.org/x/sys/unix"
 
+	"instar/cpupin"
 	"instar/vmm"
 )
 
@@ -16,48 +17,32 @@ import (
 const ramFD = 3
 
 // vm is one guest process. Every ptrace request must come from the thread
-// that started the child. With VMConfig.LockedThread that is the caller's
-// thread and Run traces directly (direct); otherwise a dedicated goroutine
-// locked to its thread (the tracer, trace.go) owns the child and Run hands
-// it work over channels, which costs two thread switches per exit.
+// that started the child: the caller's locked thread (vmm.VM's
+// precondition), on which Run traces directly.
 type vm struct {
 	cfg vmm.VMConfig
 	mem []byte   // guest RAM, mapped MAP_SHARED in the VMM
 	ram *os.File // the guest RAM memfd
 
-	runReq chan struct{}  // Run asks the tracer for one exit
-	runRes chan runResult // and gets it here (buffered: the tracer never blocks)
-	quit   chan struct{}  // closed by Close
-	done   chan struct{}  // closed when the tracer has reaped the child and exited
-	runMu  sync.Mutex     // one Run at a time: one vCPU
-	closed sync.Once      // Close runs once
-	intr   atomic.Bool    // Interrupt (or Close) was called
-	pid    int            // the child, for tests and messages
+	done   chan struct{} // closed once Close has reaped the child
+	runMu  sync.Mutex    // one Run at a time: one vCPU
+	closed sync.Once     // Close runs once
+	intr   atomic.Bool   // Interrupt (or Close) was called
+	pid    int           // the child, for tests and messages
 
-	direct *tracer // set with LockedThread: Run traces on the caller's thread
-	tid    int     // that thread
+	tracer *tracer
+	tid    int // the thread that created the VM, and so traces the child
 
 	mu     sync.Mutex  // guards proc and reaped against Interrupt
 	proc   *os.Process // signals go through its pidfd, so a reaped pid is never hit
 	reaped bool
 }
 
-type runResult struct {
-	exit vmm.Exit
-	err  error
-}
-
-// newVM creates guest RAM and starts the tracer, which starts the child and
+// newVM creates guest RAM, starts the child on the caller's thread and
 // runs it to the handoff. On any failure everything is released, the child
 // included.
 func newVM(cfg vmm.VMConfig, stub *stubImage) (_ *vm, err error) {
-	v := &vm{
-		cfg:    cfg,
-		runReq: make(chan struct{}),
-		runRes: make(chan runResult, 1),
-		quit:   make(chan struct{}),
-		done:   make(chan struct{}),
-	}
+	v := &vm{cfg: cfg, done: make(chan struct{})}
 	defer func() {
 		if err != nil {
 			v.release()
@@ -66,23 +51,14 @@ func newVM(cfg vmm.VMConfig, stub *stubImage) (_ *vm, err error) {
 	if err := v.makeRAM(); err != nil {
 		return nil, err
 	}
-	if cfg.LockedThread {
-		t := &tracer{v: v}
-		v.tid = unix.Gettid()
-		if err := t.start(stub); err != nil {
-			unpin(t.pinned)
-			close(v.done)
-			return nil, err
-		}
-		v.direct = t
-		return v, nil
-	}
-	started := make(chan error, 1)
-	go v.trace(stub, started)
-	if err := <-started; err != nil {
-		<-v.done
+	t := &tracer{v: v}
+	v.tid = unix.Gettid()
+	if err := t.start(stub); err != nil {
+		cpupin.Restore(t.pinned)
+		close(v.done)
 		return nil, err
 	}
+	v.tracer = t
 	return v, nil
 }
 
@@ -123,21 +99,12 @@ func (v *vm) Memory() []byte { return v.mem }
 func (v *vm) Run() (vmm.Exit, error) {
 	v.runMu.Lock()
 	defer v.runMu.Unlock()
-	if t := v.direct; t != nil {
-		select {
-		case <-v.done:
-			return vmm.Exit{}, errClosed
-		default:
-		}
-		return t.run()
-	}
 	select {
-	case v.runReq <- struct{}{}:
 	case <-v.done:
 		return vmm.Exit{}, errClosed
+	default:
 	}
-	r := <-v.runRes
-	return r.exit, r.err
+	return v.tracer.run()
 }
 
 // Interrupt kills the child, so the current or next Run returns
@@ -164,21 +131,16 @@ func (v *vm) kill() {
 func (v *vm) Close() error {
 	v.closed.Do(func() {
 		v.Interrupt()
-		if t := v.direct; t != nil {
-			t.kill()
-			unpin(t.pinned) // the caller's thread goes back to its pool
-			close(v.done)
-		} else {
-			close(v.quit)
-			<-v.done
-		}
+		v.tracer.kill()
+		cpupin.Restore(v.tracer.pinned) // the caller's thread goes back to its pool
+		close(v.done)
 		v.release()
 	})
 	return nil
 }
 
 // release unmaps and closes guest RAM and drops the child's pidfd; the
-// tracer has reaped the child by then.
+// child is reaped by then.
 func (v *vm) release() {
 	if v.mem != nil {
 		_ = unix.Munmap(v.mem) // cannot fail for a mapping we made

@@ -11,6 +11,7 @@ import (
 	"math/rand/v2"
 
 	"instar/embed"
+	"instar/shared/guestmsg"
 	"instar/vmm"
 )
 
@@ -57,11 +58,12 @@ func Run(acc vmm.Accelerator) (*vmm.Result, error) {
 		in.Data[i] = byte(rng.Uint32())
 	}
 	out := &Image{Data: make([]byte, Size)}
-	res, err := vmm.Run(acc, vmm.Config{
-		Core: core, Operation: op,
+	g := vmm.Start(acc, func() ([]byte, []byte, error) { return core, op, nil })
+	res, err := g.Run(vmm.Config{
 		Inputs:  []vmm.Input{{R: in, Size: Size, SectorSize: SectorSize}},
 		Outputs: []vmm.Output{{W: out, Limit: Size, SectorSize: SectorSize}},
 	})
+	g.Close()
 	if err != nil {
 		return nil, err
 	}
@@ -81,9 +83,9 @@ func Run(acc vmm.Accelerator) (*vmm.Result, error) {
 	if !bytes.Equal(out.Data, want) {
 		return res, fmt.Errorf("self-test output differs from the input XOR %#x", XOR)
 	}
-	cr := res.CreateResult
-	if cr == nil || cr.GetResolvedVirtualSize() != Size || cr.GetTargetFormat() != "raw" || cr.GetResolvedUnitSize() != SectorSize {
-		return res, fmt.Errorf("self-test create result is %v", cr)
+	var cr guestmsg.CreateResultMessage
+	if err := cr.Unmarshal(res.Complete.GetResult()); err != nil || cr.GetResolvedVirtualSize() != Size || cr.GetTargetFormat() != "raw" || cr.GetResolvedUnitSize() != SectorSize {
+		return res, fmt.Errorf("self-test result is %+v (%v)", &cr, err)
 	}
 	if res.Complete.GetBytesWritten() != Size {
 		return res, fmt.Errorf("self-test reported %d bytes written, want %d", res.Complete.GetBytesWritten(), Size)

@@ -1,21 +1,23 @@
 /*
  * The call table: the only way an operation binary reaches the host. Core
- * fills it at CALL_TABLE_ADDR before calling the operation's _start.
- * Entries are only ever appended, so older operations keep working.
+ * fills it at CALL_TABLE_ADDR before calling the operation's _start. Core
+ * and the operations are built and embedded together; the version changes
+ * whenever the layout does.
  */
 #ifndef INSTAR_CALLTABLE_H
 #define INSTAR_CALLTABLE_H
 
 #include "instar/shared.h"
 
-#define CALL_TABLE_VERSION 2
+#define CALL_TABLE_VERSION 3
 
 struct call_table {
 	uint32_t magic; /* CALL_TABLE_MAGIC once core has filled it */
 	uint32_t version;
 
-	/* The seed's entries, in the seed's order. Sector numbers are in the
-	 * device's own sector size. Return 0 or a negative STATUS_* value. */
+	/* Sector-addressed transfers (sector numbers in the device's own
+	 * sector size) and the devices' geometry. Transfers return 0 or a
+	 * negative STATUS_* value. */
 	int32_t (*read_input_sector)(uint32_t dev, uint64_t sector, void *buf);
 	int32_t (*write_output_sector)(uint64_t sector, const void *buf);
 	uint64_t (*get_input_capacity)(uint32_t dev); /* in sectors */
@@ -26,10 +28,9 @@ struct call_table {
 	void (*send_error)(uint32_t code, const char *msg);
 	void (*send_complete)(const char *op, uint64_t bytes_written, int success);
 	void (*debug_print)(const char *msg);
-	void (*send_create_result)(const struct create_result *result);
 
-	/* Appended: byte-addressed transfers of up to MAX_TRANSFER bytes, and
-	 * the output devices a multi-file format writes. */
+	/* Byte-addressed transfers of up to MAX_TRANSFER bytes, and the
+	 * output devices a multi-file format writes. */
 	int32_t (*read_input)(uint32_t dev, uint64_t offset, void *buf, uint32_t len);
 	int32_t (*write_output)(uint32_t dev, uint64_t offset, const void *buf, uint32_t len);
 	uint32_t (*get_output_device_count)(void);
@@ -38,8 +39,8 @@ struct call_table {
 	/* The final length of output dev (1..): multi-file formats. */
 	void (*send_output_size)(uint32_t dev, uint64_t size);
 
-	/* Appended in version 2: send_create_result and send_complete in one
-	 * message, and so one exit. */
+	/* send_complete with the create result as the completion's result:
+	 * one message, and so one exit, for both. */
 	void (*send_complete_create)(const char *op, uint64_t bytes_written, int success,
 				     const struct create_result *result);
 };

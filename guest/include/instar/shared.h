@@ -18,8 +18,6 @@
 #define FLAG_LAZY_REFCOUNTS 2
 /* FlagCompatV3 selects qcow2 compat 1.1 (version 3); clear means 0.10. */
 #define FLAG_COMPAT_V3 4
-/* FlagVhdFixed is the seed's vpc fixed bit; VhdSubformat is used instead. */
-#define FLAG_VHD_FIXED 8
 /* FlagBackingUnsafe means -u: the backing file is recorded, not opened. */
 #define FLAG_BACKING_UNSAFE 16
 /* FlagCompressionZstd selects qcow2 compression_type=zstd. */
@@ -178,8 +176,7 @@
 
 /*
  * CreateConfig is the create operation's input, written by the host at
- * OperationConfigAddr. The layout up to Reserved is the seed's; fields added
- * since live in what was reserved space or at the end.
+ * OperationConfigAddr.
  */
 struct create_config {
 	uint32_t magic;
@@ -239,7 +236,8 @@ _Static_assert(offsetof(struct create_config, image_name) == 1196, "create_confi
 
 /*
  * CreateResult is what the create operation hands to core's
- * send_create_result; core encodes it as a CreateResultMessage.
+ * send_complete_create; core encodes it as a CreateResultMessage, the
+ * completion's result.
  */
 struct create_result {
 	uint32_t magic;
@@ -317,5 +315,144 @@ _Static_assert(offsetof(struct device_table, output_count) == 8, "device_table.o
 _Static_assert(offsetof(struct device_table, reserved) == 12, "device_table.reserved offset");
 _Static_assert(offsetof(struct device_table, inputs) == 16, "device_table.inputs offset");
 _Static_assert(offsetof(struct device_table, outputs) == 144, "device_table.outputs offset");
+
+/* The qemu-img name of a FORMAT_* value, or NULL. */
+static inline const char *format_name(uint32_t format)
+{
+	switch (format) {
+	case 1:
+		return "raw";
+	case 2:
+		return "qcow2";
+	case 3:
+		return "vmdk";
+	case 4:
+		return "vpc";
+	case 5:
+		return "vhdx";
+	}
+	return 0;
+}
+
+/* X(name) for every format: the guest's list of format drivers. */
+#define FORMAT_DRIVERS(X) X(raw) X(qcow2) X(vmdk) X(vpc) X(vhdx)
+
+/* raw preallocation when not set. */
+#define RAW_PREALLOCATION_DEFAULT 0
+/* The word for a raw preallocation value, or NULL. */
+static inline const char *raw_preallocation_word(uint32_t value)
+{
+	switch (value) {
+	case 0:
+		return "off";
+	case 2:
+		return "falloc";
+	case 3:
+		return "full";
+	}
+	return 0;
+}
+
+/* qcow2 cluster_size when not set. */
+#define QCOW2_CLUSTER_SIZE_DEFAULT 0x10000
+
+/* qcow2 preallocation when not set. */
+#define QCOW2_PREALLOCATION_DEFAULT 0
+/* The word for a qcow2 preallocation value, or NULL. */
+static inline const char *qcow2_preallocation_word(uint32_t value)
+{
+	switch (value) {
+	case 0:
+		return "off";
+	case 1:
+		return "metadata";
+	case 2:
+		return "falloc";
+	case 3:
+		return "full";
+	}
+	return 0;
+}
+
+/* qcow2 refcount_bits when not set. */
+#define QCOW2_REFCOUNT_BITS_DEFAULT 16
+
+/* vmdk adapter_type when not set. */
+#define VMDK_ADAPTER_TYPE_DEFAULT 0
+/* The word for a vmdk adapter_type value, or NULL. */
+static inline const char *vmdk_adapter_type_word(uint32_t value)
+{
+	switch (value) {
+	case 0:
+		return "ide";
+	case 1:
+		return "lsilogic";
+	case 2:
+		return "buslogic";
+	case 3:
+		return "legacyESX";
+	}
+	return 0;
+}
+
+/* vmdk hwversion when not set. */
+#define VMDK_HWVERSION_DEFAULT 0
+
+/* vmdk toolsversion when not set. */
+#define VMDK_TOOLSVERSION_DEFAULT 0x7FFFFFFF
+
+/* vmdk subformat when not set. */
+#define VMDK_SUBFORMAT_DEFAULT 0
+/* The word for a vmdk subformat value, or NULL. */
+static inline const char *vmdk_subformat_word(uint32_t value)
+{
+	switch (value) {
+	case 0:
+		return "monolithicSparse";
+	case 2:
+		return "monolithicFlat";
+	case 3:
+		return "twoGbMaxExtentSparse";
+	case 4:
+		return "twoGbMaxExtentFlat";
+	case 1:
+		return "streamOptimized";
+	}
+	return 0;
+}
+
+/* vpc subformat when not set. */
+#define VPC_SUBFORMAT_DEFAULT 0
+/* The word for a vpc subformat value, or NULL. */
+static inline const char *vpc_subformat_word(uint32_t value)
+{
+	switch (value) {
+	case 0:
+		return "dynamic";
+	case 1:
+		return "fixed";
+	}
+	return 0;
+}
+
+/* vhdx log_size when not set. */
+#define VHDX_LOG_SIZE_DEFAULT 0x100000
+
+/* vhdx block_size when not set. */
+#define VHDX_BLOCK_SIZE_DEFAULT 0
+
+/* vhdx subformat when not set. */
+#define VHDX_SUBFORMAT_DEFAULT 0
+/* The word for a vhdx subformat value, or NULL. */
+static inline const char *vhdx_subformat_word(uint32_t value)
+{
+	switch (value) {
+	case 0:
+		return "dynamic";
+	case 1:
+		return "fixed";
+	}
+	return 0;
+}
 
 #endif /* INSTAR_SHARED_H */

@@ -1,17 +1,14 @@
 /*
  * The create operation: read the CreateConfig the host wrote, parse the
  * backing file's header when one is attached (here in the guest, never on
- * the host), plan the image's metadata with the format library, write it
- * through the call table, and report a CreateResult.
+ * the host), plan the image's metadata with the format's driver, write it
+ * through the call table, and report a CreateResult. It names no format:
+ * everything about one is in its driver.
  */
 #include "instar/op.h"
 #include "format.h"
 #include "detect.h"
 #include "gather.h"
-#include "qcow2.h"
-#include "vpc.h"
-#include "vhdx.h"
-#include "vmdk.h"
 
 #define SCRATCH_BASE ((uint8_t *)(uintptr_t)SCRATCH_MEM_BASE)
 /* The planners' scratch; the gather buffer follows it, below the heap. */
@@ -38,38 +35,13 @@ static int source_read(void *ctx, uint64_t offset, void *buf, uint32_t len)
 	return ct->read_input(0, offset, buf, len);
 }
 
-static const char *error_text(uint32_t code)
-{
-	switch (code) {
-	case CREATE_ERR_INVALID_OPTION:
-		return "create: invalid option value or combination for this format";
-	case CREATE_ERR_INVALID_SIZE:
-		return "create: image size is not valid for this format";
-	case CREATE_ERR_SCRATCH_TOO_SMALL:
-		return "create: option combination exceeds the guest's memory";
-	case CREATE_ERR_BACKING_READ_FAILED:
-		return "create: could not read the backing file";
-	case CREATE_ERR_BACKING_PARSE:
-		return "create: the backing file's header is not valid";
-	case CREATE_ERR_BACKING_TOO_LONG:
-		return "create: backing file name is too long";
-	case CREATE_ERR_WRITE_FAILED:
-		return "create: writing the image failed";
-	case CREATE_ERR_UNSUPPORTED_FORMAT:
-		return "create: format not supported";
-	case CREATE_ERR_BAD_CONFIG:
-		return "create: the configuration from the host is not valid";
-	case CREATE_ERR_BACKING_FORMAT:
-		return "create: the backing file's format is not the one given";
-	}
-	return "create: failed";
-}
-
 static void finish(struct create *c, uint32_t err)
 {
 	c->result.error = err;
-	if (err != CREATE_ERR_OK)
-		c->ct->send_error(err, c->plan.reason ? c->plan.reason : error_text(err));
+	/* The code's wording is the host's; only a planner's own reason
+	 * travels as text. */
+	if (err != CREATE_ERR_OK && c->plan.reason)
+		c->ct->send_error(err, c->plan.reason);
 	c->ct->send_complete_create("create", c->result.metadata_bytes_written, err == CREATE_ERR_OK, &c->result);
 }
 
@@ -111,44 +83,6 @@ static uint32_t probe_backing(struct create *c, uint64_t *virtual_size)
 	return CREATE_ERR_OK;
 }
 
-static uint32_t plan_to(struct create *c, uint64_t virtual_size, const struct fmt_sink *sink)
-{
-	const struct create_config *cfg = c->cfg;
-	struct fmt_scratch scratch = {.buf = SCRATCH_BASE, .size = SCRATCH_SIZE};
-	switch (cfg->target_format) {
-	case FORMAT_QCOW2: {
-		struct qcow2_area area = {0, 0};
-		uint32_t err = qcow2_plan_ex(cfg, virtual_size, &scratch, sink, &c->plan, &area);
-		c->result.prealloc_start = area.start;
-		c->result.prealloc_end = area.end;
-		return err;
-	}
-	case FORMAT_VPC:
-		return vpc_plan(cfg, virtual_size, &scratch, sink, &c->plan);
-	case FORMAT_VHDX:
-		return vhdx_plan(cfg, virtual_size, &scratch, sink, &c->plan);
-	case FORMAT_VMDK: {
-		/* The new descriptor records the backing file's CID; without an
-		 * attached backing file (-u) there is none to read. */
-		uint32_t parent_cid = 0xffffffffu;
-		/* A backing file given as another format is the planner's to
-		 * refuse, with qemu's reason, before it is read as a vmdk. */
-		int other = cfg->backing_format != FORMAT_UNSET && cfg->backing_format != FORMAT_VMDK;
-		if (cfg->backing_file_len > 0 && ct_has_backing(c->ct) && !other) {
-			struct fmt_source src = backing_source(c->ct);
-			uint32_t err = vmdk_parent_cid(&src, &scratch, &parent_cid);
-			if (err != CREATE_ERR_OK)
-				return err;
-		}
-		if (cfg->image_name_len > CREATE_CONFIG_MAX_IMAGE_NAME)
-			return CREATE_ERR_BAD_CONFIG;
-		return vmdk_plan(cfg, virtual_size, cfg->image_name, cfg->image_name_len, parent_cid,
-				 &scratch, sink, &c->plan);
-	}
-	}
-	return CREATE_ERR_UNSUPPORTED_FORMAT;
-}
-
 /* plan writes the image through a sink that gathers adjacent small writes
  * (each write is an exit), and flushes it. */
 static uint32_t plan(struct create *c, uint64_t virtual_size)
@@ -157,7 +91,10 @@ static uint32_t plan(struct create *c, uint64_t virtual_size)
 	struct fmt_gather gather;
 	fmt_gather_init(&gather, &direct, GATHER_BASE, GATHER_SIZE);
 	struct fmt_sink sink = fmt_gather_sink(&gather);
-	uint32_t err = plan_to(c, virtual_size, &sink);
+	struct fmt_source backing = backing_source(c->ct);
+	struct fmt_scratch scratch = {.buf = SCRATCH_BASE, .size = SCRATCH_SIZE};
+	uint32_t err = fmt_plan_image(c->cfg, virtual_size, scratch, &sink, ct_has_backing(c->ct) ? &backing : 0,
+				      &c->plan);
 	if (fmt_gather_flush(&gather) != 0 && err == CREATE_ERR_OK)
 		err = CREATE_ERR_WRITE_FAILED;
 	return err;
@@ -208,6 +145,8 @@ OPERATION_ENTRY void _start(const struct call_table *ct)
 		c.result.metadata_bytes_written = c.plan.bytes_written;
 		c.result.file_size_after = c.plan.file_size[0];
 		c.result.resolved_unit_size = c.plan.unit_size;
+		c.result.prealloc_start = c.plan.prealloc_start;
+		c.result.prealloc_end = c.plan.prealloc_end;
 		for (uint32_t i = 1; i < c.plan.output_count && i < MAX_OUTPUTS; i++)
 			ct->send_output_size(i, c.plan.file_size[i]);
 	}

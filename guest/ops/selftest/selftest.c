@@ -79,6 +79,5 @@ OPERATION_ENTRY void _start(const struct call_table *ct)
 		.resolved_unit_size = iss,
 		.error = CREATE_ERR_OK,
 	};
-	ct->send_create_result(&r);
-	ct->send_complete("selftest", size, 1);
+	ct->send_complete_create("selftest", size, 1, &r);
 }

@@ -2,11 +2,46 @@
 
 package format
 
+// The format library through cgo, for tests: every format through the
+// same entry points as the create operation uses (its driver), with a
+// sink and a source whose callbacks come back to Go.
+
 /*
 #cgo CFLAGS: -I${SRCDIR}/../include -std=c11 -Wall -Wextra -Werror
 #include <stdint.h>
 #include <stdlib.h>
-#include "format.h"
+#include "cgo_vio.h"
+#include "detect.h"
+
+static inline uint32_t call_plan(const struct create_config *cfg, uint64_t vsize, void *scr, size_t scr_size,
+				 uintptr_t sink, uintptr_t backing, uint64_t backing_size, struct plan_result *res)
+{
+	struct fmt_sink k = vio_sink(sink);
+	struct fmt_source src = vio_source(backing, backing_size);
+	return fmt_plan_image(cfg, vsize, vio_scratch(scr, scr_size), &k, backing ? &src : 0, res);
+}
+
+enum { CALL_PARSE, CALL_PROBE, CALL_DETECT };
+
+static inline uint32_t call_parser(int call, uint32_t format, void *scr, size_t scr_size, uintptr_t h, uint64_t size,
+			    struct backing_info *out)
+{
+	struct fmt_scratch s = vio_scratch(scr, scr_size);
+	struct fmt_source src = vio_source(h, size);
+	switch (call) {
+	case CALL_PARSE:
+		return fmt_parse(format, &src, &s, out);
+	case CALL_PROBE:
+		return fmt_probe(&src, &s, out);
+	}
+	return fmt_detect(&src, &s, &out->format);
+}
+
+static inline uint32_t min_scratch(uint32_t format)
+{
+	const struct fmt_driver *d = fmt_driver(format);
+	return d ? d->min_scratch : 0;
+}
 */
 import "C"
 
@@ -34,7 +69,22 @@ type PlanInfo struct {
 	// FileSize holds the final length of each output; its length is the
 	// planner's output_count.
 	FileSize []uint64
+	// PreallocStart and PreallocEnd bound the data area the host
+	// preallocates.
+	PreallocStart, PreallocEnd uint64
 }
+
+// Backing is a backing file attached to a plan.
+type Backing struct {
+	R    io.ReaderAt
+	Size int64
+}
+
+// DetectMinScratch is DETECT_MIN_SCRATCH.
+const DetectMinScratch = C.DETECT_MIN_SCRATCH
+
+// MinScratch is the least scratch the format's driver accepts.
+func MinScratch(format uint32) int { return int(C.min_scratch(C.uint32_t(format))) }
 
 // ParsedBacking is struct backing_info in Go terms.
 type ParsedBacking struct {
@@ -124,15 +174,20 @@ func (s cScratch) free() {
 	}
 }
 
-// planCall runs one planner through call, which gets the config, scratch,
-// sink handle and result. It returns the planner's CREATE_ERR_* code and
-// the sink's error, if any.
-func planCall(cfg *shared.CreateConfig, scratchSize int, sink OutputSink,
-	call func(cfg *C.struct_create_config, scr unsafe.Pointer, scrSize C.size_t, h C.uintptr_t, res *C.struct_plan_result) C.uint32_t,
-) (PlanInfo, uint32, error) {
+// Plan plans cfg's image (cfg.TargetFormat, named cfg.ImageName) with
+// scratchSize bytes of scratch, sending its writes to sink, with backing
+// attached when set. It returns the result, the CREATE_ERR_* code and any
+// sink error.
+func Plan(cfg *shared.CreateConfig, virtualSize uint64, scratchSize int, sink OutputSink, backing *Backing) (PlanInfo, uint32, error) {
 	st := &sinkState{sink: sink}
 	h := cgo.NewHandle(st)
 	defer h.Delete()
+	var bh cgo.Handle
+	var bsize int64
+	if backing != nil {
+		bh, bsize = cgo.NewHandle(&sourceState{r: backing.R, size: backing.Size}), backing.Size
+		defer bh.Delete()
+	}
 	scr := newScratch(scratchSize)
 	defer scr.free()
 	// The C code reads the config in place: shared.CreateConfig has the
@@ -140,11 +195,14 @@ func planCall(cfg *shared.CreateConfig, scratchSize int, sink OutputSink,
 	// and holds no Go pointers.
 	ccfg := (*C.struct_create_config)(unsafe.Pointer(cfg))
 	var res C.struct_plan_result
-	code := uint32(call(ccfg, scr.p, C.size_t(scr.size), C.uintptr_t(h), &res))
+	code := uint32(C.call_plan(ccfg, C.uint64_t(virtualSize), scr.p, C.size_t(scr.size), C.uintptr_t(h),
+		C.uintptr_t(bh), C.uint64_t(bsize), &res))
 	info := PlanInfo{
-		VirtualSize:  uint64(res.virtual_size),
-		BytesWritten: uint64(res.bytes_written),
-		UnitSize:     uint32(res.unit_size),
+		VirtualSize:   uint64(res.virtual_size),
+		BytesWritten:  uint64(res.bytes_written),
+		UnitSize:      uint32(res.unit_size),
+		PreallocStart: uint64(res.prealloc_start),
+		PreallocEnd:   uint64(res.prealloc_end),
 	}
 	if code == shared.CreateErrOK {
 		n := int(res.output_count)
@@ -161,15 +219,30 @@ func planCall(cfg *shared.CreateConfig, scratchSize int, sink OutputSink,
 	return info, code, st.err
 }
 
-// parseCall runs one parser over r (size bytes) through call.
-func parseCall(r io.ReaderAt, size int64, scratchSize int,
-	call func(scr unsafe.Pointer, scrSize C.size_t, h C.uintptr_t, size C.uint64_t, out *C.struct_backing_info) C.uint32_t,
-) (ParsedBacking, uint32) {
+// parserCall runs one of the parsing entry points over r (size bytes).
+func parserCall(call C.int, format uint32, r io.ReaderAt, size int64, scratchSize int) (ParsedBacking, uint32) {
 	h := cgo.NewHandle(&sourceState{r: r, size: size})
 	defer h.Delete()
 	scr := newScratch(scratchSize)
 	defer scr.free()
 	var out C.struct_backing_info
-	code := uint32(call(scr.p, C.size_t(scr.size), C.uintptr_t(h), C.uint64_t(size), &out))
+	code := uint32(C.call_parser(call, C.uint32_t(format), scr.p, C.size_t(scr.size), C.uintptr_t(h), C.uint64_t(size), &out))
 	return ParsedBacking{Format: uint32(out.format), VirtualSize: uint64(out.virtual_size)}, code
+}
+
+// Parse runs fmt_parse: r parsed as format (a shared.Format*), through its
+// driver.
+func Parse(format uint32, r io.ReaderAt, size int64, scratchSize int) (ParsedBacking, uint32) {
+	return parserCall(C.CALL_PARSE, format, r, size, scratchSize)
+}
+
+// Probe runs fmt_probe (detect the format, then parse) over r.
+func Probe(r io.ReaderAt, size int64, scratchSize int) (ParsedBacking, uint32) {
+	return parserCall(C.CALL_PROBE, 0, r, size, scratchSize)
+}
+
+// Detect runs fmt_detect over r: the FORMAT_* only.
+func Detect(r io.ReaderAt, size int64, scratchSize int) (uint32, uint32) {
+	got, code := parserCall(C.CALL_DETECT, 0, r, size, scratchSize)
+	return got.Format, code
 }
