@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"os"
 	"strings"
+
+	"instar/imgopt"
 )
 
 // printed is an "error" that ends a command successfully once its text is
@@ -127,7 +129,11 @@ func (o *objects) add(arg string) error {
 func parseKeyval(s, implied string) (map[string]string, bool, error) {
 	props := map[string]string{}
 	help := false
-	for i, el := range splitEscaped(s) {
+	var els []string
+	if s != "" {
+		els = imgopt.SplitList(s)
+	}
+	for i, el := range els {
 		key, val, hasVal := strings.Cut(el, "=")
 		switch {
 		case !hasVal && (el == "help" || el == "?"):
@@ -146,29 +152,6 @@ func parseKeyval(s, implied string) (map[string]string, bool, error) {
 		return props, false, nil
 	}
 	return props, help, nil
-}
-
-// splitEscaped splits s at single commas; ",," is a comma.
-func splitEscaped(s string) []string {
-	if s == "" {
-		return nil
-	}
-	var out []string
-	var cur strings.Builder
-	for i := 0; i < len(s); i++ {
-		if s[i] == ',' {
-			if i+1 < len(s) && s[i+1] == ',' {
-				cur.WriteByte(',')
-				i++
-				continue
-			}
-			out = append(out, cur.String())
-			cur.Reset()
-			continue
-		}
-		cur.WriteByte(s[i])
-	}
-	return append(out, cur.String())
 }
 
 // isIdentifier is qemu's test of an object id: a letter, then letters,

@@ -104,7 +104,7 @@ func New(f *Format) *Values { return &Values{format: f.def, set: map[string]stri
 // element whose name, read as qemu reads names (up to a comma, even an
 // escaped one, or "="), is help or ?, with no value.
 func IsHelp(spec string) bool {
-	for _, item := range splitList(spec) {
+	for _, item := range SplitList(spec) {
 		name := item[:len(item)-len(strings.TrimLeft(item, "abcdefghijklmnopqrstuvwxyz?"))]
 		rest := item[len(name):]
 		if (name == "help" || name == "?") && (rest == "" || rest[0] == ',') {
@@ -114,8 +114,9 @@ func IsHelp(spec string) bool {
 	return false
 }
 
-// splitList splits "a=1,b=2" at single commas; ",," is a literal comma.
-func splitList(spec string) []string {
+// SplitList splits a QemuOpts list, "a=1,b=2", at single commas; ",," is
+// a literal comma. An empty list is one empty element.
+func SplitList(spec string) []string {
 	var items []string
 	var cur strings.Builder
 	for i := 0; i < len(spec); i++ {
@@ -138,7 +139,7 @@ func splitList(spec string) []string {
 // k=off); a later value for a name replaces an earlier one, as in
 // qemu-img.
 func (v *Values) Parse(spec string) error {
-	for _, item := range splitList(spec) {
+	for _, item := range SplitList(spec) {
 		if item == "" {
 			continue
 		}
