@@ -41,6 +41,24 @@ func configFor(r Request) (*shared.CreateConfig, error) {
 			cfg.Flags |= shared.FlagBackingUnsafe
 		}
 	}
+	if name, ok := opts.Get("data_file"); ok {
+		// The image records the data file's name as qemu's file driver
+		// holds it: "file:" stripped; other protocols are refused.
+		path, device, err := localName(name)
+		if err != nil {
+			return nil, err
+		}
+		if device {
+			return nil, fmt.Errorf("data file '%s' is a host_device; instar writes a data file only to a regular file", name)
+		}
+		if path == "" {
+			return nil, fmt.Errorf("Could not create '': No such file or directory")
+		}
+		if len(path) > shared.CreateConfigMaxDataFile {
+			return nil, fmt.Errorf("data file name is %d bytes; at most %d are allowed", len(path), shared.CreateConfigMaxDataFile)
+		}
+		cfg.DataFileLen = uint32(copy(cfg.DataFile[:], path))
+	}
 	if bf, ok := opts.Get("backing_fmt"); ok {
 		f, known := formats.Named(bf)
 		if !known {

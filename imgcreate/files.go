@@ -19,6 +19,8 @@ import (
 type outputFile struct {
 	name  string
 	limit uint64
+	// dataFile: a qcow2 external data file, grown by growDataFile.
+	dataFile bool
 }
 
 // outputFiles lists the files a create writes: the image, and the extents
@@ -26,7 +28,7 @@ type outputFile struct {
 // them out; the host decides which files exist and bounds what the guest
 // may write to each.
 func outputFiles(image string, format *formats.Format, cfg *shared.CreateConfig) ([]outputFile, error) {
-	files := []outputFile{{image, outputLimit(cfg)}}
+	files := []outputFile{{name: image, limit: outputLimit(cfg)}}
 	if format.Extents == nil {
 		return files, nil
 	}
@@ -43,7 +45,11 @@ func outputFiles(image string, format *formats.Format, cfg *shared.CreateConfig)
 		if !e.Flat {
 			limit = e.Size + e.Size/8 + 16<<20
 		}
-		files = append(files, outputFile{filepath.Join(dir, e.Name), limit})
+		name := filepath.Join(dir, e.Name)
+		if e.DataFile {
+			name = e.Name
+		}
+		files = append(files, outputFile{name: name, limit: limit, dataFile: e.DataFile})
 	}
 	return files, nil
 }

@@ -284,6 +284,14 @@ func backingPath(image, backing string) string {
 	return path
 }
 
+// samePath reports whether names a and b are one file: the same path
+// once cleaned and made absolute, or the same device and inode.
+func samePath(a, b string) bool {
+	ca, errA := filepath.Abs(a)
+	cb, errB := filepath.Abs(b)
+	return errA == nil && errB == nil && ca == cb || sameFile(a, b)
+}
+
 // sameFile reports whether a and b are one file (device and inode, links
 // followed); a file that does not exist is no other file.
 func sameFile(a, b string) bool {
@@ -373,18 +381,26 @@ func createImage(ctx context.Context, r Request, path string, wantDevice bool, g
 		}
 	}()
 	for i, f := range files {
+		if i > 0 && f.dataFile && samePath(path, f.name) {
+			// qemu-img's file locks refuse the data file on the image.
+			return fmt.Errorf("Failed to get shared \"resize\" lock: the data file '%s' is the image itself", f.name)
+		}
 		t, err := openTarget(f.name, wantDevice && i == 0)
 		if err != nil {
 			return err
 		}
 		targets = append(targets, t)
 		if i > 0 && t.kind == targetDevice {
-			return fmt.Errorf("%s is a block device; instar writes a vmdk extent only to a regular file", f.name)
+			what := "a vmdk extent"
+			if f.dataFile {
+				what = "a data file"
+			}
+			return fmt.Errorf("%s is a block device; instar writes %s only to a regular file", f.name, what)
 		}
 	}
 	if targets[0].kind == targetDevice {
 		if len(files) > 1 {
-			return errors.New("instar does not put a multi-file vmdk on a block device")
+			return fmt.Errorf("instar does not put a multi-file %s image on a block device", r.Options.Def().Name)
 		}
 		if cfg.Preallocation == shared.PreallocFalloc || cfg.Preallocation == shared.PreallocFull {
 			word, _ := r.Options.Get("preallocation")
@@ -451,6 +467,12 @@ func createImage(ctx context.Context, r Request, path string, wantDevice bool, g
 			return fmt.Errorf("set image size: %w", err)
 		}
 		for i := 1; i < len(fs); i++ {
+			if files[i].dataFile {
+				if err := growDataFile(ctx, fs[i], cfg.Preallocation, gr.outputSizes[uint32(i)], r.OnProgress); err != nil {
+					return fmt.Errorf("data file %s: %w", files[i].name, err)
+				}
+				continue
+			}
 			if err := fs[i].Truncate(int64(gr.outputSizes[uint32(i)])); err != nil {
 				return fmt.Errorf("set size of %s: %w", files[i].name, err)
 			}
@@ -531,7 +553,7 @@ func runGuest(ctx context.Context, r Request, g *vmm.Guest, cfg *shared.CreateCo
 // per GiB: one per 26 KiB; this allows one per 16 KiB).
 func exitBudget(cfg *shared.CreateConfig) int {
 	budget := uint64(vmm.DefaultExitBudget)
-	if cfg.Preallocation != shared.PreallocOff {
+	if cfg.Preallocation != shared.PreallocOff || cfg.Flags&shared.FlagDataFileRaw != 0 {
 		budget += cfg.VirtualSize / (16 << 10)
 	}
 	return int(min(budget, math.MaxInt32))

@@ -49,6 +49,34 @@ func createRaw(ctx context.Context, r Request, t *target, size uint64, res *Resu
 	})
 }
 
+// growDataFile grows a qcow2 external data file from what the guest
+// wrote to size, as qemu's file driver truncates a file upwards: nothing
+// when it is long enough already, else the length set and the growth
+// preallocated in the image's mode (metadata: none), and the first block
+// written when the file was empty and is not preallocated otherwise.
+func growDataFile(ctx context.Context, f *os.File, mode uint8, size uint64, progress func(done, total uint64)) error {
+	st, err := f.Stat()
+	if err != nil {
+		return fmt.Errorf("stat: %w", err)
+	}
+	cur := uint64(st.Size())
+	if size <= cur {
+		return nil
+	}
+	if mode == shared.PreallocMetadata {
+		mode = shared.PreallocOff
+	}
+	if err := f.Truncate(int64(size)); err != nil {
+		return fmt.Errorf("set size: %w", err)
+	}
+	if mode == shared.PreallocOff && cur == 0 {
+		if _, err := f.WriteAt(make([]byte, min(size, firstBlock)), 0); err != nil {
+			return fmt.Errorf("write first block: %w", err)
+		}
+	}
+	return preallocate(ctx, f, mode, cur, size, progress)
+}
+
 // rawOnDevice makes a raw image on a block device as qemu-img does: the
 // device is not grown, not preallocated, and its first sector is zeroed
 // (so no old header is read as the image's).

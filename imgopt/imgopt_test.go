@@ -8,9 +8,9 @@ import (
 )
 
 // unsupported are qcow2 options qemu-img lists that instar does not create
-// yet (external data files and encryption); they are left out of the help.
+// yet (encryption); they are left out of the help.
 func unsupported(line string) bool {
-	for _, p := range []string{"  data_file", "  encrypt"} {
+	for _, p := range []string{"  encrypt"} {
 		if strings.HasPrefix(line, p) {
 			return true
 		}

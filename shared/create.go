@@ -37,6 +37,9 @@ const (
 	// FlagSizeGiven means VirtualSize is the size to make, 0 included;
 	// clear, the size is the backing file's (which the guest reads).
 	FlagSizeGiven = 1 << 11
+	// FlagDataFileRaw is qcow2 data_file_raw=on: the external data file
+	// stays valid as a raw image.
+	FlagDataFileRaw = 1 << 12
 )
 
 // Preallocation modes (CreateConfig.Preallocation).
@@ -75,6 +78,10 @@ const CreateConfigMagic = 0x43524541
 
 // CreateConfigMaxBackingFile is the longest backing file name, in bytes.
 const CreateConfigMaxBackingFile = 1024
+
+// CreateConfigMaxDataFile is the longest external data file name, in
+// bytes.
+const CreateConfigMaxDataFile = 1024
 
 // CreateConfigMaxImageName is the longest image base name, in bytes.
 const CreateConfigMaxImageName = 256
@@ -143,6 +150,12 @@ type CreateConfig struct {
 	// ImageName is the base name of the image file being created, which
 	// vmdk descriptors name in their extent lines.
 	ImageName [CreateConfigMaxImageName]uint8
+	// DataFileLen is the length of DataFile; 0 means no external data
+	// file.
+	DataFileLen uint32
+	// DataFile is the qcow2 external data file's name as the image
+	// records it (qemu's: as given, "file:" stripped).
+	DataFile [CreateConfigMaxDataFile]uint8
 }
 
 // CreateResult error codes. The host words them (imgcreate).

@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"errors"
 	"flag"
 	"os"
 	"os/exec"
@@ -28,6 +29,11 @@ type parityCase struct {
 	base []string
 	// fails: both must fail, and leave no file behind.
 	fails bool
+	// inDir runs both tools in the image's directory, with IMG and DATA
+	// (a qcow2 external data file) as names relative to it: qemu-img
+	// makes a data file relative to its working directory, and records
+	// the name as given.
+	inDir bool
 }
 
 var parityCases = []parityCase{
@@ -79,6 +85,20 @@ var parityCases = []parityCase{
 	{name: "qcow2-backing-vhdx", base: []string{"-f", "vhdx", "BASE", "5G"}, args: []string{"-f", "qcow2", "-b", "base", "-F", "vhdx", "IMG"}},
 	{name: "qcow2-backing-size", base: []string{"-f", "qcow2", "BASE", "1G"}, args: []string{"-f", "qcow2", "-b", "base", "-F", "qcow2", "IMG", "5G"}},
 	{name: "qcow2-backing-unsafe", base: []string{"-f", "raw", "BASE", "1M"}, args: []string{"-f", "qcow2", "-u", "-b", "base", "-F", "raw", "IMG", "1G"}},
+	// external data files, made beside the image (relative names) in
+	// every preallocation mode, raw or not
+	{name: "qcow2-data-file", args: []string{"-f", "qcow2", "-o", "data_file=DATA", "IMG", "10G"}, inDir: true},
+	{name: "qcow2-data-file-raw", args: []string{"-f", "qcow2", "-o", "data_file=DATA,data_file_raw=on", "IMG", "1G"}, inDir: true},
+	{name: "qcow2-data-file-metadata", args: []string{"-f", "qcow2", "-o", "data_file=DATA,preallocation=metadata", "IMG", "1G"}, inDir: true},
+	{name: "qcow2-data-file-falloc", args: []string{"-f", "qcow2", "-o", "data_file=DATA,preallocation=falloc", "IMG", "64M"}, inDir: true},
+	{name: "qcow2-data-file-full", args: []string{"-f", "qcow2", "-o", "data_file=DATA,preallocation=full", "IMG", "32M"}, inDir: true},
+	{name: "qcow2-data-file-raw-full", args: []string{"-f", "qcow2", "-o", "data_file=DATA,data_file_raw=on,preallocation=full", "IMG", "32M"}, inDir: true},
+	{name: "qcow2-data-file-raw-falloc-odd", args: []string{"-f", "qcow2", "-o", "data_file=DATA,data_file_raw=on,preallocation=falloc", "IMG", "3146240"}, inDir: true},
+	{name: "qcow2-data-file-odd", args: []string{"-f", "qcow2", "-o", "data_file=DATA,data_file_raw=on", "IMG", "1.5k"}, inDir: true},
+	{name: "qcow2-data-file-prefix", args: []string{"-f", "qcow2", "-o", "data_file=file:DATA,data_file_raw=on", "IMG", "1M"}, inDir: true},
+	{name: "qcow2-data-file-zero", args: []string{"-f", "qcow2", "-o", "data_file=DATA", "IMG", "0"}, inDir: true},
+	{name: "qcow2-data-file-extended", args: []string{"-f", "qcow2", "-o", "data_file=DATA,extended_l2=on,preallocation=metadata", "IMG", "100M"}, inDir: true},
+	{name: "qcow2-data-file-backing", base: []string{"-f", "qcow2", "BASE", "1G"}, args: []string{"-f", "qcow2", "-b", "base", "-F", "qcow2", "-o", "data_file=DATA", "IMG"}, inDir: true},
 	{name: "qcow2-backing-extended-metadata", base: []string{"-f", "qcow2", "BASE", "1G"}, args: []string{"-f", "qcow2", "-b", "base", "-F", "qcow2", "-o", "extended_l2=on,preallocation=metadata", "IMG"}},
 
 	// vmdk.
@@ -139,6 +159,13 @@ var parityCases = []parityCase{
 	{name: "vhdx-too-big", args: []string{"-f", "vhdx", "IMG", "65T"}, fails: true},
 	{name: "vhdx-bad-block-size", args: []string{"-f", "vhdx", "-o", "block_size=3M", "IMG", "1G"}, fails: true},
 	{name: "vmdk-backing-not-vmdk", base: []string{"-f", "qcow2", "BASE", "1G"}, args: []string{"-f", "vmdk", "-b", "base", "-F", "qcow2", "IMG"}, fails: true},
+	{name: "qcow2-data-file-raw-alone", args: []string{"-f", "qcow2", "-o", "data_file_raw=on", "IMG", "1M"}, fails: true},
+	{name: "qcow2-data-file-v2", args: []string{"-f", "qcow2", "-o", "data_file=DATA,compat=0.10", "IMG", "1M"}, fails: true, inDir: true},
+	{name: "qcow2-data-file-raw-backing", base: []string{"-f", "raw", "BASE", "1M"}, args: []string{"-f", "qcow2", "-b", "base", "-F", "raw", "-o", "data_file=DATA,data_file_raw=on", "IMG"}, fails: true, inDir: true},
+	{name: "qcow2-data-file-is-image", args: []string{"-f", "qcow2", "-o", "data_file=IMG", "IMG", "1M"}, fails: true, inDir: true},
+	{name: "qcow2-data-file-empty", args: []string{"-f", "qcow2", "-o", "data_file=", "IMG", "1M"}, fails: true, inDir: true},
+	{name: "qcow2-data-file-no-dir", args: []string{"-f", "qcow2", "-o", "data_file=nodir/DATA", "IMG", "1M"}, fails: true, inDir: true},
+	{name: "qcow2-data-file-protocol", args: []string{"-f", "qcow2", "-o", "data_file=nbd:localhost:1", "IMG", "1M"}, fails: true, inDir: true},
 	{name: "vmdk-bad-adapter", args: []string{"-f", "vmdk", "-o", "adapter_type=scsi", "IMG", "1G"}, fails: true},
 }
 
@@ -175,9 +202,22 @@ func runParityOnce(t *testing.T, c parityCase, compare func(t *testing.T, ours, 
 	ours := filepath.Join(oursDir, "img")
 	theirs := filepath.Join(theirsDir, "img")
 
-	qout, qerr := exec.Command("qemu-img", append([]string{"create"}, substitute(c.args, theirsDir)...)...).CombinedOutput()
+	var qout []byte
+	var qerr, ierr error
 	var iout bytes.Buffer
-	ierr := dispatch(append([]string{"create", "--accel", *parityAccel}, substitute(c.args, oursDir)...), &iout)
+	if c.inDir {
+		q := exec.Command("qemu-img", append([]string{"create"}, substituteIn(c.args)...)...)
+		q.Dir = theirsDir
+		qout, qerr = q.CombinedOutput()
+		stdout, stderr, status := instar(t, oursDir, append([]string{"create", "--accel", *parityAccel}, substituteIn(c.args)...)...)
+		iout.WriteString(stdout)
+		if status != 0 {
+			ierr = errors.New(strings.TrimSuffix(stderr, "\n"))
+		}
+	} else {
+		qout, qerr = exec.Command("qemu-img", append([]string{"create"}, substitute(c.args, theirsDir)...)...).CombinedOutput()
+		ierr = dispatch(append([]string{"create", "--accel", *parityAccel}, substitute(c.args, oursDir)...), &iout)
+	}
 
 	if c.fails {
 		if qerr == nil {
@@ -222,10 +262,22 @@ func substitute(args []string, dir string) []string {
 	out := make([]string, len(args))
 	for i, a := range args {
 		a = strings.ReplaceAll(a, "IMG", filepath.Join(dir, "img"))
+		a = strings.ReplaceAll(a, "DATA", filepath.Join(dir, "data"))
 		out[i] = strings.ReplaceAll(a, "BASE", "base")
 		if a == "BASE" {
 			out[i] = filepath.Join(dir, "base")
 		}
+	}
+	return out
+}
+
+// substituteIn is substitute for a case run in the image's directory:
+// IMG is "img", DATA "data", BASE "base".
+func substituteIn(args []string) []string {
+	out := make([]string, len(args))
+	for i, a := range args {
+		a = strings.ReplaceAll(a, "IMG", "img")
+		out[i] = strings.ReplaceAll(strings.ReplaceAll(a, "DATA", "data"), "BASE", "base")
 	}
 	return out
 }
@@ -269,6 +321,12 @@ func TestParity(t *testing.T) {
 				opt := imgcompare.Options{Format: format, Check: format != "raw",
 					Mask: imgcompare.MaskFor(format), InfoIgnore: imgcompare.InfoIgnoreFor(format),
 					Extra: extraFiles(t, ours, theirs)}
+				if strings.Contains(strings.Join(c.args, " "), "data_file=") {
+					// qemu-img opens each image with its own data file
+					// (the name recorded is relative), compared there
+					opt.Extra = nil
+					opt.DataFiles = [2]string{filepath.Join(filepath.Dir(ours), "data"), filepath.Join(filepath.Dir(theirs), "data")}
+				}
 				if err := imgcompare.Compare(ours, theirs, opt); err != nil {
 					t.Error(err)
 				}

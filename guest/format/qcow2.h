@@ -23,6 +23,12 @@
  *  2. Set the file length to res->file_size[0] (ftruncate; for
  *     PREALLOC_METADATA this extends the file over unwritten data
  *     clusters, as qemu does).
+ *  3. With an external data file (output 1, which the planner writes
+ *     only copy-on-write zeros to): grow it to res->file_size[1] as
+ *     qemu's file driver grows a file: nothing if the writes made it that
+ *     long; else set the length and, if it was empty and the mode is off
+ *     or metadata, write its first 4 KiB of zeros; falloc and full
+ *     preallocate the growth. The image's own area is then empty.
  * Nothing else: no other zero-filling, no discard.
  *
  * Memory: the planner keeps constant-size state whatever the virtual size
@@ -44,14 +50,16 @@
 /*
  * The planner (qcow2_driver.plan) honours FLAG_COMPAT_V3, FLAG_EXTENDED_L2,
  * FLAG_LAZY_REFCOUNTS, FLAG_COMPRESSION_ZSTD, qcow2_cluster_size,
- * qcow2_refcount_bits (0: their defaults), preallocation, backing_file and
- * backing_format. Besides CREATE_ERR_OK it returns
+ * qcow2_refcount_bits (0: their defaults), preallocation, backing_file,
+ * backing_format, data_file and FLAG_DATA_FILE_RAW (the data file is
+ * output 1). Besides CREATE_ERR_OK it returns
  * CREATE_ERR_INVALID_OPTION for what qemu-img refuses as options;
  * CREATE_ERR_INVALID_SIZE when the size is too large for the cluster size
  * (the L1 table would exceed 32 MiB); CREATE_ERR_BACKING_TOO_LONG when the
  * backing name is over 1023 bytes or does not fit in the header cluster;
  * CREATE_ERR_SCRATCH_TOO_SMALL; CREATE_ERR_WRITE_FAILED at the first sink
- * error. unit_size is the cluster size; output 0 only.
+ * error. unit_size is the cluster size; output 0, and output 1 with a
+ * data file.
  */
 
 /*

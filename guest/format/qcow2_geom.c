@@ -65,6 +65,28 @@ uint32_t q2_geom_init(const struct create_config *cfg, uint64_t virtual_size, st
 	if (g->version < 3 && rbits != 16)
 		return refuse(reason, CREATE_ERR_INVALID_OPTION,
 			      "Different refcount widths than 16 bits require compatibility level 1.1 or above (use version=v3 or greater)");
+	bool data_raw = (flags & FLAG_DATA_FILE_RAW) != 0;
+	if (cfg->data_file_len > CREATE_CONFIG_MAX_DATA_FILE)
+		return CREATE_ERR_BAD_CONFIG;
+	if (data_raw && !cfg->data_file_len)
+		return refuse(reason, CREATE_ERR_INVALID_OPTION, "data-file-raw requires data-file");
+	if (data_raw && cfg->backing_file_len)
+		return refuse(reason, CREATE_ERR_INVALID_OPTION,
+			      "Backing file and data-file-raw cannot be used at the same time");
+	if (cfg->data_file_len && g->version < 3)
+		return refuse(reason, CREATE_ERR_INVALID_OPTION,
+			      "External data files are only supported with compatibility level 1.1 and above (use version=v3 or greater)");
+	g->data_file = cfg->data_file_len ? cfg->data_file : 0;
+	g->data_file_len = cfg->data_file_len;
+	g->data_file_raw = data_raw;
+	for (uint32_t i = 0; i < g->data_file_len; i++)
+		if (!g->data_file[i])
+			return CREATE_ERR_INVALID_OPTION;
+	/* qemu preallocates a raw data file's metadata (the L2 tables must
+	 * map it 1:1), and with any data file, falloc and full allocate only
+	 * metadata in the image, forwarding the rest to the data file. */
+	if (g->data_file && (data_raw || g->prealloc != PREALLOC_OFF))
+		g->prealloc = PREALLOC_METADATA;
 	if (g->zstd && g->version < 3)
 		return refuse(reason, CREATE_ERR_INVALID_OPTION,
 			      "Non-zlib compression type is only supported with compatibility level 1.1 and above (use version=v3 or greater)");

@@ -36,6 +36,13 @@ struct q2_geom {
 	const uint8_t *backing;  /* NULL when there is no backing file */
 	uint32_t backing_len;
 	uint32_t backing_format; /* FORMAT_*; FORMAT_UNSET writes no extension */
+	/* External data file: its name as the header records it (NULL when
+	 * there is none), and data_file_raw. With a data file, prealloc is
+	 * what the image gets: falloc and full are metadata there, their
+	 * data is the data file's (the host's). */
+	const uint8_t *data_file;
+	uint32_t data_file_len;
+	bool data_file_raw;
 };
 
 /* Fills g from cfg and the virtual size, or returns the CREATE_ERR_* that

@@ -75,13 +75,14 @@ static uint64_t min64(uint64_t a, uint64_t b)
 
 /* ---- writing ---- */
 
-static int out(struct q2_plan *p, uint64_t off, const uint8_t *buf, uint64_t len)
+/* Writes to output dev: 0 the image, 1 the external data file. */
+static int out_to(struct q2_plan *p, uint32_t dev, uint64_t off, const uint8_t *buf, uint64_t len)
 {
 	if (p->failed)
 		return -1;
 	while (len) {
 		uint32_t n = len > MAX_TRANSFER ? MAX_TRANSFER : (uint32_t)len;
-		if (p->sink->write(p->sink->ctx, 0, off, buf, n) < 0) {
+		if (p->sink->write(p->sink->ctx, dev, off, buf, n) < 0) {
 			p->failed = 1;
 			return -1;
 		}
@@ -93,19 +94,29 @@ static int out(struct q2_plan *p, uint64_t off, const uint8_t *buf, uint64_t len
 	return 0;
 }
 
-static int out_zeros(struct q2_plan *p, uint64_t off, uint64_t len)
+static int out(struct q2_plan *p, uint64_t off, const uint8_t *buf, uint64_t len)
+{
+	return out_to(p, 0, off, buf, len);
+}
+
+static int out_zeros_to(struct q2_plan *p, uint32_t dev, uint64_t off, uint64_t len)
 {
 	/* Only as much as is written: the buffer is up to 1 MiB of fresh
 	 * memory, and the zeros here are usually a few bytes of COW tail. */
 	memset(p->ebuf, 0, min64(len, p->elen));
 	while (len) {
 		uint64_t n = min64(len, p->elen);
-		if (out(p, off, p->ebuf, n))
+		if (out_to(p, dev, off, p->ebuf, n))
 			return -1;
 		off += n;
 		len -= n;
 	}
 	return 0;
+}
+
+static int out_zeros(struct q2_plan *p, uint64_t off, uint64_t len)
+{
+	return out_zeros_to(p, 0, off, len);
 }
 
 /* Refcount-table slots [a, b) of the current window, as stored at the
@@ -297,7 +308,8 @@ static int tables_map(void *ctx, uint64_t guest_cluster, uint64_t host_cluster, 
 
 static int tables_cow(void *ctx, uint64_t off, uint64_t len)
 {
-	return out_zeros(ctx, off, len);
+	struct q2_plan *p = ctx;
+	return out_zeros_to(p, p->g.data_file ? 1 : 0, off, len);
 }
 
 /* ---- passes ---- */
@@ -416,6 +428,12 @@ static uint32_t qcow2_plan(const struct fmt_plan *pl, struct plan_result *res)
 	res->unit_size = (uint32_t)p->g.cs;
 	res->output_count = 1;
 	res->file_size[0] = p->sim.file_size;
+	if (p->g.data_file) {
+		/* the data file: what was written, and at least the virtual
+		 * size, which the host grows it to as qemu's file driver does */
+		res->output_count = 2;
+		res->file_size[1] = p->sim.data_end > p->g.vsize ? p->sim.data_end : p->g.vsize;
+	}
 	res->prealloc_start = p->sim.area_start;
 	res->prealloc_end = p->sim.area_end;
 	return CREATE_ERR_OK;

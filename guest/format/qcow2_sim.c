@@ -275,7 +275,11 @@ static int alloc_host(struct q2_sim *s, uint64_t goff, uint64_t *bytes, uint64_t
 		nb = min64(nb, l2n - ((start / cs) & (l2n - 1)));
 		nb = min64(nb, Q2_REQUEST_MAX_BYTES >> g->cluster_bits);
 		uint64_t alloc_c;
-		if (cluster_off == INV) {
+		if (g->data_file) {
+			/* do_alloc_cluster_offset: a data file maps 1:1, and
+			 * nothing is allocated in the image */
+			alloc_c = start / cs;
+		} else if (cluster_off == INV) {
 			int64_t p = alloc_clusters(s, nb);
 			if (p < 0)
 				return (int)p;
@@ -301,7 +305,10 @@ static int alloc_host(struct q2_sim *s, uint64_t goff, uint64_t *bytes, uint64_t
 		uint64_t sc = (uint64_t)1 << g->subcluster_bits;
 		uint64_t to = div_up(from, sc) * sc;
 		if (to > from) {
-			wrote(s, alloc_c * cs + from, to - from);
+			if (g->data_file)
+				s->data_end = max64(s->data_end, alloc_c * cs + to);
+			else
+				wrote(s, alloc_c * cs + from, to - from);
 			if (s->h->cow(s->h->ctx, alloc_c * cs + from, to - from))
 				return Q2_EHOOK;
 		}
@@ -324,8 +331,12 @@ static int prealloc_metadata(struct q2_sim *s)
 		bytes -= cur;
 		off += cur;
 	}
-	/* qemu extends the file to the end of the last request */
-	s->file_size = max64(s->written_end, host + cur);
+	/* qemu extends the file to the end of the last request: the data
+	 * file, when there is one */
+	if (g->data_file)
+		s->file_size = s->written_end;
+	else
+		s->file_size = max64(s->written_end, host + cur);
 	return Q2_OK;
 }
 
@@ -376,6 +387,7 @@ int q2_sim_run(struct q2_sim *s, const struct q2_geom *g, const struct q2_hooks 
 	s->l1_off = 0;
 	s->l2_next = 0;
 	s->area_start = s->area_end = 0;
+	s->data_end = 0;
 
 	/* qemu writes a header cluster, then a table at cluster 1 whose
 	 * only entry points at an empty block at cluster 2. */

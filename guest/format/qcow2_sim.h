@@ -45,7 +45,8 @@ struct q2_hooks {
 	 * belong to the L2 table reported last. */
 	int (*map)(void *ctx, uint64_t gc, uint64_t hc, uint64_t n);
 	/* qemu wrote zeros at host bytes [off, off+len) (copy-on-write of the
-	 * unaligned tail of the last preallocated cluster). */
+	 * unaligned tail of the last preallocated cluster): in the external
+	 * data file when there is one, else in the image. */
 	int (*cow)(void *ctx, uint64_t off, uint64_t len);
 	void *ctx;
 };
@@ -64,6 +65,8 @@ struct q2_sim {
 	uint64_t file_size;      /* the image file's final length */
 	uint64_t area_start;     /* falloc/full data area, bytes; 0,0 if none */
 	uint64_t area_end;
+	uint64_t data_end;       /* one past the last byte written to the
+	                          * external data file */
 };
 
 /* Runs the whole create sequence; returns Q2_OK or a negative Q2_E*. */

@@ -3,8 +3,10 @@
 package format
 
 import (
+	"bytes"
 	"fmt"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -28,6 +30,8 @@ type q2Case struct {
 	prealloc  string // "", off, metadata, falloc, full
 	backing   string // backing file name as typed, created beside the image
 	backFmt   string // -F
+	dataFile  string // data_file, created beside the image
+	dataRaw   bool   // data_file_raw=on
 	want      uint32 // CREATE_ERR_*
 	scratch   int    // 0: scratchDefault
 	noCompare bool   // skip qemu-img compare (reads the whole disk)
@@ -48,6 +52,8 @@ func (c q2Case) options() (short, opts []string) {
 	add(c.lazy, "lazy", "lazy_refcounts=on")
 	add(c.zstd, "zstd", "compression_type=zstd")
 	add(c.prealloc != "", c.prealloc, "preallocation="+c.prealloc)
+	add(c.dataFile != "", "df-"+c.dataFile, "data_file="+c.dataFile)
+	add(c.dataRaw, "dfraw", "data_file_raw=on")
 	return short, opts
 }
 
@@ -99,6 +105,12 @@ func (c q2Case) config() *shared.CreateConfig {
 	}
 	cfg.Preallocation = map[string]uint8{"": shared.PreallocOff, "off": shared.PreallocOff,
 		"metadata": shared.PreallocMetadata, "falloc": shared.PreallocFalloc, "full": shared.PreallocFull}[c.prealloc]
+	if c.dataFile != "" {
+		cfg.DataFileLen = uint32(copy(cfg.DataFile[:], c.dataFile))
+	}
+	if c.dataRaw {
+		cfg.Flags |= shared.FlagDataFileRaw
+	}
 	if c.backing != "" {
 		cfg.Flags |= shared.FlagBackingUnsafe
 		cfg.BackingFileLen = uint32(copy(cfg.BackingFile[:], c.backing))
@@ -190,6 +202,23 @@ func q2Cases() []q2Case {
 		add(q2Case{size: 64 * mib, cluster: 512, refbits: 64, prealloc: "falloc", scratch: MinScratch(shared.FormatQcow2)})
 		add(q2Case{size: 2 * gib, cluster: 512, refbits: 64, prealloc: "metadata", scratch: MinScratch(shared.FormatQcow2)})
 	}
+	// external data files, every preallocation mode, raw or not; sizes
+	// that end inside a cluster (qemu's copy-on-write then writes the
+	// data file's tail and skips its preallocation)
+	for _, pa := range []string{"off", "metadata", "falloc", "full"} {
+		for _, raw := range []bool{false, true} {
+			for _, sz := range []int64{0, 1536, 3 * mib, 3*mib + 512} {
+				add(q2Case{size: sz, prealloc: pa, dataFile: "img.data", dataRaw: raw})
+			}
+			add(q2Case{size: 5*mib + 1536, cluster: 512, refbits: 64, prealloc: pa, dataFile: "d", dataRaw: raw})
+			add(q2Case{size: 5*mib + 1536, cluster: 2 << 20, extL2: true, prealloc: pa, dataFile: "img.data", dataRaw: raw})
+		}
+	}
+	add(q2Case{size: 10 * gib, dataFile: "img.data", lazy: true, zstd: true})
+	add(q2Case{size: 10 * gib, dataFile: "img.data", dataRaw: true, noCompare: true})
+	add(q2Case{size: 10 * mib, cluster: 4096, dataFile: strings.Repeat("d", 200)})
+	add(q2Case{size: 10 * mib, dataFile: "img.data", backing: "base.qcow2", backFmt: "qcow2"})
+	add(q2Case{size: 10 * mib, dataFile: "img.data", extL2: true, prealloc: "metadata", backing: "base.raw", backFmt: "raw"})
 	// refusals
 	bad := uint32(shared.CreateErrInvalidOption)
 	for _, c := range []q2Case{
@@ -199,6 +228,9 @@ func q2Cases() []q2Case {
 		{v2: true, lazy: true}, {v2: true, zstd: true},
 		{prealloc: "metadata", backing: "base.raw", backFmt: "raw"},
 		{prealloc: "full", backing: "base.raw", backFmt: "raw"},
+		{dataRaw: true}, {dataRaw: true, prealloc: "metadata"},
+		{v2: true, dataFile: "img.data"},
+		{dataFile: "img.data", dataRaw: true, backing: "base.raw", backFmt: "raw"},
 	} {
 		c.size, c.want = mib, bad
 		add(c)
@@ -262,6 +294,56 @@ func q2Host(path string, prealloc string, info PlanInfo) error {
 	return f.Truncate(int64(size))
 }
 
+// q2HostDataFile is the host's step for an external data file: grow it
+// from what the guest wrote to size as qemu's file driver does (a file
+// long enough already is left; an empty one gets its first block
+// written, unless preallocated).
+func q2HostDataFile(path, prealloc string, size uint64) error {
+	f, err := os.OpenFile(path, os.O_RDWR, 0)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	st, err := f.Stat()
+	if err != nil {
+		return err
+	}
+	cur := uint64(st.Size())
+	if size <= cur {
+		return f.Sync()
+	}
+	if err := f.Truncate(int64(size)); err != nil {
+		return err
+	}
+	switch prealloc {
+	case "falloc":
+		err = unix.Fallocate(int(f.Fd()), 0, int64(cur), int64(size-cur))
+	case "full":
+		zero := make([]byte, 1<<20)
+		for off := cur; off < size && err == nil; off += uint64(len(zero)) {
+			_, err = f.WriteAt(zero[:min(uint64(len(zero)), size-off)], int64(off))
+		}
+	default:
+		if cur == 0 {
+			_, err = f.WriteAt(make([]byte, min(size, 4096)), 0)
+		}
+	}
+	if err != nil {
+		return err
+	}
+	return f.Sync()
+}
+
+// qemuCreateIn runs qemu-img create in dir.
+func qemuCreateIn(dir string, args ...string) (string, error) {
+	cmd := exec.Command(qemuImg, append([]string{"create", "-q"}, args...)...)
+	cmd.Dir = dir
+	var out bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &out
+	err := cmd.Run()
+	return strings.TrimSpace(out.String()), err
+}
+
 func TestQcow2Matrix(t *testing.T) {
 	needQemuImg(t)
 	seen := map[string]bool{}
@@ -283,8 +365,15 @@ func runQ2Case(t *testing.T, c q2Case) {
 	q2Backing(t, theirs, c)
 	op, tp := filepath.Join(ours, "img"), filepath.Join(theirs, "img")
 
-	out, qerr := qemuCreate(append(c.args(), tp, fmt.Sprint(c.size))...)
-	sink, err := newFileSink([]string{op})
+	// qemu-img makes a data file relative to its working directory
+	out, qerr := qemuCreateIn(theirs, append(c.args(), "img", fmt.Sprint(c.size))...)
+	outputs := []string{op}
+	var dataFiles [2]string
+	if c.dataFile != "" {
+		dataFiles = [2]string{filepath.Join(ours, c.dataFile), filepath.Join(theirs, c.dataFile)}
+		outputs = append(outputs, dataFiles[0])
+	}
+	sink, err := newFileSink(outputs)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -312,21 +401,44 @@ func runQ2Case(t *testing.T, c q2Case) {
 		sink.close()
 		t.Fatalf("qemu-img refused: %v: %s", qerr, out)
 	}
-	if err := sink.finish(info.FileSize); err != nil {
+	sizes := info.FileSize
+	if c.dataFile != "" && len(sizes) == 2 {
+		// the data file keeps what the guest wrote; the host grows it
+		// to the reported size below
+		var end int64
+		for _, r := range sink.ranges[1] {
+			end = max(end, r[1])
+		}
+		if uint64(end) > sizes[1] {
+			t.Fatalf("data file written to %d, past its reported size %d", end, sizes[1])
+		}
+		sizes = []uint64{sizes[0], uint64(end)}
+	}
+	if err := sink.finish(sizes); err != nil {
 		t.Fatal(err)
 	}
 	if err := q2Host(op, c.prealloc, info); err != nil {
 		t.Fatal(err)
 	}
+	if c.dataFile != "" {
+		if err := q2HostDataFile(dataFiles[0], c.prealloc, info.FileSize[1]); err != nil {
+			t.Fatal(err)
+		}
+	}
 	if info.UnitSize == 0 || info.VirtualSize != (uint64(c.size)+511)&^511 {
 		t.Errorf("result %+v", info)
 	}
-	opt := imgcompare.Options{Format: "qcow2", Check: true}
+	opt := imgcompare.Options{Format: "qcow2", Check: true, DataFiles: dataFiles}
 	if c.noCompare || c.size > 16*tib || !c.backingExists() {
 		// qemu-img compare walks the whole disk, or cannot open the
 		// backing file: skip it, run the rest
-		for _, err := range []error{imgcompare.CompareInfo(op, tp, opt), imgcompare.Check(op, "qcow2"),
-			imgcompare.CompareSizes(op, tp), imgcompare.CompareBytes(op, tp, nil)} {
+		errs := []error{imgcompare.CompareInfo(op, tp, opt), imgcompare.CompareSizes(op, tp), imgcompare.CompareBytes(op, tp, nil)}
+		if c.dataFile != "" {
+			errs = append(errs, imgcompare.CompareSizes(dataFiles[0], dataFiles[1]), imgcompare.CompareBytes(dataFiles[0], dataFiles[1], nil))
+		} else {
+			errs = append(errs, imgcompare.Check(op, "qcow2"))
+		}
+		for _, err := range errs {
 			if err != nil {
 				t.Fatal(err)
 			}

@@ -106,6 +106,12 @@ type Extent struct {
 	// Flat extents hold only data: their size is exactly what the guest
 	// may write to them.
 	Flat bool
+	// DataFile marks a qcow2 external data file: Name is a path as the
+	// user gave it (relative to the working directory, as qemu-img
+	// creates it), and the host grows the file to the length the guest
+	// reports as qemu's file driver grows a file, with the image's
+	// preallocation mode (metadata meaning none).
+	DataFile bool
 }
 
 // Format is everything the host knows of one image format.
@@ -165,7 +171,7 @@ var All = []*Format{
 		{Name: "preallocation", Kind: KindString, Help: "Preallocation mode (allowed values: off, falloc, full)",
 			Default: "off", Words: []Word{prealloc[0], prealloc[2], prealloc[3]}, Field: "Preallocation"},
 	}},
-	{Name: "qcow2", Number: shared.FormatQcow2, Backing: true, MaxSize: BdrvMaxLength, Options: []Option{
+	{Name: "qcow2", Number: shared.FormatQcow2, Backing: true, Extents: qcow2DataFile, MaxSize: BdrvMaxLength, Options: []Option{
 		{Name: "cluster_size", Kind: KindSize, Help: "qcow2 cluster size", Default: "65536", Shown: true, Field: "Qcow2ClusterSize"},
 		{Name: "extended_l2", Kind: KindBool, Help: "Extended L2 tables", Default: onOff, Shown: true, Flag: shared.FlagExtendedL2},
 		{Name: "preallocation", Kind: KindString, Help: "Preallocation mode (allowed values: off, metadata, falloc, full)",
@@ -177,6 +183,8 @@ var All = []*Format{
 			Default: "1.1", Words: []Word{{"0.10", 0}, {"v2", 0}, {"1.1", 1}, {"v3", 1}}, Flag: shared.FlagCompatV3},
 		{Name: "backing_file", Kind: KindString, Help: helpBackingFile},
 		{Name: "backing_fmt", Kind: KindString, Help: "Image format of the base image"},
+		{Name: "data_file", Kind: KindString, Help: "File name of an external data file"},
+		{Name: "data_file_raw", Kind: KindBool, Help: "The external data file must stay valid as a raw image", Default: onOff, Flag: shared.FlagDataFileRaw},
 		{Name: "lazy_refcounts", Kind: KindBool, Help: "Postpone refcount updates", Default: onOff, Shown: true, Flag: shared.FlagLazyRefcounts},
 		{Name: "refcount_bits", Kind: KindNumber, Help: "Width of a reference count entry in bits", Default: "16", Shown: true, Field: "Qcow2RefcountBits"},
 	}},
@@ -223,6 +231,19 @@ func Named(name string) (*Format, bool) {
 		}
 	}
 	return nil, false
+}
+
+// qcow2DataFile is qemu-img's rule for a qcow2 external data file: the
+// file named by data_file, "file:" stripped, relative to the working
+// directory (not the image's). The guest writes at most one cluster past
+// the virtual size there (the zeros of a partial last cluster).
+func qcow2DataFile(base string, cfg *shared.CreateConfig) (bool, []Extent, error) {
+	if cfg.DataFileLen == 0 {
+		return false, nil, nil
+	}
+	size := min(cfg.VirtualSize, 1<<63-1)
+	size += min(uint64(cfg.Qcow2ClusterSize), 1<<63-size)
+	return false, []Extent{{Name: string(cfg.DataFile[:cfg.DataFileLen]), Size: size, Flat: true, DataFile: true}}, nil
 }
 
 // vmdkExtentMax is the most a twoGbMaxExtent extent holds.

@@ -34,6 +34,11 @@ type Options struct {
 	// ours/theirs, compared for size, allocation and bytes (with Mask) in
 	// addition to the main files.
 	Extra [][2]string
+	// DataFiles, when set, are the qcow2 external data files ours/theirs:
+	// qemu-img opens each image with its own (it would otherwise look for
+	// the name the image records relative to its working directory), and
+	// they are compared for size, allocation and bytes.
+	DataFiles [2]string
 }
 
 // Compare runs all five checks on ours against theirs and returns nil, or
@@ -59,12 +64,16 @@ func Compare(ours, theirs string, opt Options) error {
 	}
 	add("1 info", CompareInfo(ours, theirs, opt))
 	if opt.Check {
-		add("2 check", Check(ours, opt.Format))
+		add("2 check", check(ours, opt.Format, opt.DataFiles[0]))
 	}
-	add("3 compare", QemuCompare(ours, theirs, opt.Format))
+	add("3 compare", qemuCompare(ours, theirs, opt.Format, opt.DataFiles))
 	add("4 size", CompareSizes(ours, theirs))
 	add("5 bytes", CompareBytes(ours, theirs, opt.Mask))
-	for _, e := range opt.Extra {
+	extra := opt.Extra
+	if opt.DataFiles[0] != "" {
+		extra = append(extra[:len(extra):len(extra)], opt.DataFiles)
+	}
+	for _, e := range extra {
 		add("4 size "+filepath.Base(e[0]), CompareSizes(e[0], e[1]))
 		add("5 bytes "+filepath.Base(e[0]), CompareBytes(e[0], e[1], opt.Mask))
 	}

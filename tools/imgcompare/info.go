@@ -15,8 +15,10 @@ import (
 // Strings that start with the image's own directory have it replaced by
 // "<dir>", so that images in sibling directories with the same relative
 // backing name compare equal in full-backing-filename and extent names.
-func Info(path, format string) (map[string]string, error) {
-	out, code, stderr, err := run("info", "--output=json", "-f", format, path)
+func Info(path, format string) (map[string]string, error) { return info(path, format, "") }
+
+func info(path, format, dataFile string) (map[string]string, error) {
+	out, code, stderr, err := run(append([]string{"info", "--output=json"}, target(path, format, dataFile, false)...)...)
 	if err != nil {
 		return nil, err
 	}
@@ -83,11 +85,11 @@ func ignored(path string, ign []string) bool {
 // CompareInfo compares the two images' qemu-img info, apart from
 // "filename" and opt.InfoIgnore, and lists every differing path.
 func CompareInfo(ours, theirs string, opt Options) error {
-	a, err := Info(ours, opt.Format)
+	a, err := info(ours, opt.Format, opt.DataFiles[0])
 	if err != nil {
 		return err
 	}
-	b, err := Info(theirs, opt.Format)
+	b, err := info(theirs, opt.Format, opt.DataFiles[1])
 	if err != nil {
 		return err
 	}

@@ -37,13 +37,28 @@ const notSupported = 63
 // or leak, or when qemu-img cannot check the image at all. A qcow2 image
 // is opened without its backing file, which check does not need: images
 // whose backing file does not exist can be checked too.
-func Check(path, format string) error {
-	target := []string{"-f", format, path}
-	if format == "qcow2" {
-		j, _ := json.Marshal(map[string]any{"driver": "qcow2", "backing": nil,
-			"file": map[string]any{"driver": "file", "filename": path}})
-		target = []string{"json:" + string(j)}
+func Check(path, format string) error { return check(path, format, "") }
+
+// target is how qemu-img is told to open path: by name, or, with an
+// external data file, as a JSON description naming it; noBacking leaves
+// out a qcow2's backing file.
+func target(path, format, dataFile string, noBacking bool) []string {
+	if format != "qcow2" || dataFile == "" && !noBacking {
+		return []string{"-f", format, path}
 	}
+	d := map[string]any{"driver": "qcow2", "file": map[string]any{"driver": "file", "filename": path}}
+	if noBacking {
+		d["backing"] = nil
+	}
+	if dataFile != "" {
+		d["data-file"] = map[string]any{"driver": "file", "filename": dataFile}
+	}
+	j, _ := json.Marshal(d)
+	return []string{"json:" + string(j)}
+}
+
+func check(path, format, dataFile string) error {
+	target := target(path, format, dataFile, true)
 	out, code, stderr, err := run(append([]string{"check", "--output=json"}, target...)...)
 	if err != nil {
 		return err
@@ -80,7 +95,16 @@ func Check(path, format string) error {
 // QemuCompare runs `qemu-img compare` and fails unless it says the guest
 // visible contents are identical. Backing files must exist.
 func QemuCompare(ours, theirs, format string) error {
-	out, code, stderr, err := run("compare", "-f", format, "-F", format, ours, theirs)
+	return qemuCompare(ours, theirs, format, [2]string{})
+}
+
+func qemuCompare(ours, theirs, format string, dataFiles [2]string) error {
+	args := []string{"compare", "-f", format, "-F", format, ours, theirs}
+	if dataFiles[0] != "" {
+		a, b := target(ours, format, dataFiles[0], false), target(theirs, format, dataFiles[1], false)
+		args = []string{"compare", a[len(a)-1], b[len(b)-1]}
+	}
+	out, code, stderr, err := run(args...)
 	if err != nil {
 		return err
 	}

@@ -40,6 +40,11 @@
  * clear, the size is the backing file's (which the guest reads).
  */
 #define FLAG_SIZE_GIVEN 2048
+/*
+ * FlagDataFileRaw is qcow2 data_file_raw=on: the external data file
+ * stays valid as a raw image.
+ */
+#define FLAG_DATA_FILE_RAW 0x1000
 #define PREALLOC_OFF 0
 #define PREALLOC_METADATA 1
 #define PREALLOC_FALLOC 2
@@ -59,6 +64,11 @@
 #define CREATE_CONFIG_MAGIC 0x43524541
 /* CreateConfigMaxBackingFile is the longest backing file name, in bytes. */
 #define CREATE_CONFIG_MAX_BACKING_FILE 1024
+/*
+ * CreateConfigMaxDataFile is the longest external data file name, in
+ * bytes.
+ */
+#define CREATE_CONFIG_MAX_DATA_FILE 1024
 /* CreateConfigMaxImageName is the longest image base name, in bytes. */
 #define CREATE_CONFIG_MAX_IMAGE_NAME 256
 /* CreateEntropySize is the number of random bytes the host supplies. */
@@ -205,8 +215,10 @@ struct create_config {
 	uint8_t reserved[64];
 	uint32_t image_name_len;
 	uint8_t image_name[CREATE_CONFIG_MAX_IMAGE_NAME];
+	uint32_t data_file_len;
+	uint8_t data_file[CREATE_CONFIG_MAX_DATA_FILE];
 };
-_Static_assert(sizeof(struct create_config) == 1456, "struct create_config size");
+_Static_assert(sizeof(struct create_config) == 2480, "struct create_config size");
 _Static_assert(offsetof(struct create_config, magic) == 0, "create_config.magic offset");
 _Static_assert(offsetof(struct create_config, target_format) == 4, "create_config.target_format offset");
 _Static_assert(offsetof(struct create_config, flags) == 8, "create_config.flags offset");
@@ -233,6 +245,8 @@ _Static_assert(offsetof(struct create_config, vhdx_log_size) == 1124, "create_co
 _Static_assert(offsetof(struct create_config, reserved) == 1128, "create_config.reserved offset");
 _Static_assert(offsetof(struct create_config, image_name_len) == 1192, "create_config.image_name_len offset");
 _Static_assert(offsetof(struct create_config, image_name) == 1196, "create_config.image_name offset");
+_Static_assert(offsetof(struct create_config, data_file_len) == 1452, "create_config.data_file_len offset");
+_Static_assert(offsetof(struct create_config, data_file) == 1456, "create_config.data_file offset");
 
 /*
  * CreateResult is what the create operation hands to core's
