@@ -205,7 +205,10 @@ func TestCommandLinesAgainstQemuImg(t *testing.T) {
 			} else if err := imgcompare.CompareInfo(o, th, opt); err != nil {
 				t.Errorf("%s: %v", where, err)
 			}
-			if err := imgcompare.CompareSizes(o, th); err != nil {
+			// A vmdk's random CID printed with fewer than 8 digits makes
+			// its descriptor shorter: sizes then differ by design.
+			if format == "vmdk" && (shortCID(t, o) || shortCID(t, th)) {
+			} else if err := imgcompare.CompareSizes(o, th); err != nil {
 				t.Errorf("%s: %v", where, err)
 			}
 		}

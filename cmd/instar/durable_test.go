@@ -199,7 +199,8 @@ func traceSyscalls(t *testing.T, cmd *exec.Cmd, events ...string) []string {
 }
 
 // TestSyncBeforeNameWithGuest traces creates with a guest: a qcow2, new
-// and replacing a file, and a four-file vmdk. Every output is synced
+// and replacing a file, a four-file vmdk, and a qcow2 with an external
+// data file (new, and replacing both files). Every output is synced
 // before the first name appears, and each batch of names is followed by
 // a directory sync: the extents' before the descriptor is named.
 func TestSyncBeforeNameWithGuest(t *testing.T) {
@@ -213,6 +214,8 @@ func TestSyncBeforeNameWithGuest(t *testing.T) {
 		{"qcow2-new", []string{"-f", "qcow2", "img", "10G"}, 1},
 		{"qcow2-replace", []string{"-f", "qcow2", "img", "10G"}, 1},
 		{"vmdk-extents", []string{"-f", "vmdk", "-o", "subformat=twoGbMaxExtentSparse", "split.vmdk", "5G"}, 4},
+		{"qcow2-data-file", []string{"-f", "qcow2", "-o", "data_file=img.data,preallocation=falloc", "img", "16M"}, 2},
+		{"qcow2-data-file-replace", []string{"-f", "qcow2", "-o", "data_file=img.data,data_file_raw=on", "img", "1G"}, 2},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			cmd := exec.Command(os.Args[0], append([]string{"create", "-q", "--accel", *parityAccel}, c.args...)...)
@@ -244,7 +247,7 @@ func TestSyncBeforeNameWithGuest(t *testing.T) {
 				t.Errorf("the last call is not the directory's sync: %v", ev)
 			}
 			if c.files > 1 && dirSyncs < 2 {
-				t.Errorf("the extents' names were not synced before the descriptor's: %d directory syncs", dirSyncs)
+				t.Errorf("the extra files' names were not synced before the image's: %d directory syncs", dirSyncs)
 			}
 		})
 	}

@@ -56,14 +56,24 @@ func TestInterruptLeavesNothing(t *testing.T) {
 // up) still leaves an existing file untouched and no file behind, since
 // the image has no name until it is complete.
 func TestKilledLeavesNothing(t *testing.T) {
-	for _, format := range []string{"raw", "qcow2"} {
-		t.Run(format, func(t *testing.T) {
+	for _, c := range []struct{ name, format, opts string }{
+		{"raw", "raw", ""}, {"qcow2", "qcow2", ""},
+		// the zeros go to the data file, which exists too
+		{"qcow2-data-file", "qcow2", ",data_file=img.data"},
+	} {
+		t.Run(c.name, func(t *testing.T) {
 			dir := t.TempDir()
-			img := filepath.Join(dir, "img")
-			if err := os.WriteFile(img, []byte("old"), 0o644); err != nil {
-				t.Fatal(err)
+			names := []string{"img"}
+			if c.opts != "" {
+				names = append(names, "img.data")
 			}
-			cmd := exec.Command(os.Args[0], "create", "-q", "-f", format, "-o", "preallocation=full", img, "64G")
+			for _, n := range names {
+				if err := os.WriteFile(filepath.Join(dir, n), []byte("old"), 0o644); err != nil {
+					t.Fatal(err)
+				}
+			}
+			cmd := exec.Command(os.Args[0], "create", "-q", "-f", c.format, "-o", "preallocation=full"+c.opts, "img", "64G")
+			cmd.Dir = dir
 			cmd.Env = append(os.Environ(), "INSTAR_TEST_MAIN=1")
 			if err := cmd.Start(); err != nil {
 				t.Fatal(err)
@@ -71,10 +81,12 @@ func TestKilledLeavesNothing(t *testing.T) {
 			time.Sleep(300 * time.Millisecond)
 			cmd.Process.Kill()
 			cmd.Wait()
-			if data, err := os.ReadFile(img); err != nil || string(data) != "old" {
-				t.Errorf("existing file changed: %q, %v", data, err)
+			for _, n := range names {
+				if data, err := os.ReadFile(filepath.Join(dir, n)); err != nil || string(data) != "old" {
+					t.Errorf("existing file %s changed: %q, %v", n, data, err)
+				}
 			}
-			assertOnly(t, dir, "img")
+			assertOnly(t, dir, names...)
 		})
 	}
 }

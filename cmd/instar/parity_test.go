@@ -375,6 +375,11 @@ func TestFailedCreateKeepsExistingFile(t *testing.T) {
 		{"-f", "raw", "-o", "preallocation=metadata", img, "1M"},
 		{"-f", "qcow2", "-o", "cluster_size=3000", img, "1M"},
 		{"-f", "qcow2", "-b", filepath.Join(dir, "missing"), "-F", "qcow2", img},
+		// an existing data file, with an image the format refuses
+		{"-f", "qcow2", "-o", "data_file=" + img + ",compat=0.10", filepath.Join(dir, "new.qcow2"), "1M"},
+		{"-f", "qcow2", "-o", "data_file=" + img + ",cluster_size=3000", filepath.Join(dir, "new.qcow2"), "1M"},
+		// an existing image, with a data file that cannot be made
+		{"-f", "qcow2", "-o", "data_file=" + filepath.Join(dir, "nodir", "d"), img, "1M"},
 	} {
 		if err := dispatch(append([]string{"create", "--accel", *parityAccel}, args...), &bytes.Buffer{}); err == nil {
 			t.Errorf("create %v succeeded", args)
