@@ -382,8 +382,18 @@ static uint32_t qcow2_plan(const struct fmt_plan *pl, struct plan_result *res)
 	uint32_t e = q2_geom_init(cfg, pl->virtual_size, &p->g, &res->reason);
 	if (e != CREATE_ERR_OK)
 		return e;
-	if (q2_header_len(&p->g) > p->g.cs)
+	if (q2_header_len(&p->g) > p->g.cs) {
+		/* qemu records the data file first: when that alone does not
+		 * fit, its header update fails, before any backing file */
+		struct q2_geom alone = p->g;
+		alone.backing = 0;
+		alone.backing_len = 0;
+		if (alone.data_file && q2_header_len(&alone) > alone.cs) {
+			res->reason = "Could not update qcow2 header: No space left on device";
+			return CREATE_ERR_INVALID_OPTION;
+		}
 		return CREATE_ERR_BACKING_TOO_LONG;
+	}
 
 	static const struct q2_hooks survey = {nop_slot, survey_freed, nop_slot, nop_map, nop_slot, 0};
 	struct q2_hooks h = survey;

@@ -217,6 +217,10 @@ func q2Cases() []q2Case {
 	add(q2Case{size: 10 * gib, dataFile: "img.data", lazy: true, zstd: true})
 	add(q2Case{size: 10 * gib, dataFile: "img.data", dataRaw: true, noCompare: true})
 	add(q2Case{size: 10 * mib, cluster: 4096, dataFile: strings.Repeat("d", 200)})
+	// a name that fills the 512-byte header cluster, and one too long
+	long := strings.Repeat("dddddddddd/", 40)
+	add(q2Case{size: 10 * mib, cluster: 512, dataFile: long[:33*11] + "f"})
+	add(q2Case{size: 10 * mib, cluster: 512, dataFile: long + "f", want: shared.CreateErrInvalidOption})
 	add(q2Case{size: 10 * mib, dataFile: "img.data", backing: "base.qcow2", backFmt: "qcow2"})
 	add(q2Case{size: 10 * mib, dataFile: "img.data", extL2: true, prealloc: "metadata", backing: "base.raw", backFmt: "raw"})
 	// refusals
@@ -364,6 +368,13 @@ func runQ2Case(t *testing.T, c q2Case) {
 	q2Backing(t, ours, c)
 	q2Backing(t, theirs, c)
 	op, tp := filepath.Join(ours, "img"), filepath.Join(theirs, "img")
+	if i := strings.LastIndex(c.dataFile, "/"); i > 0 {
+		for _, d := range []string{ours, theirs} {
+			if err := os.MkdirAll(filepath.Join(d, c.dataFile[:i]), 0o755); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
 
 	// qemu-img makes a data file relative to its working directory
 	out, qerr := qemuCreateIn(theirs, append(c.args(), "img", fmt.Sprint(c.size))...)
