@@ -91,6 +91,7 @@ var parityCases = []parityCase{
 	{name: "qcow2-data-file-raw", args: []string{"-f", "qcow2", "-o", "data_file=DATA,data_file_raw=on", "IMG", "1G"}, inDir: true},
 	{name: "qcow2-data-file-metadata", args: []string{"-f", "qcow2", "-o", "data_file=DATA,preallocation=metadata", "IMG", "1G"}, inDir: true},
 	{name: "qcow2-data-file-falloc", args: []string{"-f", "qcow2", "-o", "data_file=DATA,preallocation=falloc", "IMG", "64M"}, inDir: true},
+	{name: "qcow2-data-file-falloc-1G", args: []string{"-f", "qcow2", "-o", "data_file=DATA,preallocation=falloc", "IMG", "1G"}, inDir: true},
 	{name: "qcow2-data-file-full", args: []string{"-f", "qcow2", "-o", "data_file=DATA,preallocation=full", "IMG", "32M"}, inDir: true},
 	{name: "qcow2-data-file-raw-full", args: []string{"-f", "qcow2", "-o", "data_file=DATA,data_file_raw=on,preallocation=full", "IMG", "32M"}, inDir: true},
 	{name: "qcow2-data-file-raw-falloc-odd", args: []string{"-f", "qcow2", "-o", "data_file=DATA,data_file_raw=on,preallocation=falloc", "IMG", "3146240"}, inDir: true},
