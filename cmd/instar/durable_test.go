@@ -167,6 +167,10 @@ func traceSyscalls(t *testing.T, cmd *exec.Cmd, events ...string) []string {
 		}
 	}
 	set("options/event-fork", "1")
+	// Each line then names its thread group: the test binary's own
+	// threads that were cloned from this one while it was traced (the Go
+	// runtime starts threads from any thread) are left out below.
+	set("options/record-tgid", "1")
 	for _, e := range events {
 		set("events/syscalls/sys_enter_"+e+"/enable", "1")
 		set("events/syscalls/sys_exit_"+e+"/enable", "1")
@@ -187,8 +191,13 @@ func traceSyscalls(t *testing.T, cmd *exec.Cmd, events ...string) []string {
 	}
 	enter := regexp.MustCompile(`: sys_(\w+)\(`)
 	exit := regexp.MustCompile(`: sys_(\w+) -> (0x[0-9a-f]+)`)
+	tgid := regexp.MustCompile(`\(\s*(\d+)\)\s+\[`)
+	child := strconv.Itoa(cmd.Process.Pid)
 	var got []string
 	for _, l := range strings.Split(string(data), "\n") {
+		if m := tgid.FindStringSubmatch(l); m == nil || m[1] != child {
+			continue
+		}
 		if m := enter.FindStringSubmatch(l); m != nil {
 			got = append(got, m[1])
 		} else if m := exit.FindStringSubmatch(l); m != nil {
