@@ -1,0 +1,42 @@
+/* The way to a driver's info entry point, and what every one shares. */
+#include "info.h"
+
+#include "detect.h"
+
+void info_copy_name(struct info_name *name, const uint8_t *p, uint32_t n, uint32_t max)
+{
+	if (max > INFO_MAX_NAME)
+		max = INFO_MAX_NAME;
+	uint32_t len = 0;
+	while (len < n && len < max && p[len] != 0) {
+		name->bytes[len] = p[len];
+		len++;
+	}
+	name->len = len;
+	name->present = 1;
+}
+
+uint32_t fmt_info_image(uint32_t format, const struct fmt_source *src, const struct fmt_scratch *scratch,
+			const struct info_sink *sink, struct fmt_info *out)
+{
+	if (!src || !src->read || !scratch || !sink || !out)
+		return INFO_ERR_BAD_CONFIG;
+	if (format == FORMAT_UNSET) {
+		uint32_t e = fmt_detect(src, scratch, &format);
+		if (e == CREATE_ERR_BACKING_READ_FAILED)
+			return INFO_ERR_READ_FAILED;
+		if (e == CREATE_ERR_BACKING_FORMAT) {
+			out->reason = "the image is in a format instar cannot read";
+			return INFO_ERR_UNSUPPORTED;
+		}
+		if (e != CREATE_ERR_OK)
+			return INFO_ERR_BAD_CONFIG;
+	}
+	const struct fmt_driver *d = fmt_driver(format);
+	if (!d || !d->info)
+		return INFO_ERR_UNKNOWN_FMT;
+	if (!scratch->buf || scratch->size < d->min_scratch)
+		return INFO_ERR_BAD_CONFIG;
+	out->format = format;
+	return d->info(src, scratch, sink, out);
+}
