@@ -1,0 +1,289 @@
+package main
+
+import (
+	"bytes"
+	"encoding/binary"
+	"fmt"
+	"math/rand"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+// infoImage is an image made by qemu's tools for the info parity tests:
+// the commands run in the test's directory, and name is the image.
+type infoImage struct {
+	name, format string
+	make         [][]string
+}
+
+func qcreate(args ...string) []string { return append([]string{"qemu-img", "create", "-q"}, args...) }
+
+func qio(img string, cmds ...string) []string {
+	a := []string{"qemu-io", "-f", "qcow2"}
+	for _, c := range cmds {
+		a = append(a, "-c", c)
+	}
+	return append(a, img)
+}
+
+// patchAt writes v (big-endian, size bytes) at off of the file name.
+func patchAt(name string, off int64, size int, v uint64) []string {
+	return []string{"patch", name, fmt.Sprint(off), fmt.Sprint(size), fmt.Sprint(v)}
+}
+
+func infoImages() []infoImage {
+	var imgs []infoImage
+	for _, size := range []string{"0", "1000", "1M", "1G"} {
+		imgs = append(imgs, infoImage{"raw-" + size, "raw", [][]string{qcreate("-f", "raw", "raw-"+size, size)}})
+	}
+	for k, o := range []string{"compat=0.10", "compat=1.1", "cluster_size=512", "cluster_size=2M", "lazy_refcounts=on",
+		"refcount_bits=1", "refcount_bits=64", "compression_type=zstd", "extended_l2=on", "preallocation=metadata",
+		"data_file=q-data.raw,data_file_raw=on", "data_file=q-data2.raw"} {
+		n := fmt.Sprintf("q%d.qcow2", k)
+		imgs = append(imgs, infoImage{n, "qcow2", [][]string{qcreate("-f", "qcow2", "-o", o, n, "100M")}})
+	}
+	imgs = append(imgs,
+		infoImage{"snap.qcow2", "qcow2", [][]string{qcreate("-f", "qcow2", "snap.qcow2", "16M"), qio("snap.qcow2", "write 0 1M"),
+			{"qemu-img", "snapshot", "-c", "one", "snap.qcow2"}, qio("snap.qcow2", "write 1M 1M"),
+			{"qemu-img", "snapshot", "-c", "a much longer snapshot name", "snap.qcow2"}}},
+		infoImage{"bitmaps.qcow2", "qcow2", [][]string{qcreate("-f", "qcow2", "bitmaps.qcow2", "16M"),
+			{"qemu-img", "bitmap", "--add", "bitmaps.qcow2", "b0"},
+			{"qemu-img", "bitmap", "--add", "-g", "2M", "bitmaps.qcow2", "b1"},
+			{"qemu-img", "bitmap", "--add", "--disable", "bitmaps.qcow2", "b2"}}},
+		infoImage{"dirty.qcow2", "qcow2", [][]string{qcreate("-f", "qcow2", "-o", "lazy_refcounts=on", "dirty.qcow2", "1M"),
+			patchAt("dirty.qcow2", 72, 8, 1)}},
+		infoImage{"corrupt.qcow2", "qcow2", [][]string{qcreate("-f", "qcow2", "corrupt.qcow2", "1M"), patchAt("corrupt.qcow2", 72, 8, 2)}},
+		infoImage{"base.raw", "raw", [][]string{qcreate("-f", "raw", "base.raw", "4M")}},
+		infoImage{"over.qcow2", "qcow2", [][]string{qcreate("-f", "qcow2", "-b", "base.raw", "-F", "raw", "over.qcow2")}},
+		infoImage{"over2.qcow2", "qcow2", [][]string{qcreate("-f", "qcow2", "-b", "over.qcow2", "-F", "qcow2", "over2.qcow2")}},
+		infoImage{"json.qcow2", "qcow2", [][]string{qcreate("-f", "qcow2", "-u", "-b", `json:{"file":{"driver":"file","filename":"/etc/passwd"}}`, "-F", "raw", "json.qcow2", "1M")}},
+		// CVE-2024-4467's shape: a data file named as a json: protocol.
+		infoImage{"jsondata.qcow2", "qcow2", [][]string{qcreate("-f", "qcow2", "-o", "data_file=jsondata.raw", "jsondata.qcow2", "1M"),
+			{"qemu-img", "amend", "-f", "qcow2", "-o", `data_file=json:{"driver":"file",,"filename":"/etc/passwd"}`, "jsondata.qcow2"}}},
+		infoImage{"vmdk.vmdk", "vmdk", [][]string{qcreate("-f", "vmdk", "vmdk.vmdk", "100M")}},
+		infoImage{"stream.vmdk", "vmdk", [][]string{qcreate("-f", "vmdk", "-o", "subformat=streamOptimized", "stream.vmdk", "100M")}},
+		infoImage{"grain.vmdk", "vmdk", [][]string{qcreate("-f", "vmdk", "-o", "zeroed_grain=on,adapter_type=lsilogic", "grain.vmdk", "1G")}},
+		infoImage{"dyn.vhd", "vpc", [][]string{qcreate("-f", "vpc", "dyn.vhd", "100M")}},
+		infoImage{"force.vhd", "vpc", [][]string{qcreate("-f", "vpc", "-o", "force_size=on", "force.vhd", "100M")}},
+		infoImage{"fixed.vhd", "vpc", [][]string{qcreate("-f", "vpc", "-o", "subformat=fixed", "fixed.vhd", "10M")}},
+		infoImage{"x.vhdx", "vhdx", [][]string{qcreate("-f", "vhdx", "x.vhdx", "100M")}},
+		infoImage{"xb.vhdx", "vhdx", [][]string{qcreate("-f", "vhdx", "-o", "block_size=1M,subformat=fixed", "xb.vhdx", "8M")}},
+	)
+	return imgs
+}
+
+// makeImages runs each image's commands in dir.
+func makeImages(t *testing.T, dir string, imgs []infoImage) {
+	t.Helper()
+	if _, err := exec.LookPath("qemu-img"); err != nil {
+		t.Skip("qemu-img is not installed")
+	}
+	for _, img := range imgs {
+		for _, c := range img.make {
+			if c[0] == "patch" {
+				var off, size, v uint64
+				fmt.Sscan(c[2], &off)
+				fmt.Sscan(c[3], &size)
+				fmt.Sscan(c[4], &v)
+				patchFile(t, filepath.Join(dir, c[1]), int64(off), int(size), v)
+				continue
+			}
+			cmd := exec.Command(c[0], c[1:]...)
+			cmd.Dir = dir
+			if out, err := cmd.CombinedOutput(); err != nil {
+				t.Fatalf("%v: %v: %s", c, err, out)
+			}
+		}
+	}
+}
+
+func patchFile(t *testing.T, path string, off int64, size int, v uint64) {
+	t.Helper()
+	b := make([]byte, 8)
+	binary.BigEndian.PutUint64(b, v)
+	f, err := os.OpenFile(path, os.O_WRONLY, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	if _, err := f.WriteAt(b[8-size:], off); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// qemuImgInfo runs qemu-img info in dir, in the time zone UTC.
+func qemuImgInfo(dir string, args ...string) (stdout, stderr string, status int) {
+	cmd := exec.Command("qemu-img", append([]string{"info"}, args...)...)
+	cmd.Dir = dir
+	cmd.Env = append(os.Environ(), "TZ=UTC")
+	var o, e bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &o, &e
+	err := cmd.Run()
+	if ee, ok := err.(*exec.ExitError); ok {
+		return o.String(), e.String(), ee.ExitCode()
+	}
+	return o.String(), e.String(), 0
+}
+
+// TestInfoAgainstQemuImg: instar info prints what qemu-img info prints,
+// byte for byte, for every image, human and JSON, probed and with -f,
+// and with --backing-chain.
+func TestInfoAgainstQemuImg(t *testing.T) {
+	t.Setenv("TZ", "UTC")
+	dir := t.TempDir()
+	imgs := infoImages()
+	makeImages(t, dir, imgs)
+	runs := 0
+	for _, img := range imgs {
+		for _, args := range [][]string{
+			{img.name}, {"--output=json", img.name}, {"-f", img.format, img.name},
+			{"--output=json", "-f", img.format, img.name}, {"--backing-chain", img.name},
+			{"--backing-chain", "--output=json", "-U", img.name},
+		} {
+			if img.name == "json.qcow2" && args[0] == "--backing-chain" {
+				continue // a protocol name is never opened: TestInfoNamesInsideImages
+			}
+			want, werr, wstatus := qemuImgInfo(dir, args...)
+			got, gerr, gstatus := instar(t, dir, append([]string{"info"}, args...)...)
+			runs++
+			if wstatus != 0 {
+				t.Errorf("qemu-img info %q fails: %s", args, werr)
+				continue
+			}
+			if gstatus != 0 || got != want {
+				t.Errorf("instar info %q: status %d, %s\n%s", args, gstatus, gerr, firstDifference(got, want))
+			}
+		}
+	}
+	t.Logf("%d images, %d command lines, each the same as qemu-img's", len(imgs), runs)
+}
+
+// firstDifference shows where two outputs part.
+func firstDifference(got, want string) string {
+	g, w := strings.Split(got, "\n"), strings.Split(want, "\n")
+	for k := 0; k < len(g) || k < len(w); k++ {
+		var a, b string
+		if k < len(g) {
+			a = g[k]
+		}
+		if k < len(w) {
+			b = w[k]
+		}
+		if a != b {
+			return fmt.Sprintf("line %d: instar %q, qemu-img %q", k+1, a, b)
+		}
+	}
+	return "same"
+}
+
+// TestInfoMutationsAgainstQemuImg: seeded mutations of real images get
+// qemu-img's verdict: both accept and print the same, or both refuse,
+// instar in one line with status 1.
+func TestInfoMutationsAgainstQemuImg(t *testing.T) {
+	dir := t.TempDir()
+	imgs := infoImages()
+	makeImages(t, dir, imgs)
+	rng := rand.New(rand.NewSource(12))
+	var same, refused int
+	for _, img := range imgs {
+		if strings.HasPrefix(img.name, "raw-") || img.name == "base.raw" {
+			continue // every byte string is a raw image
+		}
+		orig, err := os.ReadFile(filepath.Join(dir, img.name))
+		if err != nil {
+			t.Fatal(err)
+		}
+		for k := 0; k < 3; k++ {
+			d := bytes.Clone(orig)
+			n := min(len(d), 1024)
+			for j := rng.Intn(4) + 1; j > 0; j-- {
+				d[rng.Intn(n)] ^= byte(rng.Intn(255) + 1)
+			}
+			name := fmt.Sprintf("m%d-%s", k, img.name)
+			if err := os.WriteFile(filepath.Join(dir, name), d, 0o644); err != nil {
+				t.Fatal(err)
+			}
+			args := []string{"--output=json", "-f", img.format, name}
+			want, werr, wstatus := qemuImgInfo(dir, args...)
+			got, gerr, gstatus := instar(t, dir, append([]string{"info"}, args...)...)
+			switch {
+			case wstatus == 0 && gstatus == 0 && got == want:
+				same++
+			case wstatus != 0 && gstatus == 1 && strings.Count(gerr, "\n") == 1 && !strings.Contains(gerr, "panic"):
+				refused++
+			default:
+				t.Errorf("%s: instar status %d %q, qemu-img status %d %q\n%s", name, gstatus, gerr, wstatus, werr,
+					firstDifference(got, want))
+			}
+		}
+	}
+	t.Logf("%d mutated images printed as qemu-img prints them, %d refused by both", same, refused)
+}
+
+// TestInfoNamesInsideImages: the rules on files named inside an image,
+// each with the shape of a known attack, and the names the rules let
+// through.
+func TestInfoNamesInsideImages(t *testing.T) {
+	dir := t.TempDir()
+	sub := filepath.Join(dir, "img")
+	allowed := filepath.Join(dir, "allowed")
+	for _, d := range []string{sub, allowed} {
+		if err := os.Mkdir(d, 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	makeImages(t, sub, []infoImage{
+		{"base.raw", "raw", [][]string{qcreate("-f", "raw", "base.raw", "1M")}},
+		{"ok.qcow2", "qcow2", [][]string{qcreate("-f", "qcow2", "-b", "base.raw", "-F", "raw", "ok.qcow2")}},
+		{"host.qcow2", "qcow2", [][]string{qcreate("-f", "qcow2", "-u", "-b", "/etc/passwd", "-F", "raw", "host.qcow2", "1M")}},
+		{"missing.qcow2", "qcow2", [][]string{qcreate("-f", "qcow2", "-u", "-b", "/nonexistent/x", "-F", "raw", "missing.qcow2", "1M")}},
+		{"dotdot.qcow2", "qcow2", [][]string{qcreate("-f", "qcow2", "-u", "-b", "../allowed/b.raw", "-F", "raw", "dotdot.qcow2", "1M")}},
+		{"json.qcow2", "qcow2", [][]string{qcreate("-f", "qcow2", "-u", "-b", `json:{"file":{"driver":"file","filename":"/etc/passwd"}}`, "-F", "raw", "json.qcow2", "1M")}},
+		{"nbd.qcow2", "qcow2", [][]string{qcreate("-f", "qcow2", "-u", "-b", "nbd:localhost:10809", "-F", "raw", "nbd.qcow2", "1M")}},
+		{"file.qcow2", "qcow2", [][]string{qcreate("-f", "qcow2", "-u", "-b", "file:base.raw", "-F", "raw", "file.qcow2", "1M")}},
+		{"link.qcow2", "qcow2", [][]string{qcreate("-f", "qcow2", "-u", "-b", "escape", "-F", "raw", "link.qcow2", "1M")}},
+		{"data.qcow2", "qcow2", [][]string{qcreate("-f", "qcow2", "-o", "data_file=data.raw", "data.qcow2", "1M"),
+			{"qemu-img", "amend", "-f", "qcow2", "-o", `data_file=json:{"driver":"file",,"filename":"/etc/shadow"}`, "data.qcow2"}}},
+	})
+	makeImages(t, allowed, []infoImage{{"b.raw", "raw", [][]string{qcreate("-f", "raw", "b.raw", "2M")}}})
+	if err := os.Symlink("/etc/passwd", filepath.Join(sub, "escape")); err != nil {
+		t.Fatal(err)
+	}
+	outside := "it lies outside the image's directory and every --allow-path directory"
+	for _, c := range []struct {
+		args []string
+		// err is the one line instar must print ("" for success); out
+		// a line the output must hold.
+		err, out string
+	}{
+		{[]string{"--backing-chain", "ok.qcow2"}, "", "image: base.raw"},
+		{[]string{"host.qcow2"}, "", "backing file: /etc/passwd"}, // without --backing-chain nothing is opened
+		{[]string{"--backing-chain", "host.qcow2"}, "backing file '/etc/passwd' is not opened: " + outside, ""},
+		// The same words whether or not the outside path exists.
+		{[]string{"--backing-chain", "missing.qcow2"}, "backing file '/nonexistent/x' is not opened: " + outside, ""},
+		{[]string{"--backing-chain", "dotdot.qcow2"}, "backing file '../allowed/b.raw' is not opened: " + outside, ""},
+		{[]string{"--backing-chain", "--allow-path", allowed, "dotdot.qcow2"}, "", "virtual size: 2 MiB (2097152 bytes)"},
+		{[]string{"--backing-chain", "--allow-path", "/etc", "json.qcow2"},
+			`backing file 'json:{"file":{"driver":"file","filename":"/etc/passwd"}}' is not opened: a name with a protocol prefix is never interpreted`, ""},
+		{[]string{"--backing-chain", "nbd.qcow2"}, "backing file 'nbd:localhost:10809' is not opened: a name with a protocol prefix is never interpreted", ""},
+		{[]string{"--backing-chain", "file.qcow2"}, "backing file 'file:base.raw' is not opened: a name with a protocol prefix is never interpreted", ""},
+		{[]string{"--backing-chain", "--allow-path", "/etc", "link.qcow2"},
+			"backing file 'escape' is not opened: it is reached through a symbolic link that leaves the image's directory and every --allow-path directory", ""},
+		// A data file is never opened, whatever its name.
+		{[]string{"--backing-chain", "data.qcow2"}, "", `data file: json:{"driver":"file","filename":"/etc/shadow"}`},
+	} {
+		out, errOut, status := instar(t, sub, append([]string{"info"}, c.args...)...)
+		if c.err == "" {
+			if status != 0 || !strings.Contains(out, c.out+"\n") {
+				t.Errorf("%q: status %d, %s; want %q in:\n%s", c.args, status, errOut, c.out, out)
+			}
+			continue
+		}
+		if status != 1 || errOut != "instar: "+c.err+"\n" || out != "" {
+			t.Errorf("%q: status %d, stderr %q, stdout %q; want status 1 and %q", c.args, status, errOut, out, c.err)
+		}
+	}
+}
