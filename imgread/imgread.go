@@ -55,6 +55,11 @@ var errorTexts = map[uint32]string{
 	shared.InfoErrTooBig:      "the image's tables are larger than instar reports",
 }
 
+// unreadable are the image formats qemu-img 7.2 reads that instar does
+// not read yet.
+var unreadable = map[string]bool{"qcow": true, "qed": true, "vdi": true, "parallels": true, "luks": true,
+	"bochs": true, "cloop": true, "dmg": true}
+
 // Read runs g (from Start) over r's image and returns its information.
 func Read(g *vmm.Guest, r Request) (*imginfo.ImageInfo, error) {
 	var st syscall.Stat_t
@@ -68,7 +73,10 @@ func Read(g *vmm.Guest, r Request) (*imginfo.ImageInfo, error) {
 	cfg := shared.InfoConfig{Magic: shared.InfoConfigMagic}
 	if r.Format != "" {
 		def, ok := formats.Named(r.Format)
-		if !ok {
+		switch {
+		case !ok && unreadable[r.Format]:
+			return nil, fmt.Errorf("instar cannot read %s images", r.Format)
+		case !ok:
 			return nil, fmt.Errorf("Unknown driver '%s'", r.Format)
 		}
 		cfg.Format = def.Number

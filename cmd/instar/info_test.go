@@ -287,3 +287,31 @@ func TestInfoNamesInsideImages(t *testing.T) {
 		}
 	}
 }
+
+// TestInfoFormatsNotRead: an image in a format qemu-img reads and instar
+// does not yet is refused, naming the format, never read as another.
+func TestInfoFormatsNotRead(t *testing.T) {
+	dir := t.TempDir()
+	makeImages(t, dir, []infoImage{
+		{"a.qed", "qed", [][]string{qcreate("-f", "qed", "a.qed", "1M")}},
+		{"a.vdi", "vdi", [][]string{qcreate("-f", "vdi", "a.vdi", "1M")}},
+		{"a.qcow", "qcow", [][]string{qcreate("-f", "qcow", "a.qcow", "1M")}},
+		{"a.parallels", "parallels", [][]string{qcreate("-f", "parallels", "a.parallels", "1M")}},
+		{"a.luks", "luks", [][]string{qcreate("--object", "secret,id=s,data=x", "-f", "luks", "-o", "key-secret=s,iter-time=1", "a.luks", "1M")}},
+	})
+	for _, f := range []string{"qed", "vdi", "qcow", "parallels", "luks"} {
+		name := "a." + f
+		want := "instar: Could not open '" + name + "': the image is in " + f + " format"
+		if f == "qcow" {
+			want += " (version 1)"
+		}
+		want += ", which instar cannot read\n"
+		if out, errOut, status := instar(t, dir, "info", name); status != 1 || errOut != want || out != "" {
+			t.Errorf("%s: status %d, %q; want %q", name, status, errOut, want)
+		}
+		want = "instar: Could not open '" + name + "': instar cannot read " + f + " images\n"
+		if _, errOut, status := instar(t, dir, "info", "-f", f, name); status != 1 || errOut != want {
+			t.Errorf("-f %s: status %d, %q; want %q", f, status, errOut, want)
+		}
+	}
+}

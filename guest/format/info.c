@@ -26,7 +26,9 @@ uint32_t fmt_info_image(uint32_t format, const struct fmt_source *src, const str
 		if (e == CREATE_ERR_BACKING_READ_FAILED)
 			return INFO_ERR_READ_FAILED;
 		if (e == CREATE_ERR_BACKING_FORMAT) {
-			out->reason = "the image is in a format instar cannot read";
+			/* The probe's bytes are still at the start of scratch. */
+			uint32_t n = src->size < DETECT_PROBE_SIZE ? (uint32_t)src->size : DETECT_PROBE_SIZE;
+			out->reason = fmt_unreadable(scratch->buf, n);
 			return INFO_ERR_UNSUPPORTED;
 		}
 		if (e != CREATE_ERR_OK)
