@@ -110,7 +110,7 @@ func (c *infoCmd) run(stdout io.Writer, args []string) error {
 	format := c.format
 	for {
 		seen[name] = true
-		info, err := c.read(g, f, name, format)
+		info, err := c.read(g, f, name, format, rules)
 		f.Close()
 		if err != nil {
 			return err
@@ -132,9 +132,13 @@ func (c *infoCmd) run(stdout io.Writer, args []string) error {
 		}
 		// Each image is parsed by a guest of its own.
 		g = imgread.Start(acc)
-		if f, err = rules.Open(stored, full); err != nil {
+		if f, err = rules.Open("backing file", stored, full); err != nil {
 			g.Release()
-			return err
+			var refused *imgpath.RefusedError
+			if errors.As(err, &refused) {
+				return err
+			}
+			return fmt.Errorf("Could not open '%s': %w", full, err)
 		}
 		name = full
 	}
@@ -153,7 +157,7 @@ func (c *infoCmd) run(stdout io.Writer, args []string) error {
 
 // read takes QEMU's locks on f (unless -U), as qemu-img info does, and
 // runs guest g over it; g is released.
-func (c *infoCmd) read(g *vmm.Guest, f *os.File, name, format string) (*imginfo.ImageInfo, error) {
+func (c *infoCmd) read(g *vmm.Guest, f *os.File, name, format string, rules *imgpath.Rules) (*imginfo.ImageInfo, error) {
 	defer g.Release()
 	if !c.forceShare {
 		lock, err := imglock.Acquire(f, imglock.Info)
@@ -167,8 +171,13 @@ func (c *infoCmd) read(g *vmm.Guest, f *os.File, name, format string) (*imginfo.
 			defer lock.Release()
 		}
 	}
-	info, err := imgread.Read(g, imgread.Request{Name: name, File: f, Format: format, Deadline: c.timeout})
-	if err != nil {
+	info, err := imgread.Read(g, imgread.Request{Name: name, File: f, Format: format, Deadline: c.timeout,
+		OpenExtent: func(stored, full string) (*os.File, error) { return rules.Open("extent file", stored, full) }})
+	var refused *imgpath.RefusedError
+	switch {
+	case errors.As(err, &refused):
+		return nil, err
+	case err != nil:
 		return nil, fmt.Errorf("Could not open '%s': %w", name, err)
 	}
 	return info, nil

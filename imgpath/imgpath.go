@@ -40,13 +40,14 @@ func New(image string, allow []string) (*Rules, error) {
 
 // RefusedError is a name the rules do not let instar open.
 type RefusedError struct {
+	// Kind is what the image names ("backing file", "extent file");
 	// Stored is the name as the image stores it; Rule is why it is not
 	// opened.
-	Stored, Rule string
+	Kind, Stored, Rule string
 }
 
 func (e *RefusedError) Error() string {
-	return fmt.Sprintf("backing file '%s' is not opened: %s", e.Stored, e.Rule)
+	return fmt.Sprintf("%s '%s' is not opened: %s", e.Kind, e.Stored, e.Rule)
 }
 
 // HasProtocol is qemu's test for a protocol prefix: a ':' before any '/'.
@@ -55,12 +56,14 @@ func HasProtocol(p string) bool {
 	return i >= 0 && p[i] == ':'
 }
 
-// Open opens, read-only, the file an image names as stored, which
-// qemu would open as full (the name resolved against the naming
-// image's own name), if the rules allow it.
-func (r *Rules) Open(stored, full string) (*os.File, error) {
+// Open opens, read-only, the file (of kind, such as "backing file") an
+// image names as stored, which qemu would open as full (the name
+// resolved against the naming image's own name), if the rules allow it:
+// a *RefusedError when they do not, else qemu's words for a failed open
+// of full.
+func (r *Rules) Open(kind, stored, full string) (*os.File, error) {
 	if HasProtocol(stored) || HasProtocol(full) {
-		return nil, &RefusedError{stored, "a name with a protocol prefix is never interpreted"}
+		return nil, &RefusedError{kind, stored, "a name with a protocol prefix is never interpreted"}
 	}
 	abs, err := filepath.Abs(full) // lexical: Clean, against the working directory
 	if err != nil {
@@ -71,9 +74,9 @@ func (r *Rules) Open(stored, full string) (*os.File, error) {
 		if !ok {
 			continue
 		}
-		return openBeneath(root, rel, stored)
+		return openBeneath(root, rel, kind, stored, full)
 	}
-	return nil, &RefusedError{stored, "it lies outside the image's directory and every --allow-path directory"}
+	return nil, &RefusedError{kind, stored, "it lies outside the image's directory and every --allow-path directory"}
 }
 
 // beneath says whether abs lies inside root (both clean and absolute),
@@ -91,10 +94,10 @@ func beneath(root, abs string) (string, bool) {
 // openBeneath opens rel inside root, every component resolved by the
 // kernel within root (RESOLVE_BENEATH: no "..", absolute link or link
 // target that leaves it; no /proc magic links).
-func openBeneath(root, rel, stored string) (*os.File, error) {
+func openBeneath(root, rel, kind, stored, full string) (*os.File, error) {
 	dir, err := unix.Open(root, unix.O_PATH|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
 	if err != nil {
-		return nil, fmt.Errorf("Could not open '%s': %w", stored, err)
+		return nil, fmt.Errorf("Could not open '%s': %s", full, errText(err))
 	}
 	defer unix.Close(dir)
 	how := unix.OpenHow{
@@ -104,11 +107,11 @@ func openBeneath(root, rel, stored string) (*os.File, error) {
 	fd, err := unix.Openat2(dir, rel, &how)
 	switch {
 	case errors.Is(err, unix.EXDEV):
-		return nil, &RefusedError{stored, "it is reached through a symbolic link that leaves the image's directory and every --allow-path directory"}
+		return nil, &RefusedError{kind, stored, "it is reached through a symbolic link that leaves the image's directory and every --allow-path directory"}
 	case errors.Is(err, unix.ENOSYS):
-		return nil, &RefusedError{stored, "this kernel has no openat2, which instar needs to open it safely"}
+		return nil, &RefusedError{kind, stored, "this kernel has no openat2, which instar needs to open it safely"}
 	case err != nil:
-		return nil, fmt.Errorf("Could not open '%s': Could not open '%s': %s", stored, stored, errText(err))
+		return nil, fmt.Errorf("Could not open '%s': %s", full, errText(err))
 	}
 	return os.NewFile(uintptr(fd), filepath.Join(root, rel)), nil
 }

@@ -62,14 +62,14 @@ func TestRules(t *testing.T) {
 		{"up", filepath.Join(img, "up"), link},
 		{"sub/esc", filepath.Join(img, "sub/esc"), link},
 	} {
-		f, err := r.Open(c.stored, c.full)
+		f, err := r.Open("backing file", c.stored, c.full)
 		var refused *RefusedError
 		switch {
 		case c.rule == opens && err != nil:
 			t.Errorf("%q: %v; want it opened", c.stored, err)
 		case c.rule == opens:
 			f.Close()
-		case !errors.As(err, &refused) || refused.Rule != c.rule || refused.Stored != c.stored:
+		case !errors.As(err, &refused) || refused.Rule != c.rule || refused.Stored != c.stored || refused.Kind != "backing file":
 			t.Errorf("%q: %v; want refused: %s", c.stored, err, c.rule)
 		}
 	}
@@ -81,8 +81,8 @@ func TestMissingFileInside(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	_, err = r.Open("gone", filepath.Join(dir, "gone"))
-	if want := "Could not open 'gone': Could not open 'gone': No such file or directory"; err == nil || err.Error() != want {
+	_, err = r.Open("extent file", "gone", filepath.Join(dir, "gone"))
+	if want := "Could not open '" + filepath.Join(dir, "gone") + "': No such file or directory"; err == nil || err.Error() != want {
 		t.Errorf("got %v, want %s", err, want)
 	}
 }

@@ -42,6 +42,11 @@ type Request struct {
 	Format string
 	// Deadline bounds the guest's run; zero is the VMM's default.
 	Deadline time.Duration
+	// OpenExtent opens, read-only, a file the image names that qemu-img
+	// info opens too (a vmdk descriptor's extent files), by its name as
+	// stored and as qemu resolves it against the image's name: the
+	// caller's rules decide. Read only stats it. Nil refuses them all.
+	OpenExtent func(stored, full string) (*os.File, error)
 }
 
 // errorTexts are the host's words for the info error codes the guest
@@ -90,23 +95,53 @@ func Read(g *vmm.Guest, r Request) (*imginfo.ImageInfo, error) {
 	if err != nil {
 		return nil, err
 	}
-	info, err := decode(res)
+	info, names, err := decode(res)
 	if err != nil {
 		return nil, err
 	}
 	info.Filename = r.Name
 	actual := st.Blocks * 512
+	if v, ok := info.FormatSpecific.(*imginfo.ImageInfoSpecificVMDK); ok {
+		for k := range v.Extents {
+			v.Extents[k].Filename = r.Name
+			if names[k] == nil {
+				continue
+			}
+			// qemu's vmdk reports the descriptor's and every extent
+			// file's allocation together.
+			full := FullBackingName(r.Name, *names[k])
+			blocks, err := extentBlocks(r.OpenExtent, *names[k], full)
+			if err != nil {
+				return nil, err
+			}
+			actual += blocks * 512
+			v.Extents[k].Filename = full
+		}
+	}
 	info.ActualSize = &actual
 	if info.BackingFilename != nil {
 		full := FullBackingName(r.Name, *info.BackingFilename)
 		info.FullBackingFilename = &full
 	}
-	if v, ok := info.FormatSpecific.(*imginfo.ImageInfoSpecificVMDK); ok {
-		for k := range v.Extents {
-			v.Extents[k].Filename = r.Name
-		}
-	}
 	return info, nil
+}
+
+// extentBlocks opens an extent file through open and returns its
+// allocated 512-byte blocks.
+func extentBlocks(open func(stored, full string) (*os.File, error), stored, full string) (int64, error) {
+	if open == nil {
+		return 0, fmt.Errorf("extent file '%s' is not opened", stored)
+	}
+	f, err := open(stored, full)
+	if err != nil {
+		return 0, err
+	}
+	defer f.Close()
+	var st syscall.Stat_t
+	if err := syscall.Fstat(int(f.Fd()), &st); err != nil {
+		return 0, fmt.Errorf("stat extent file '%s': %w", stored, err)
+	}
+	return st.Blocks, nil
 }
 
 // FullBackingName is qemu's bdrv_make_absolute_filename: a name with a
@@ -122,30 +157,31 @@ func FullBackingName(image, backing string) string {
 	return backing
 }
 
-// decode checks and converts what the guest reported.
-func decode(res *vmm.Result) (*imginfo.ImageInfo, error) {
+// decode checks and converts what the guest reported; names are the
+// extents' file names as stored (nil: the image file itself).
+func decode(res *vmm.Result) (*imginfo.ImageInfo, []*string, error) {
 	if res.Complete == nil || res.Complete.Result == nil {
 		reason := ""
 		if n := len(res.Errors); n > 0 {
 			reason = ": " + vmm.Printable(res.Errors[n-1].GetMessage())
 		}
-		return nil, fmt.Errorf("the info guest completed without a result%s", reason)
+		return nil, nil, fmt.Errorf("the info guest completed without a result%s", reason)
 	}
 	var m guestmsg.InfoResultMessage
 	if err := m.Unmarshal(res.Complete.Result); err != nil {
-		return nil, fmt.Errorf("the info guest's result does not decode: %w", err)
+		return nil, nil, fmt.Errorf("the info guest's result does not decode: %w", err)
 	}
 	if m.Error != shared.InfoErrOK {
 		if n := len(res.Errors); n > 0 {
-			return nil, fmt.Errorf("%s", vmm.Printable(res.Errors[n-1].GetMessage()))
+			return nil, nil, fmt.Errorf("%s", vmm.Printable(res.Errors[n-1].GetMessage()))
 		}
 		if t, ok := errorTexts[m.Error]; ok {
-			return nil, fmt.Errorf("%s", t)
+			return nil, nil, fmt.Errorf("%s", t)
 		}
-		return nil, fmt.Errorf("info failed (error %d)", m.Error)
+		return nil, nil, fmt.Errorf("info failed (error %d)", m.Error)
 	}
 	if m.VirtualSize > 1<<63-1 || m.ClusterSize > 1<<63-1 {
-		return nil, fmt.Errorf("the info guest reported a size out of range")
+		return nil, nil, fmt.Errorf("the info guest reported a size out of range")
 	}
 	info := &imginfo.ImageInfo{Format: m.Format, VirtualSize: int64(m.VirtualSize)}
 	if m.HasClusterSize {
@@ -171,6 +207,7 @@ func decode(res *vmm.Result) (*imginfo.ImageInfo, error) {
 	var snaps []imginfo.SnapshotInfo
 	var bitmaps []imginfo.QCow2BitmapInfo
 	var extents []imginfo.ImageInfo
+	var names []*string
 	for _, msg := range res.Messages {
 		switch {
 		case msg.GetSnapshot() != nil:
@@ -178,7 +215,7 @@ func decode(res *vmm.Result) (*imginfo.ImageInfo, error) {
 		case msg.GetBitmap() != nil:
 			b := msg.GetBitmap()
 			if b.GranularityBits > 31 {
-				return nil, fmt.Errorf("the info guest reported a bitmap granularity out of range")
+				return nil, nil, fmt.Errorf("the info guest reported a bitmap granularity out of range")
 			}
 			flags := []string{}
 			if b.InUse {
@@ -191,7 +228,7 @@ func decode(res *vmm.Result) (*imginfo.ImageInfo, error) {
 		case msg.GetExtent() != nil:
 			e := msg.GetExtent()
 			if e.VirtualSize > 1<<63-1 || e.ClusterSize > 1<<63-1 {
-				return nil, fmt.Errorf("the info guest reported an extent size out of range")
+				return nil, nil, fmt.Errorf("the info guest reported an extent size out of range")
 			}
 			x := imginfo.ImageInfo{Format: string(e.Type), VirtualSize: int64(e.VirtualSize)}
 			if e.HasClusterSize {
@@ -203,12 +240,18 @@ func decode(res *vmm.Result) (*imginfo.ImageInfo, error) {
 				x.Compressed = &t
 			}
 			extents = append(extents, x)
+			var name *string
+			if e.Index > 0 {
+				n := string(e.Filename)
+				name = &n
+			}
+			names = append(names, name)
 		default:
-			return nil, fmt.Errorf("the info guest sent a message info does not use")
+			return nil, nil, fmt.Errorf("the info guest sent a message info does not use")
 		}
 	}
 	if uint32(len(snaps)) != m.Snapshots || uint32(len(bitmaps)) != m.Bitmaps || uint32(len(extents)) != m.Extents {
-		return nil, fmt.Errorf("the info guest's tables and its counts of them disagree")
+		return nil, nil, fmt.Errorf("the info guest's tables and its counts of them disagree")
 	}
 	if len(snaps) > 0 {
 		info.Snapshots = snaps
@@ -245,7 +288,7 @@ func decode(res *vmm.Result) (*imginfo.ImageInfo, error) {
 		info.FormatSpecific = &imginfo.ImageInfoSpecificVMDK{CreateType: string(m.VmdkCreateType),
 			CID: int64(uint32(m.VmdkCid)), ParentCID: int64(uint32(m.VmdkParentCid)), Extents: extents}
 	}
-	return info, nil
+	return info, names, nil
 }
 
 func snapshot(s *guestmsg.SnapshotMessage) imginfo.SnapshotInfo {

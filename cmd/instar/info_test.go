@@ -66,6 +66,9 @@ func infoImages() []infoImage {
 		infoImage{"vmdk.vmdk", "vmdk", [][]string{qcreate("-f", "vmdk", "vmdk.vmdk", "100M")}},
 		infoImage{"stream.vmdk", "vmdk", [][]string{qcreate("-f", "vmdk", "-o", "subformat=streamOptimized", "stream.vmdk", "100M")}},
 		infoImage{"grain.vmdk", "vmdk", [][]string{qcreate("-f", "vmdk", "-o", "zeroed_grain=on,adapter_type=lsilogic", "grain.vmdk", "1G")}},
+		infoImage{"flat.vmdk", "vmdk", [][]string{qcreate("-f", "vmdk", "-o", "subformat=monolithicFlat", "flat.vmdk", "10M")}},
+		infoImage{"d/split.vmdk", "vmdk", [][]string{{"mkdir", "-p", "d"},
+			qcreate("-f", "vmdk", "-o", "subformat=twoGbMaxExtentFlat", "d/split.vmdk", "5G")}},
 		infoImage{"dyn.vhd", "vpc", [][]string{qcreate("-f", "vpc", "dyn.vhd", "100M")}},
 		infoImage{"force.vhd", "vpc", [][]string{qcreate("-f", "vpc", "-o", "force_size=on", "force.vhd", "100M")}},
 		infoImage{"fixed.vhd", "vpc", [][]string{qcreate("-f", "vpc", "-o", "subformat=fixed", "fixed.vhd", "10M")}},
@@ -202,7 +205,7 @@ func TestInfoMutationsAgainstQemuImg(t *testing.T) {
 			for j := rng.Intn(4) + 1; j > 0; j-- {
 				d[rng.Intn(n)] ^= byte(rng.Intn(255) + 1)
 			}
-			name := fmt.Sprintf("m%d-%s", k, img.name)
+			name := fmt.Sprintf("m%d-%s", k, strings.ReplaceAll(img.name, "/", "-"))
 			if err := os.WriteFile(filepath.Join(dir, name), d, 0o644); err != nil {
 				t.Fatal(err)
 			}
@@ -239,12 +242,22 @@ func TestInfoNamesInsideImages(t *testing.T) {
 		{"base.raw", "raw", [][]string{qcreate("-f", "raw", "base.raw", "1M")}},
 		{"ok.qcow2", "qcow2", [][]string{qcreate("-f", "qcow2", "-b", "base.raw", "-F", "raw", "ok.qcow2")}},
 		{"host.qcow2", "qcow2", [][]string{qcreate("-f", "qcow2", "-u", "-b", "/etc/passwd", "-F", "raw", "host.qcow2", "1M")}},
+		{"gone.qcow2", "qcow2", [][]string{qcreate("-f", "qcow2", "-u", "-b", "gone.raw", "-F", "raw", "gone.qcow2", "1M")}},
 		{"missing.qcow2", "qcow2", [][]string{qcreate("-f", "qcow2", "-u", "-b", "/nonexistent/x", "-F", "raw", "missing.qcow2", "1M")}},
 		{"dotdot.qcow2", "qcow2", [][]string{qcreate("-f", "qcow2", "-u", "-b", "../allowed/b.raw", "-F", "raw", "dotdot.qcow2", "1M")}},
 		{"json.qcow2", "qcow2", [][]string{qcreate("-f", "qcow2", "-u", "-b", `json:{"file":{"driver":"file","filename":"/etc/passwd"}}`, "-F", "raw", "json.qcow2", "1M")}},
 		{"nbd.qcow2", "qcow2", [][]string{qcreate("-f", "qcow2", "-u", "-b", "nbd:localhost:10809", "-F", "raw", "nbd.qcow2", "1M")}},
 		{"file.qcow2", "qcow2", [][]string{qcreate("-f", "qcow2", "-u", "-b", "file:base.raw", "-F", "raw", "file.qcow2", "1M")}},
 		{"link.qcow2", "qcow2", [][]string{qcreate("-f", "qcow2", "-u", "-b", "escape", "-F", "raw", "link.qcow2", "1M")}},
+		// CVE-2022-47951's shape: a flat extent naming a host file.
+		{"extent.vmdk", "vmdk", [][]string{qcreate("-f", "vmdk", "-o", "subformat=monolithicFlat", "extent.vmdk", "1M"),
+			{"sed", "-i", `s|"extent-flat.vmdk"|"/etc/passwd"|`, "extent.vmdk"}}},
+		{"extjson.vmdk", "vmdk", [][]string{qcreate("-f", "vmdk", "-o", "subformat=monolithicFlat", "extjson.vmdk", "1M"),
+			{"sed", "-i", `s|"extjson-flat.vmdk"|"json:{}"|`, "extjson.vmdk"}}},
+		{"extlink.vmdk", "vmdk", [][]string{qcreate("-f", "vmdk", "-o", "subformat=monolithicFlat", "extlink.vmdk", "1M"),
+			{"sed", "-i", `s|"extlink-flat.vmdk"|"escape"|`, "extlink.vmdk"}}},
+		{"extgone.vmdk", "vmdk", [][]string{qcreate("-f", "vmdk", "-o", "subformat=monolithicFlat", "extgone.vmdk", "1M"),
+			{"rm", "extgone-flat.vmdk"}}},
 		{"data.qcow2", "qcow2", [][]string{qcreate("-f", "qcow2", "-o", "data_file=data.raw", "data.qcow2", "1M"),
 			{"qemu-img", "amend", "-f", "qcow2", "-o", `data_file=json:{"driver":"file",,"filename":"/etc/shadow"}`, "data.qcow2"}}},
 	})
@@ -272,6 +285,13 @@ func TestInfoNamesInsideImages(t *testing.T) {
 		{[]string{"--backing-chain", "file.qcow2"}, "backing file 'file:base.raw' is not opened: a name with a protocol prefix is never interpreted", ""},
 		{[]string{"--backing-chain", "--allow-path", "/etc", "link.qcow2"},
 			"backing file 'escape' is not opened: it is reached through a symbolic link that leaves the image's directory and every --allow-path directory", ""},
+		// Extent files are opened, as qemu-img opens them, under the same rules.
+		{[]string{"extent.vmdk"}, "extent file '/etc/passwd' is not opened: " + outside, ""},
+		{[]string{"extjson.vmdk"}, "extent file 'json:{}' is not opened: a name with a protocol prefix is never interpreted", ""},
+		{[]string{"--allow-path", "/etc", "extlink.vmdk"},
+			"extent file 'escape' is not opened: it is reached through a symbolic link that leaves the image's directory and every --allow-path directory", ""},
+		{[]string{"extgone.vmdk"}, "Could not open 'extgone.vmdk': Could not open 'extgone-flat.vmdk': No such file or directory", ""},
+		{[]string{"--backing-chain", "gone.qcow2"}, "Could not open 'gone.raw': Could not open 'gone.raw': No such file or directory", ""},
 		// A data file is never opened, whatever its name.
 		{[]string{"--backing-chain", "data.qcow2"}, "", `data file: json:{"driver":"file","filename":"/etc/shadow"}`},
 	} {

@@ -90,8 +90,10 @@ type InfoBitmap struct {
 
 // InfoExtent is struct info_extent in Go terms.
 type InfoExtent struct {
-	Index                      uint32
-	Type                       string
+	Index uint32
+	Type  string
+	// Name is an extent file's name as stored (index 1..).
+	Name                       string
 	VirtualSize, ClusterSize   uint64
 	HasClusterSize, Compressed bool
 }
@@ -131,6 +133,7 @@ func instarInfoExtent(h C.uintptr_t, e *C.struct_info_extent) C.int {
 	r := cgo.Handle(h).Value().(*InfoResult)
 	r.ExtentList = append(r.ExtentList, InfoExtent{
 		Index: uint32(e.index), Type: C.GoString(e._type), VirtualSize: uint64(e.virtual_size),
+		Name:        C.GoStringN((*C.char)(unsafe.Pointer(e.name)), C.int(e.name_len)),
 		ClusterSize: uint64(e.cluster_size), HasClusterSize: e.has_cluster_size != 0, Compressed: e.compressed != 0,
 	})
 	return 0

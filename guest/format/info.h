@@ -46,6 +46,9 @@ struct info_extent {
 	int has_cluster_size;
 	uint64_t cluster_size;
 	int compressed;
+	/* An extent file's name as the descriptor stores it (index 1..). */
+	const uint8_t *name;
+	uint32_t name_len;
 };
 
 /* Where a driver's table entries go; each returns 0, or nonzero to stop

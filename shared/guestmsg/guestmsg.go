@@ -1271,7 +1271,8 @@ func (m *BitmapMessage) unmarshal(b []byte) error {
 }
 
 // ExtentMessage is one vmdk extent. index is 0 for the image file
-// itself (a monolithic sparse vmdk's one extent).
+// itself (a monolithic sparse vmdk's one extent), 1.. for a descriptor's
+// extent files, whose names (as stored) the host opens under its rules.
 type ExtentMessage struct {
 	Index          uint32
 	Type           []byte
@@ -1279,6 +1280,7 @@ type ExtentMessage struct {
 	HasClusterSize bool
 	ClusterSize    uint64
 	Compressed     bool
+	Filename       []byte
 }
 
 // GetIndex returns m.Index, or its zero value when m is nil.
@@ -1327,6 +1329,14 @@ func (m *ExtentMessage) GetCompressed() bool {
 		return false
 	}
 	return m.Compressed
+}
+
+// GetFilename returns m.Filename, or its zero value when m is nil.
+func (m *ExtentMessage) GetFilename() []byte {
+	if m == nil {
+		return nil
+	}
+	return m.Filename
 }
 
 // Unmarshal decodes b into m, as proto.Unmarshal would.
@@ -1384,6 +1394,13 @@ func (m *ExtentMessage) unmarshal(b []byte) error {
 				return err
 			}
 			m.Compressed = v != 0
+			b = b[n:]
+		case num == 7 && typ == wireBytes:
+			v, n, err := consumeBytes(b)
+			if err != nil {
+				return err
+			}
+			m.Filename = append([]byte(nil), v...)
 			b = b[n:]
 		default:
 			n, err := skipField(num, typ, b, 0)

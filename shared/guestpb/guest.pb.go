@@ -878,7 +878,8 @@ func (x *BitmapMessage) GetAuto() bool {
 }
 
 // ExtentMessage is one vmdk extent. index is 0 for the image file
-// itself (a monolithic sparse vmdk's one extent).
+// itself (a monolithic sparse vmdk's one extent), 1.. for a descriptor's
+// extent files, whose names (as stored) the host opens under its rules.
 type ExtentMessage struct {
 	state          protoimpl.MessageState `protogen:"open.v1"`
 	Index          uint32                 `protobuf:"varint,1,opt,name=index,proto3" json:"index,omitempty"`
@@ -887,6 +888,7 @@ type ExtentMessage struct {
 	HasClusterSize bool                   `protobuf:"varint,4,opt,name=has_cluster_size,json=hasClusterSize,proto3" json:"has_cluster_size,omitempty"`
 	ClusterSize    uint64                 `protobuf:"varint,5,opt,name=cluster_size,json=clusterSize,proto3" json:"cluster_size,omitempty"`
 	Compressed     bool                   `protobuf:"varint,6,opt,name=compressed,proto3" json:"compressed,omitempty"`
+	Filename       []byte                 `protobuf:"bytes,7,opt,name=filename,proto3" json:"filename,omitempty"`
 	unknownFields  protoimpl.UnknownFields
 	sizeCache      protoimpl.SizeCache
 }
@@ -961,6 +963,13 @@ func (x *ExtentMessage) GetCompressed() bool {
 		return x.Compressed
 	}
 	return false
+}
+
+func (x *ExtentMessage) GetFilename() []byte {
+	if x != nil {
+		return x.Filename
+	}
+	return nil
 }
 
 // GuestMessage is the envelope of every guest-to-host message. The VMM
@@ -1222,7 +1231,7 @@ const file_shared_guest_proto_rawDesc = "" +
 	"\x04name\x18\x01 \x01(\fR\x04name\x12)\n" +
 	"\x10granularity_bits\x18\x02 \x01(\rR\x0fgranularityBits\x12\x15\n" +
 	"\x06in_use\x18\x03 \x01(\bR\x05inUse\x12\x12\n" +
-	"\x04auto\x18\x04 \x01(\bR\x04auto\"\xc9\x01\n" +
+	"\x04auto\x18\x04 \x01(\bR\x04auto\"\xe5\x01\n" +
 	"\rExtentMessage\x12\x14\n" +
 	"\x05index\x18\x01 \x01(\rR\x05index\x12\x12\n" +
 	"\x04type\x18\x02 \x01(\fR\x04type\x12!\n" +
@@ -1231,7 +1240,8 @@ const file_shared_guest_proto_rawDesc = "" +
 	"\fcluster_size\x18\x05 \x01(\x04R\vclusterSize\x12\x1e\n" +
 	"\n" +
 	"compressed\x18\x06 \x01(\bR\n" +
-	"compressed\"\xea\x03\n" +
+	"compressed\x12\x1a\n" +
+	"\bfilename\x18\a \x01(\fR\bfilename\"\xea\x03\n" +
 	"\fGuestMessage\x12;\n" +
 	"\bprogress\x18\x01 \x01(\v2\x1d.instar.guest.ProgressMessageH\x00R\bprogress\x122\n" +
 	"\x05error\x18\x02 \x01(\v2\x1a.instar.guest.ErrorMessageH\x00R\x05error\x12,\n" +

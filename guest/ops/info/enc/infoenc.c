@@ -58,6 +58,8 @@ uint32_t infoenc_extent(uint8_t *out, uint32_t cap, const struct info_extent *e)
 	pb_bool_field(&p, 4, e->has_cluster_size);
 	pb_uint_field(&p, 5, e->cluster_size);
 	pb_bool_field(&p, 6, e->compressed);
+	if (e->name)
+		pb_bytes_field(&p, 7, e->name, e->name_len <= INFO_MAX_NAME ? e->name_len : INFO_MAX_NAME);
 	return wrap(out, cap, GM_EXTENT, &p);
 }
 
