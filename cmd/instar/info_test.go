@@ -335,3 +335,25 @@ func TestInfoFormatsNotRead(t *testing.T) {
 		}
 	}
 }
+
+// TestInfoEscapesNames: a name from the image with control characters
+// and bytes that are not UTF-8 never reaches the terminal raw; JSON is
+// qemu-img's, which escapes them already.
+func TestInfoEscapesNames(t *testing.T) {
+	dir := t.TempDir()
+	makeImages(t, dir, []infoImage{{"esc.qcow2", "qcow2", [][]string{
+		qcreate("-f", "qcow2", "-u", "-b", "a\x1b[2Jb\xffc\x9b", "-F", "raw", "esc.qcow2", "1M")}}})
+	out, errOut, status := instar(t, dir, "info", "esc.qcow2")
+	if status != 0 || !strings.Contains(out, "backing file: a\\x1b[2Jb\\xffc\\x9b\n") {
+		t.Errorf("status %d, %s:\n%q", status, errOut, out)
+	}
+	for _, b := range []byte(out) {
+		if b < 0x20 && b != '\n' || b >= 0x7f {
+			t.Fatalf("byte %#x reaches the terminal: %q", b, out)
+		}
+	}
+	want, _, _ := qemuImgInfo(dir, "--output=json", "esc.qcow2")
+	if got, _, _ := instar(t, dir, "info", "--output=json", "esc.qcow2"); got != want {
+		t.Errorf("JSON differs from qemu-img's: %s", firstDifference(got, want))
+	}
+}
