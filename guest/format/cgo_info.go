@@ -9,6 +9,7 @@ package format
 /*
 #cgo CFLAGS: -I${SRCDIR}/../include -std=c11 -Wall -Wextra -Werror
 #include <stdint.h>
+#include <stdlib.h>
 #include "cgo_vio.h"
 #include "info.h"
 
@@ -150,9 +151,12 @@ func Info(format uint32, r io.ReaderAt, size int64, scratchSize int) (InfoResult
 	defer sink.Delete()
 	scr := newScratch(scratchSize)
 	defer scr.free()
-	var out C.struct_fmt_info
+	// In C memory: the driver may point out.reason into out itself.
+	outp := (*C.struct_fmt_info)(C.calloc(1, C.size_t(unsafe.Sizeof(C.struct_fmt_info{}))))
+	defer C.free(unsafe.Pointer(outp))
+	out := outp
 	code := uint32(C.call_info(C.uint32_t(format), scr.p, C.size_t(scr.size), C.uintptr_t(src), C.uint64_t(size),
-		C.uintptr_t(sink), &out))
+		C.uintptr_t(sink), out))
 	res.Format, res.VirtualSize = uint32(out.format), uint64(out.virtual_size)
 	res.HasClusterSize, res.ClusterSize = out.has_cluster_size != 0, uint64(out.cluster_size)
 	res.Dirty, res.Encrypted = out.dirty != 0, out.encrypted != 0
@@ -165,6 +169,6 @@ func Info(format uint32, r io.ReaderAt, size int64, scratchSize int) (InfoResult
 	res.Qcow2DataFile = infoName(&out.qcow2_data_file)
 	res.VmdkCID, res.VmdkParentCID = uint32(out.vmdk_cid), uint32(out.vmdk_parent_cid)
 	res.VmdkCreateType = infoName(&out.vmdk_create_type)
-	res.Reason = C.GoString(C.info_reason(&out))
+	res.Reason = C.GoString(C.info_reason(out))
 	return *res, code
 }

@@ -16,6 +16,31 @@ void info_copy_name(struct info_name *name, const uint8_t *p, uint32_t n, uint32
 	name->present = 1;
 }
 
+uint32_t info_fail_num(struct fmt_info *out, const char *prefix, uint64_t v, int kind)
+{
+	char *b = out->reason_buf;
+	uint32_t cap = sizeof out->reason_buf, n = 0;
+	while (prefix[n] != 0 && n < cap - 22) {
+		b[n] = prefix[n];
+		n++;
+	}
+	if (kind == INFO_NUM_SIGNED32 && (v & 0x80000000u)) {
+		b[n++] = '-';
+		v = (uint64_t)(-(int64_t)(int32_t)(uint32_t)v);
+	}
+	char digits[20];
+	uint32_t k = 0, base = kind == INFO_NUM_HEX ? 16 : 10;
+	do {
+		digits[k++] = "0123456789abcdef"[v % base];
+		v /= base;
+	} while (v != 0);
+	while (k > 0)
+		b[n++] = digits[--k];
+	b[n] = 0;
+	out->reason = b;
+	return INFO_ERR_INVALID;
+}
+
 uint32_t fmt_info_image(uint32_t format, const struct fmt_source *src, const struct fmt_scratch *scratch,
 			const struct info_sink *sink, struct fmt_info *out)
 {

@@ -77,9 +77,18 @@ struct fmt_info {
 	/* vmdk */
 	uint32_t vmdk_cid, vmdk_parent_cid;
 	struct info_name vmdk_create_type;
-	/* On an error, qemu's words for it (a static string), or NULL. */
+	/* On an error, qemu's words for it (a static string or reason_buf),
+	 * or NULL. */
 	const char *reason;
+	char reason_buf[128];
 };
+
+/* How info_fail_num prints its number, as qemu's format does. */
+enum { INFO_NUM_UNSIGNED, INFO_NUM_SIGNED32, INFO_NUM_HEX };
+
+/* info_fail_num sets out->reason to prefix followed by v (as kind says)
+ * and returns INFO_ERR_INVALID: qemu's messages that name a value. */
+uint32_t info_fail_num(struct fmt_info *out, const char *prefix, uint64_t v, int kind);
 
 /* info fills out for the image src: INFO_ERR_OK, or why not. */
 typedef uint32_t (*fmt_info_fn)(const struct fmt_source *src, const struct fmt_scratch *scratch,

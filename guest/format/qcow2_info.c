@@ -184,7 +184,7 @@ static uint32_t snapshots(struct window *w, uint64_t table_off, uint32_t count, 
 		uint32_t extra = get_be32(h + 36);
 		off += SNAPSHOT_HEADER;
 		if (extra > MAX_SNAPSHOT_EXTRA)
-			return fail(out, "Too much extra metadata in snapshot table entry");
+			return info_fail_num(out, "Too much extra metadata in snapshot table entry ", i, INFO_NUM_UNSIGNED);
 		const uint8_t *x = at(w, off, 24);
 		if (!x)
 			return INFO_ERR_READ_FAILED;
@@ -279,7 +279,7 @@ uint32_t qcow2_info(const struct fmt_source *src, const struct fmt_scratch *scra
 		return fail(out, "Image is not in qcow2 format");
 	uint32_t version = get_be32(h + 4);
 	if (version < 2 || version > 3)
-		return fail(out, "Unsupported qcow2 version");
+		return info_fail_num(out, "Unsupported qcow2 version ", version, INFO_NUM_UNSIGNED);
 	uint64_t bf_off = get_be64(h + 8);
 	uint32_t bf_len = get_be32(h + 16);
 	uint32_t cbits = get_be32(h + 20);
@@ -292,7 +292,7 @@ uint32_t qcow2_info(const struct fmt_source *src, const struct fmt_scratch *scra
 	uint32_t nb_snapshots = get_be32(h + 60);
 	uint64_t snapshots_off = get_be64(h + 64);
 	if (cbits < 9 || cbits > 21)
-		return fail(out, "Unsupported cluster size");
+		return info_fail_num(out, "Unsupported cluster size: 2^", cbits, INFO_NUM_UNSIGNED);
 	uint64_t cs = UINT64_C(1) << cbits;
 
 	uint64_t incompat = 0, compat = 0, autoclear = 0;
@@ -316,19 +316,22 @@ uint32_t qcow2_info(const struct fmt_source *src, const struct fmt_scratch *scra
 
 	/* validate_compression_type */
 	if (compression > 1)
-		return fail(out, "Unknown compression type");
+		return info_fail_num(out, "qcow2: unknown compression type: ", compression, INFO_NUM_UNSIGNED);
 	if (compression == 0 && (incompat & INCOMPAT_COMPRESSION))
-		return fail(out, "Compression type incompatible feature bit must not be set");
+		return fail(out, "qcow2: Compression type incompatible feature bit must not be set");
 	if (compression == 1 && !(incompat & INCOMPAT_COMPRESSION))
-		return fail(out, "Compression type incompatible feature bit must be set");
+		return fail(out, "qcow2: Compression type incompatible feature bit must be set");
 
 	struct bitmaps_ext bm = {0};
+	/* qemu names the bits its feature table extension names; qemu-img
+	 * writes names only for the bits it knows, so the rest read so. */
 	if (incompat & ~(uint64_t)INCOMPAT_MASK)
-		return fail(out, "Unsupported qcow2 feature(s)");
+		return info_fail_num(out, "Unsupported qcow2 feature(s): Unknown incompatible feature: ",
+				     incompat & ~(uint64_t)INCOMPAT_MASK, INFO_NUM_HEX);
 	if (refcount_order > 6)
 		return fail(out, "Reference count entry width too large; may not exceed 64 bits");
 	if (crypt > 2)
-		return fail(out, "Unsupported encryption method");
+		return info_fail_num(out, "Unsupported encryption method ", crypt, INFO_NUM_SIGNED32);
 	if (crypt == 2)
 		return fail(out, "LUKS-encrypted qcow2 images are not supported yet");
 	uint32_t l2_bits = cbits - ((incompat & INCOMPAT_EXTL2) ? 4 : 3);
