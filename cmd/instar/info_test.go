@@ -401,3 +401,50 @@ func TestInfoQcow2RefusalsInQemuWords(t *testing.T) {
 	}
 	t.Logf("%d refused in qemu-img's words, %d accepted with its output", words, accepted)
 }
+
+// TestInfoManySnapshots: a snapshot table far larger than one message or
+// guest scratch (20000 entries, each with the extra data qemu reads) is
+// streamed and printed as qemu-img prints it.
+func TestInfoManySnapshots(t *testing.T) {
+	t.Setenv("TZ", "UTC")
+	dir := t.TempDir()
+	makeImages(t, dir, []infoImage{{"sn.qcow2", "qcow2", [][]string{qcreate("-f", "qcow2", "sn.qcow2", "1M")}}})
+	p := filepath.Join(dir, "sn.qcow2")
+	d, err := os.ReadFile(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	const n, cluster = 20000, 65536
+	table := (len(d) + cluster - 1) / cluster * cluster
+	d = append(d, make([]byte, table-len(d))...)
+	be := binary.BigEndian
+	for i := 0; i < n; i++ {
+		id, name := []byte(fmt.Sprint(i)), []byte(fmt.Sprintf("snapshot %d", i))
+		e := make([]byte, 40+24)
+		be.PutUint16(e[12:], uint16(len(id)))
+		be.PutUint16(e[14:], uint16(len(name)))
+		be.PutUint32(e[16:], uint32(1700000000+i))
+		be.PutUint32(e[20:], uint32(i))
+		be.PutUint64(e[24:], uint64(i)*1000000007)
+		be.PutUint32(e[32:], uint32(i))
+		be.PutUint32(e[36:], 24)
+		be.PutUint64(e[40:], uint64(i)*4096) // vm_state_size_large
+		be.PutUint64(e[48:], 1<<20)          // disk_size
+		be.PutUint64(e[56:], uint64(i))      // icount
+		e = append(append(e, id...), name...)
+		e = append(e, make([]byte, (8-len(e)%8)%8)...)
+		d = append(d, e...)
+	}
+	be.PutUint32(d[60:], n)
+	be.PutUint64(d[64:], uint64(table))
+	if err := os.WriteFile(p, d, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	for _, args := range [][]string{{"sn.qcow2"}, {"--output=json", "sn.qcow2"}} {
+		want, werr, _ := qemuImgInfo(dir, args...)
+		got, gerr, status := instar(t, dir, append([]string{"info"}, args...)...)
+		if status != 0 || got != want || strings.Count(want, "snapshot ") < n {
+			t.Errorf("%q: status %d %s, qemu-img %s: %s", args, status, gerr, werr, firstDifference(got, want))
+		}
+	}
+}
