@@ -96,7 +96,7 @@ command line, opens files and writes what the guest asks, within limits.`,
 	}
 	cobra.AddTemplateFunc("instarBuild", buildText)
 	root.SetVersionTemplate("instar version {{.Version}}\n{{instarBuild}}")
-	root.AddCommand(createCommand(), doctorCommand(), versionCommand(), completionCommand())
+	root.AddCommand(createCommand(), infoCommand(), doctorCommand(), versionCommand(), completionCommand())
 	root.InitDefaultHelpCmd()
 	root.InitDefaultHelpFlag()
 	root.InitDefaultVersionFlag()

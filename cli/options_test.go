@@ -17,6 +17,7 @@ func TestOptionsAgreeWithGlibc(t *testing.T) {
 		cmd  optionCommand
 	}{
 		{"create", &createCmd{}},
+		{"info", &infoCmd{}},
 		{"doctor", &doctorCmd{}},
 		{"version", versionCmd{}},
 	} {

@@ -209,9 +209,12 @@ const (
 	// MaxKeptMessage is the most kept of one message's text.
 	MaxKeptMessage = 1024
 	// MaxKeptOther and MaxOtherBytes bound the operation's own messages
-	// in one run (Result.Messages), in count and in encoded bytes.
-	MaxKeptOther  = 4096
-	MaxOtherBytes = 4 << 20
+	// in one run (Result.Messages), in count and in encoded bytes. info
+	// sends one message per table entry: qemu's most snapshots (65536)
+	// and bitmaps (65535) fit, each snapshot at most about 420 bytes
+	// (ID and name cut to 127 and 255 as qemu cuts them).
+	MaxKeptOther  = 1 << 17
+	MaxOtherBytes = 32 << 20
 )
 
 // keep appends x to list while it holds fewer than KeptMessages; after

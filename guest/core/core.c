@@ -120,6 +120,12 @@ static void ct_send_complete_create(const char *op, uint64_t bytes_written, int 
 	msg_complete_create(&core_dev, op, bytes_written, success, r);
 }
 
+static void ct_send_message(const void *msg, uint32_t len)
+{
+	if (len > 0 && len <= MAX_MESSAGE_SIZE)
+		dev_request(&core_dev, REQ_MESSAGE, 0, 0, msg, len);
+}
+
 void core_main(void);
 
 void core_main(void)
@@ -147,6 +153,7 @@ void core_main(void)
 		.get_input_size = ct_get_input_size,
 		.send_output_size = ct_send_output_size,
 		.send_complete_create = ct_send_complete_create,
+		.send_message = ct_send_message,
 	};
 	if (!core_dev.table) {
 		msg_error(&core_dev, 0, "core: device table is invalid");

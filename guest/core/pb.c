@@ -63,6 +63,14 @@ void pb_string_field(struct pb_buf *b, uint32_t field, const char *s)
 	}
 }
 
+void pb_bytes_field(struct pb_buf *b, uint32_t field, const uint8_t *data, uint32_t len)
+{
+	tag(b, field, WIRE_LEN);
+	pb_varint(b, len);
+	for (uint32_t i = 0; i < len; i++)
+		put(b, data[i]);
+}
+
 void pb_message_field(struct pb_buf *b, uint32_t field, const struct pb_buf *sub)
 {
 	if (sub->overflow) {

@@ -27,6 +27,9 @@ void pb_bool_field(struct pb_buf *b, uint32_t field, int v);
  * outside printable ASCII replaced by '?', so the host always gets valid
  * UTF-8 with no control characters to print. */
 void pb_string_field(struct pb_buf *b, uint32_t field, const char *s);
+/* Writes len bytes of data as they are (a bytes field: the reader
+ * escapes them before printing). */
+void pb_bytes_field(struct pb_buf *b, uint32_t field, const uint8_t *data, uint32_t len);
 /* Writes a length-delimited field whose bytes are sub's contents. */
 void pb_message_field(struct pb_buf *b, uint32_t field, const struct pb_buf *sub);
 

@@ -3,24 +3,23 @@
 #include "endian.h"
 #include "instar/mem.h"
 
-/* Signatures of formats qemu would open that instar cannot. */
-static int other_format(const uint8_t *b, uint32_t n)
+const char *fmt_unreadable(const uint8_t *b, uint32_t n)
 {
 	static const char cloop[] = "#!/bin/sh\n#V2.0 Format\nmodprobe cloop file=$0 && mount -r -t iso9660 /dev/cloop $1\n";
 	if (probe_has(b, n, 0, "QFI\xfb", 4) && n >= 8 && get_be32(b + 4) == 1)
-		return 1; /* qcow version 1 */
+		return "the image is in qcow format (version 1), which instar cannot read";
 	if (probe_has(b, n, 0, "QED\0", 4))
-		return 1;
+		return "the image is in qed format, which instar cannot read";
 	if (n >= 0x44 && get_le32(b + 0x40) == 0xbeda107fu)
-		return 1; /* VDI */
+		return "the image is in vdi format, which instar cannot read";
 	if (probe_has(b, n, 0, "WithoutFreeSpace", 16) || probe_has(b, n, 0, "WithouFreSpacExt", 16))
-		return 1; /* Parallels */
+		return "the image is in parallels format, which instar cannot read";
 	if (probe_has(b, n, 0, "Bochs Virtual HD Image", 22))
-		return 1;
+		return "the image is in bochs format, which instar cannot read";
 	if (probe_has(b, n, 0, cloop, sizeof(cloop) - 1))
-		return 1;
+		return "the image is in cloop format, which instar cannot read";
 	if (probe_has(b, n, 0, "LUKS\xba\xbe", 6))
-		return 1;
+		return "the image is in luks format, which instar cannot read";
 	return 0;
 }
 
@@ -35,7 +34,7 @@ uint32_t fmt_detect(const struct fmt_source *src, const struct fmt_scratch *scra
 	if (n && src->read(src->ctx, 0, b, n) < 0)
 		return CREATE_ERR_BACKING_READ_FAILED;
 
-	if (other_format(b, n))
+	if (fmt_unreadable(b, n))
 		return CREATE_ERR_BACKING_FORMAT;
 	int best = 0;
 	for (uint32_t i = 0; i < fmt_driver_count(); i++) {

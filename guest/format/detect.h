@@ -40,6 +40,10 @@ static inline int probe_has(const uint8_t *b, uint32_t n, uint32_t off, const ch
  */
 uint32_t fmt_detect(const struct fmt_source *src, const struct fmt_scratch *scratch, uint32_t *format);
 
+/* Why b[0..n), a file's first bytes, is a file qemu would open that
+ * instar cannot read, naming its format; NULL when it is not one. */
+const char *fmt_unreadable(const uint8_t *b, uint32_t n);
+
 /* Parses src as format (FORMAT_*; -F given): CREATE_ERR_BACKING_FORMAT
  * for a format with no parser. */
 uint32_t fmt_parse(uint32_t format, const struct fmt_source *src, const struct fmt_scratch *scratch,

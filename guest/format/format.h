@@ -83,6 +83,9 @@ struct fmt_plan {
 	uint32_t image_name_len;
 };
 
+struct info_sink;
+struct fmt_info;
+
 /*
  * A format driver: the same entry points for every format, so that an
  * operation runs any format without naming it. An entry a format does not
@@ -106,15 +109,18 @@ struct fmt_driver {
 	 * CREATE_ERR_OK, or why not (with res->reason where qemu-img has
 	 * words for it). */
 	uint32_t (*plan)(const struct fmt_plan *p, struct plan_result *res);
-	/* The info and check operations add their entry points here. */
+	/* info reports what qemu-img info reports (see info.h); the
+	 * check operation adds its entry point here. */
+	uint32_t (*info)(const struct fmt_source *src, const struct fmt_scratch *scratch,
+			 const struct info_sink *sink, struct fmt_info *out);
 };
 
 /* FMT_DRIVER(name, NAME, min_scratch) defines name_driver for
- * FORMAT_NAME from name_probe, name_parse and name_plan. */
+ * FORMAT_NAME from name_probe, name_parse, name_plan and name_info. */
 #define FMT_DRIVER(name, upper, scratch)                                                      \
 	const struct fmt_driver name##_driver = {                                             \
 		.format = FORMAT_##upper, .min_scratch = (scratch), .probe = name##_probe, \
-		.parse = name##_parse, .plan = name##_plan,                                    \
+		.parse = name##_parse, .plan = name##_plan, .info = name##_info,              \
 	}
 
 /* The driver of format (FORMAT_*), or NULL. */

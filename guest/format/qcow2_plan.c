@@ -10,6 +10,7 @@
  *   tables  - L2 tables, the L1 table, copy-on-write zeros, the header.
  * Windows keep memory bounded: a refcount table can reach 64 MiB.
  */
+#include "info.h"
 #include "qcow2.h"
 
 #include "endian.h"

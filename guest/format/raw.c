@@ -1,6 +1,7 @@
 #include "raw.h"
 
 #include "detect.h"
+#include "info.h"
 
 uint32_t raw_parse(const struct fmt_source *src, const struct fmt_scratch *scratch,
 		   struct backing_info *out)
@@ -26,4 +27,5 @@ const struct fmt_driver raw_driver = {
 	.format = FORMAT_RAW,
 	.probe = raw_probe,
 	.parse = raw_parse,
+	.info = raw_info,
 };

@@ -27,6 +27,7 @@
 #include "instar/mem.h"
 #include "read_padded.h"
 #include "vhdx_internal.h"
+#include "info.h"
 
 #define P_ERR CREATE_ERR_BACKING_PARSE
 #define VHDX_LOG_SECTOR 4096u
@@ -390,8 +391,9 @@ static uint32_t check_bat(struct vhdx_parse_state *st)
 	return CREATE_ERR_OK;
 }
 
-uint32_t vhdx_parse(const struct fmt_source *src, const struct fmt_scratch *scratch,
-		    struct backing_info *out)
+/* vhdx_open makes every check of a read-only open into st. */
+static uint32_t vhdx_open(const struct fmt_source *src, const struct fmt_scratch *scratch,
+			  struct vhdx_parse_state *out)
 {
 	struct vhdx_parse_state st;
 	uint8_t id[8];
@@ -414,9 +416,40 @@ uint32_t vhdx_parse(const struct fmt_source *src, const struct fmt_scratch *scra
 	    (err = parse_metadata(&st)) != CREATE_ERR_OK ||
 	    (err = check_bat(&st)) != CREATE_ERR_OK)
 		return err;
+	*out = st;
+	return CREATE_ERR_OK;
+}
+
+uint32_t vhdx_parse(const struct fmt_source *src, const struct fmt_scratch *scratch,
+		    struct backing_info *out)
+{
+	struct vhdx_parse_state st;
+	uint32_t err = vhdx_open(src, scratch, &st);
+	if (err != CREATE_ERR_OK)
+		return err;
 	out->format = FORMAT_VHDX;
 	out->virtual_size = st.disk_size / VHDX_SECTOR * VHDX_SECTOR;
 	return CREATE_ERR_OK;
+}
+
+/* qemu's vhdx_get_info reports the block size as the cluster size. */
+uint32_t vhdx_info(const struct fmt_source *src, const struct fmt_scratch *scratch, const struct info_sink *sink,
+		   struct fmt_info *out)
+{
+	(void)sink;
+	struct vhdx_parse_state st;
+	uint32_t err = vhdx_open(src, scratch, &st);
+	if (err == CREATE_ERR_BACKING_READ_FAILED)
+		return INFO_ERR_READ_FAILED;
+	if (err != CREATE_ERR_OK) {
+		out->reason = "the image is not a valid vhdx image";
+		return INFO_ERR_INVALID;
+	}
+	out->format = FORMAT_VHDX;
+	out->virtual_size = st.disk_size / VHDX_SECTOR * VHDX_SECTOR;
+	out->has_cluster_size = 1;
+	out->cluster_size = st.block_size;
+	return INFO_ERR_OK;
 }
 
 int vhdx_probe(const uint8_t *b, uint32_t n)

@@ -6,6 +6,7 @@
  * it is all zeros and left a hole), both 64 KiB region tables, the 64 KiB
  * metadata table and the 40 bytes of metadata items.
  */
+#include "info.h"
 #include "vhdx.h"
 
 #include "crc32c.h"

@@ -2,6 +2,7 @@
  * The VMDK planner: checks the options as qemu-img 7.2 does, builds the
  * descriptor, and writes the subformat's files.
  */
+#include "info.h"
 #include "vmdk.h"
 
 #include "endian.h"

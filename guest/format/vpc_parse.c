@@ -22,6 +22,7 @@
 #include "instar/mem.h"
 #include "read_padded.h"
 #include "vpc_internal.h"
+#include "info.h"
 
 #define VPC_MAX_TABLE_ENTRIES 0x1FFFFFFFu
 
@@ -135,4 +136,33 @@ uint32_t vpc_parse(const struct fmt_source *src, const struct fmt_scratch *scrat
 int vpc_probe(const uint8_t *b, uint32_t n)
 {
 	return probe_has(b, n, 0, "conectix", 8) ? PROBE_MATCH : 0;
+}
+
+/* qemu's vpc_get_info: a dynamic image's block size is its cluster size;
+ * a fixed one has none. */
+uint32_t vpc_info(const struct fmt_source *src, const struct fmt_scratch *scratch, const struct info_sink *sink,
+		  struct fmt_info *out)
+{
+	(void)sink;
+	struct backing_info b = {0};
+	uint32_t err = vpc_parse(src, scratch, &b);
+	if (err == CREATE_ERR_BACKING_READ_FAILED)
+		return INFO_ERR_READ_FAILED;
+	if (err != CREATE_ERR_OK) {
+		out->reason = "the image is not a valid vpc image";
+		return INFO_ERR_INVALID;
+	}
+	uint8_t footer[VPC_FOOTER_SIZE], dyn[64];
+	if (read_padded(src, 0, footer, VPC_FOOTER_SIZE) != 0)
+		return INFO_ERR_READ_FAILED;
+	if (memcmp(footer + VPC_F_COOKIE, "conectix", 8) == 0 &&
+	    get_be32(footer + VPC_F_DISK_TYPE) != VPC_DISK_FIXED) {
+		if (read_padded(src, get_be64(footer + VPC_F_DATA_OFFSET), dyn, sizeof dyn) != 0)
+			return INFO_ERR_READ_FAILED;
+		out->has_cluster_size = 1;
+		out->cluster_size = get_be32(dyn + VPC_D_BLOCK_SIZE);
+	}
+	out->format = FORMAT_VPC;
+	out->virtual_size = b.virtual_size;
+	return INFO_ERR_OK;
 }

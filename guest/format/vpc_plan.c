@@ -6,6 +6,7 @@
  *            its first 4 KiB, which qemu's file driver writes as zeros when
  *            it creates the file (so later opens can probe alignment).
  */
+#include "info.h"
 #include "vpc.h"
 
 #include "endian.h"

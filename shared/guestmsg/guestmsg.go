@@ -513,11 +513,911 @@ func (m *OutputSizeMessage) unmarshal(b []byte) error {
 	return nil
 }
 
+// InfoResultMessage is what the info operation found in an image; it
+// travels as CompleteMessage.result. Names from the image are bytes, as
+// stored (cut at the first NUL, as qemu reads them): the host escapes
+// them when it prints them. A has_ field says whether the member after it
+// is present, as qemu-img's optional members are.
+type InfoResultMessage struct {
+	// Error code: 0 is success, others are the InfoErr* codes.
+	Error uint32
+	// The format read ("qcow2", ...): the one given, or the one probed.
+	Format             string
+	VirtualSize        uint64
+	HasClusterSize     bool
+	ClusterSize        uint64
+	HasDirtyFlag       bool
+	DirtyFlag          bool
+	Encrypted          bool
+	HasBackingFilename bool
+	BackingFilename    []byte
+	HasBackingFormat   bool
+	BackingFormat      []byte
+	// How many SnapshotMessages, BitmapMessages and ExtentMessages came
+	// before the completion, so that the host sees none was lost.
+	Snapshots uint32
+	Bitmaps   uint32
+	Extents   uint32
+	// qcow2: the header version (2 or 3) and its fields.
+	Qcow2Version         uint32
+	Qcow2CompressionType uint32
+	Qcow2LazyRefcounts   bool
+	Qcow2RefcountBits    uint32
+	Qcow2Corrupt         bool
+	Qcow2ExtendedL2      bool
+	HasQcow2DataFile     bool
+	Qcow2DataFile        []byte
+	Qcow2DataFileRaw     bool
+	// qcow2_encrypt_method is the header's crypt_method (1 aes, 2 luks).
+	Qcow2EncryptMethod uint32
+	// vmdk: the descriptor's CIDs and createType.
+	VmdkCid        uint64
+	VmdkParentCid  uint64
+	VmdkCreateType []byte
+	// Whether the image uses an external data file (its incompatible
+	// feature bit): qemu reports data-file-raw only then.
+	HasQcow2DataFileRaw bool
+}
+
+// GetError returns m.Error, or its zero value when m is nil.
+func (m *InfoResultMessage) GetError() uint32 {
+	if m == nil {
+		return 0
+	}
+	return m.Error
+}
+
+// GetFormat returns m.Format, or its zero value when m is nil.
+func (m *InfoResultMessage) GetFormat() string {
+	if m == nil {
+		return ""
+	}
+	return m.Format
+}
+
+// GetVirtualSize returns m.VirtualSize, or its zero value when m is nil.
+func (m *InfoResultMessage) GetVirtualSize() uint64 {
+	if m == nil {
+		return 0
+	}
+	return m.VirtualSize
+}
+
+// GetHasClusterSize returns m.HasClusterSize, or its zero value when m is nil.
+func (m *InfoResultMessage) GetHasClusterSize() bool {
+	if m == nil {
+		return false
+	}
+	return m.HasClusterSize
+}
+
+// GetClusterSize returns m.ClusterSize, or its zero value when m is nil.
+func (m *InfoResultMessage) GetClusterSize() uint64 {
+	if m == nil {
+		return 0
+	}
+	return m.ClusterSize
+}
+
+// GetHasDirtyFlag returns m.HasDirtyFlag, or its zero value when m is nil.
+func (m *InfoResultMessage) GetHasDirtyFlag() bool {
+	if m == nil {
+		return false
+	}
+	return m.HasDirtyFlag
+}
+
+// GetDirtyFlag returns m.DirtyFlag, or its zero value when m is nil.
+func (m *InfoResultMessage) GetDirtyFlag() bool {
+	if m == nil {
+		return false
+	}
+	return m.DirtyFlag
+}
+
+// GetEncrypted returns m.Encrypted, or its zero value when m is nil.
+func (m *InfoResultMessage) GetEncrypted() bool {
+	if m == nil {
+		return false
+	}
+	return m.Encrypted
+}
+
+// GetHasBackingFilename returns m.HasBackingFilename, or its zero value when m is nil.
+func (m *InfoResultMessage) GetHasBackingFilename() bool {
+	if m == nil {
+		return false
+	}
+	return m.HasBackingFilename
+}
+
+// GetBackingFilename returns m.BackingFilename, or its zero value when m is nil.
+func (m *InfoResultMessage) GetBackingFilename() []byte {
+	if m == nil {
+		return nil
+	}
+	return m.BackingFilename
+}
+
+// GetHasBackingFormat returns m.HasBackingFormat, or its zero value when m is nil.
+func (m *InfoResultMessage) GetHasBackingFormat() bool {
+	if m == nil {
+		return false
+	}
+	return m.HasBackingFormat
+}
+
+// GetBackingFormat returns m.BackingFormat, or its zero value when m is nil.
+func (m *InfoResultMessage) GetBackingFormat() []byte {
+	if m == nil {
+		return nil
+	}
+	return m.BackingFormat
+}
+
+// GetSnapshots returns m.Snapshots, or its zero value when m is nil.
+func (m *InfoResultMessage) GetSnapshots() uint32 {
+	if m == nil {
+		return 0
+	}
+	return m.Snapshots
+}
+
+// GetBitmaps returns m.Bitmaps, or its zero value when m is nil.
+func (m *InfoResultMessage) GetBitmaps() uint32 {
+	if m == nil {
+		return 0
+	}
+	return m.Bitmaps
+}
+
+// GetExtents returns m.Extents, or its zero value when m is nil.
+func (m *InfoResultMessage) GetExtents() uint32 {
+	if m == nil {
+		return 0
+	}
+	return m.Extents
+}
+
+// GetQcow2Version returns m.Qcow2Version, or its zero value when m is nil.
+func (m *InfoResultMessage) GetQcow2Version() uint32 {
+	if m == nil {
+		return 0
+	}
+	return m.Qcow2Version
+}
+
+// GetQcow2CompressionType returns m.Qcow2CompressionType, or its zero value when m is nil.
+func (m *InfoResultMessage) GetQcow2CompressionType() uint32 {
+	if m == nil {
+		return 0
+	}
+	return m.Qcow2CompressionType
+}
+
+// GetQcow2LazyRefcounts returns m.Qcow2LazyRefcounts, or its zero value when m is nil.
+func (m *InfoResultMessage) GetQcow2LazyRefcounts() bool {
+	if m == nil {
+		return false
+	}
+	return m.Qcow2LazyRefcounts
+}
+
+// GetQcow2RefcountBits returns m.Qcow2RefcountBits, or its zero value when m is nil.
+func (m *InfoResultMessage) GetQcow2RefcountBits() uint32 {
+	if m == nil {
+		return 0
+	}
+	return m.Qcow2RefcountBits
+}
+
+// GetQcow2Corrupt returns m.Qcow2Corrupt, or its zero value when m is nil.
+func (m *InfoResultMessage) GetQcow2Corrupt() bool {
+	if m == nil {
+		return false
+	}
+	return m.Qcow2Corrupt
+}
+
+// GetQcow2ExtendedL2 returns m.Qcow2ExtendedL2, or its zero value when m is nil.
+func (m *InfoResultMessage) GetQcow2ExtendedL2() bool {
+	if m == nil {
+		return false
+	}
+	return m.Qcow2ExtendedL2
+}
+
+// GetHasQcow2DataFile returns m.HasQcow2DataFile, or its zero value when m is nil.
+func (m *InfoResultMessage) GetHasQcow2DataFile() bool {
+	if m == nil {
+		return false
+	}
+	return m.HasQcow2DataFile
+}
+
+// GetQcow2DataFile returns m.Qcow2DataFile, or its zero value when m is nil.
+func (m *InfoResultMessage) GetQcow2DataFile() []byte {
+	if m == nil {
+		return nil
+	}
+	return m.Qcow2DataFile
+}
+
+// GetQcow2DataFileRaw returns m.Qcow2DataFileRaw, or its zero value when m is nil.
+func (m *InfoResultMessage) GetQcow2DataFileRaw() bool {
+	if m == nil {
+		return false
+	}
+	return m.Qcow2DataFileRaw
+}
+
+// GetQcow2EncryptMethod returns m.Qcow2EncryptMethod, or its zero value when m is nil.
+func (m *InfoResultMessage) GetQcow2EncryptMethod() uint32 {
+	if m == nil {
+		return 0
+	}
+	return m.Qcow2EncryptMethod
+}
+
+// GetVmdkCid returns m.VmdkCid, or its zero value when m is nil.
+func (m *InfoResultMessage) GetVmdkCid() uint64 {
+	if m == nil {
+		return 0
+	}
+	return m.VmdkCid
+}
+
+// GetVmdkParentCid returns m.VmdkParentCid, or its zero value when m is nil.
+func (m *InfoResultMessage) GetVmdkParentCid() uint64 {
+	if m == nil {
+		return 0
+	}
+	return m.VmdkParentCid
+}
+
+// GetVmdkCreateType returns m.VmdkCreateType, or its zero value when m is nil.
+func (m *InfoResultMessage) GetVmdkCreateType() []byte {
+	if m == nil {
+		return nil
+	}
+	return m.VmdkCreateType
+}
+
+// GetHasQcow2DataFileRaw returns m.HasQcow2DataFileRaw, or its zero value when m is nil.
+func (m *InfoResultMessage) GetHasQcow2DataFileRaw() bool {
+	if m == nil {
+		return false
+	}
+	return m.HasQcow2DataFileRaw
+}
+
+// Unmarshal decodes b into m, as proto.Unmarshal would.
+func (m *InfoResultMessage) Unmarshal(b []byte) error {
+	*m = InfoResultMessage{}
+	return m.unmarshal(b)
+}
+
+func (m *InfoResultMessage) unmarshal(b []byte) error {
+	for len(b) > 0 {
+		num, typ, n, err := consumeTag(b)
+		if err != nil {
+			return err
+		}
+		b = b[n:]
+		switch {
+		case num == 1 && typ == wireVarint:
+			v, n, err := consumeVarint(b)
+			if err != nil {
+				return err
+			}
+			m.Error = uint32(v)
+			b = b[n:]
+		case num == 2 && typ == wireBytes:
+			s, n, err := consumeString(b)
+			if err != nil {
+				return err
+			}
+			m.Format = s
+			b = b[n:]
+		case num == 3 && typ == wireVarint:
+			v, n, err := consumeVarint(b)
+			if err != nil {
+				return err
+			}
+			m.VirtualSize = v
+			b = b[n:]
+		case num == 4 && typ == wireVarint:
+			v, n, err := consumeVarint(b)
+			if err != nil {
+				return err
+			}
+			m.HasClusterSize = v != 0
+			b = b[n:]
+		case num == 5 && typ == wireVarint:
+			v, n, err := consumeVarint(b)
+			if err != nil {
+				return err
+			}
+			m.ClusterSize = v
+			b = b[n:]
+		case num == 6 && typ == wireVarint:
+			v, n, err := consumeVarint(b)
+			if err != nil {
+				return err
+			}
+			m.HasDirtyFlag = v != 0
+			b = b[n:]
+		case num == 7 && typ == wireVarint:
+			v, n, err := consumeVarint(b)
+			if err != nil {
+				return err
+			}
+			m.DirtyFlag = v != 0
+			b = b[n:]
+		case num == 8 && typ == wireVarint:
+			v, n, err := consumeVarint(b)
+			if err != nil {
+				return err
+			}
+			m.Encrypted = v != 0
+			b = b[n:]
+		case num == 9 && typ == wireVarint:
+			v, n, err := consumeVarint(b)
+			if err != nil {
+				return err
+			}
+			m.HasBackingFilename = v != 0
+			b = b[n:]
+		case num == 10 && typ == wireBytes:
+			v, n, err := consumeBytes(b)
+			if err != nil {
+				return err
+			}
+			m.BackingFilename = append([]byte(nil), v...)
+			b = b[n:]
+		case num == 11 && typ == wireVarint:
+			v, n, err := consumeVarint(b)
+			if err != nil {
+				return err
+			}
+			m.HasBackingFormat = v != 0
+			b = b[n:]
+		case num == 12 && typ == wireBytes:
+			v, n, err := consumeBytes(b)
+			if err != nil {
+				return err
+			}
+			m.BackingFormat = append([]byte(nil), v...)
+			b = b[n:]
+		case num == 13 && typ == wireVarint:
+			v, n, err := consumeVarint(b)
+			if err != nil {
+				return err
+			}
+			m.Snapshots = uint32(v)
+			b = b[n:]
+		case num == 14 && typ == wireVarint:
+			v, n, err := consumeVarint(b)
+			if err != nil {
+				return err
+			}
+			m.Bitmaps = uint32(v)
+			b = b[n:]
+		case num == 15 && typ == wireVarint:
+			v, n, err := consumeVarint(b)
+			if err != nil {
+				return err
+			}
+			m.Extents = uint32(v)
+			b = b[n:]
+		case num == 16 && typ == wireVarint:
+			v, n, err := consumeVarint(b)
+			if err != nil {
+				return err
+			}
+			m.Qcow2Version = uint32(v)
+			b = b[n:]
+		case num == 17 && typ == wireVarint:
+			v, n, err := consumeVarint(b)
+			if err != nil {
+				return err
+			}
+			m.Qcow2CompressionType = uint32(v)
+			b = b[n:]
+		case num == 18 && typ == wireVarint:
+			v, n, err := consumeVarint(b)
+			if err != nil {
+				return err
+			}
+			m.Qcow2LazyRefcounts = v != 0
+			b = b[n:]
+		case num == 19 && typ == wireVarint:
+			v, n, err := consumeVarint(b)
+			if err != nil {
+				return err
+			}
+			m.Qcow2RefcountBits = uint32(v)
+			b = b[n:]
+		case num == 20 && typ == wireVarint:
+			v, n, err := consumeVarint(b)
+			if err != nil {
+				return err
+			}
+			m.Qcow2Corrupt = v != 0
+			b = b[n:]
+		case num == 21 && typ == wireVarint:
+			v, n, err := consumeVarint(b)
+			if err != nil {
+				return err
+			}
+			m.Qcow2ExtendedL2 = v != 0
+			b = b[n:]
+		case num == 22 && typ == wireVarint:
+			v, n, err := consumeVarint(b)
+			if err != nil {
+				return err
+			}
+			m.HasQcow2DataFile = v != 0
+			b = b[n:]
+		case num == 23 && typ == wireBytes:
+			v, n, err := consumeBytes(b)
+			if err != nil {
+				return err
+			}
+			m.Qcow2DataFile = append([]byte(nil), v...)
+			b = b[n:]
+		case num == 24 && typ == wireVarint:
+			v, n, err := consumeVarint(b)
+			if err != nil {
+				return err
+			}
+			m.Qcow2DataFileRaw = v != 0
+			b = b[n:]
+		case num == 25 && typ == wireVarint:
+			v, n, err := consumeVarint(b)
+			if err != nil {
+				return err
+			}
+			m.Qcow2EncryptMethod = uint32(v)
+			b = b[n:]
+		case num == 26 && typ == wireVarint:
+			v, n, err := consumeVarint(b)
+			if err != nil {
+				return err
+			}
+			m.VmdkCid = v
+			b = b[n:]
+		case num == 27 && typ == wireVarint:
+			v, n, err := consumeVarint(b)
+			if err != nil {
+				return err
+			}
+			m.VmdkParentCid = v
+			b = b[n:]
+		case num == 28 && typ == wireBytes:
+			v, n, err := consumeBytes(b)
+			if err != nil {
+				return err
+			}
+			m.VmdkCreateType = append([]byte(nil), v...)
+			b = b[n:]
+		case num == 29 && typ == wireVarint:
+			v, n, err := consumeVarint(b)
+			if err != nil {
+				return err
+			}
+			m.HasQcow2DataFileRaw = v != 0
+			b = b[n:]
+		default:
+			n, err := skipField(num, typ, b, 0)
+			if err != nil {
+				return err
+			}
+			b = b[n:]
+		}
+	}
+	return nil
+}
+
+// SnapshotMessage is one internal snapshot, in table order. ID and name
+// are cut as qemu cuts them (127 and 255 bytes).
+type SnapshotMessage struct {
+	Id          []byte
+	Name        []byte
+	VmStateSize uint64
+	DateSec     uint64
+	DateNsec    uint64
+	VmClockNsec uint64
+	HasIcount   bool
+	Icount      uint64
+}
+
+// GetId returns m.Id, or its zero value when m is nil.
+func (m *SnapshotMessage) GetId() []byte {
+	if m == nil {
+		return nil
+	}
+	return m.Id
+}
+
+// GetName returns m.Name, or its zero value when m is nil.
+func (m *SnapshotMessage) GetName() []byte {
+	if m == nil {
+		return nil
+	}
+	return m.Name
+}
+
+// GetVmStateSize returns m.VmStateSize, or its zero value when m is nil.
+func (m *SnapshotMessage) GetVmStateSize() uint64 {
+	if m == nil {
+		return 0
+	}
+	return m.VmStateSize
+}
+
+// GetDateSec returns m.DateSec, or its zero value when m is nil.
+func (m *SnapshotMessage) GetDateSec() uint64 {
+	if m == nil {
+		return 0
+	}
+	return m.DateSec
+}
+
+// GetDateNsec returns m.DateNsec, or its zero value when m is nil.
+func (m *SnapshotMessage) GetDateNsec() uint64 {
+	if m == nil {
+		return 0
+	}
+	return m.DateNsec
+}
+
+// GetVmClockNsec returns m.VmClockNsec, or its zero value when m is nil.
+func (m *SnapshotMessage) GetVmClockNsec() uint64 {
+	if m == nil {
+		return 0
+	}
+	return m.VmClockNsec
+}
+
+// GetHasIcount returns m.HasIcount, or its zero value when m is nil.
+func (m *SnapshotMessage) GetHasIcount() bool {
+	if m == nil {
+		return false
+	}
+	return m.HasIcount
+}
+
+// GetIcount returns m.Icount, or its zero value when m is nil.
+func (m *SnapshotMessage) GetIcount() uint64 {
+	if m == nil {
+		return 0
+	}
+	return m.Icount
+}
+
+// Unmarshal decodes b into m, as proto.Unmarshal would.
+func (m *SnapshotMessage) Unmarshal(b []byte) error {
+	*m = SnapshotMessage{}
+	return m.unmarshal(b)
+}
+
+func (m *SnapshotMessage) unmarshal(b []byte) error {
+	for len(b) > 0 {
+		num, typ, n, err := consumeTag(b)
+		if err != nil {
+			return err
+		}
+		b = b[n:]
+		switch {
+		case num == 1 && typ == wireBytes:
+			v, n, err := consumeBytes(b)
+			if err != nil {
+				return err
+			}
+			m.Id = append([]byte(nil), v...)
+			b = b[n:]
+		case num == 2 && typ == wireBytes:
+			v, n, err := consumeBytes(b)
+			if err != nil {
+				return err
+			}
+			m.Name = append([]byte(nil), v...)
+			b = b[n:]
+		case num == 3 && typ == wireVarint:
+			v, n, err := consumeVarint(b)
+			if err != nil {
+				return err
+			}
+			m.VmStateSize = v
+			b = b[n:]
+		case num == 4 && typ == wireVarint:
+			v, n, err := consumeVarint(b)
+			if err != nil {
+				return err
+			}
+			m.DateSec = v
+			b = b[n:]
+		case num == 5 && typ == wireVarint:
+			v, n, err := consumeVarint(b)
+			if err != nil {
+				return err
+			}
+			m.DateNsec = v
+			b = b[n:]
+		case num == 6 && typ == wireVarint:
+			v, n, err := consumeVarint(b)
+			if err != nil {
+				return err
+			}
+			m.VmClockNsec = v
+			b = b[n:]
+		case num == 7 && typ == wireVarint:
+			v, n, err := consumeVarint(b)
+			if err != nil {
+				return err
+			}
+			m.HasIcount = v != 0
+			b = b[n:]
+		case num == 8 && typ == wireVarint:
+			v, n, err := consumeVarint(b)
+			if err != nil {
+				return err
+			}
+			m.Icount = v
+			b = b[n:]
+		default:
+			n, err := skipField(num, typ, b, 0)
+			if err != nil {
+				return err
+			}
+			b = b[n:]
+		}
+	}
+	return nil
+}
+
+// BitmapMessage is one persistent dirty bitmap of a qcow2.
+type BitmapMessage struct {
+	Name            []byte
+	GranularityBits uint32
+	InUse           bool
+	Auto            bool
+}
+
+// GetName returns m.Name, or its zero value when m is nil.
+func (m *BitmapMessage) GetName() []byte {
+	if m == nil {
+		return nil
+	}
+	return m.Name
+}
+
+// GetGranularityBits returns m.GranularityBits, or its zero value when m is nil.
+func (m *BitmapMessage) GetGranularityBits() uint32 {
+	if m == nil {
+		return 0
+	}
+	return m.GranularityBits
+}
+
+// GetInUse returns m.InUse, or its zero value when m is nil.
+func (m *BitmapMessage) GetInUse() bool {
+	if m == nil {
+		return false
+	}
+	return m.InUse
+}
+
+// GetAuto returns m.Auto, or its zero value when m is nil.
+func (m *BitmapMessage) GetAuto() bool {
+	if m == nil {
+		return false
+	}
+	return m.Auto
+}
+
+// Unmarshal decodes b into m, as proto.Unmarshal would.
+func (m *BitmapMessage) Unmarshal(b []byte) error {
+	*m = BitmapMessage{}
+	return m.unmarshal(b)
+}
+
+func (m *BitmapMessage) unmarshal(b []byte) error {
+	for len(b) > 0 {
+		num, typ, n, err := consumeTag(b)
+		if err != nil {
+			return err
+		}
+		b = b[n:]
+		switch {
+		case num == 1 && typ == wireBytes:
+			v, n, err := consumeBytes(b)
+			if err != nil {
+				return err
+			}
+			m.Name = append([]byte(nil), v...)
+			b = b[n:]
+		case num == 2 && typ == wireVarint:
+			v, n, err := consumeVarint(b)
+			if err != nil {
+				return err
+			}
+			m.GranularityBits = uint32(v)
+			b = b[n:]
+		case num == 3 && typ == wireVarint:
+			v, n, err := consumeVarint(b)
+			if err != nil {
+				return err
+			}
+			m.InUse = v != 0
+			b = b[n:]
+		case num == 4 && typ == wireVarint:
+			v, n, err := consumeVarint(b)
+			if err != nil {
+				return err
+			}
+			m.Auto = v != 0
+			b = b[n:]
+		default:
+			n, err := skipField(num, typ, b, 0)
+			if err != nil {
+				return err
+			}
+			b = b[n:]
+		}
+	}
+	return nil
+}
+
+// ExtentMessage is one vmdk extent. index is 0 for the image file
+// itself (a monolithic sparse vmdk's one extent), 1.. for a descriptor's
+// extent files, whose names (as stored) the host opens under its rules.
+type ExtentMessage struct {
+	Index          uint32
+	Type           []byte
+	VirtualSize    uint64
+	HasClusterSize bool
+	ClusterSize    uint64
+	Compressed     bool
+	Filename       []byte
+}
+
+// GetIndex returns m.Index, or its zero value when m is nil.
+func (m *ExtentMessage) GetIndex() uint32 {
+	if m == nil {
+		return 0
+	}
+	return m.Index
+}
+
+// GetType returns m.Type, or its zero value when m is nil.
+func (m *ExtentMessage) GetType() []byte {
+	if m == nil {
+		return nil
+	}
+	return m.Type
+}
+
+// GetVirtualSize returns m.VirtualSize, or its zero value when m is nil.
+func (m *ExtentMessage) GetVirtualSize() uint64 {
+	if m == nil {
+		return 0
+	}
+	return m.VirtualSize
+}
+
+// GetHasClusterSize returns m.HasClusterSize, or its zero value when m is nil.
+func (m *ExtentMessage) GetHasClusterSize() bool {
+	if m == nil {
+		return false
+	}
+	return m.HasClusterSize
+}
+
+// GetClusterSize returns m.ClusterSize, or its zero value when m is nil.
+func (m *ExtentMessage) GetClusterSize() uint64 {
+	if m == nil {
+		return 0
+	}
+	return m.ClusterSize
+}
+
+// GetCompressed returns m.Compressed, or its zero value when m is nil.
+func (m *ExtentMessage) GetCompressed() bool {
+	if m == nil {
+		return false
+	}
+	return m.Compressed
+}
+
+// GetFilename returns m.Filename, or its zero value when m is nil.
+func (m *ExtentMessage) GetFilename() []byte {
+	if m == nil {
+		return nil
+	}
+	return m.Filename
+}
+
+// Unmarshal decodes b into m, as proto.Unmarshal would.
+func (m *ExtentMessage) Unmarshal(b []byte) error {
+	*m = ExtentMessage{}
+	return m.unmarshal(b)
+}
+
+func (m *ExtentMessage) unmarshal(b []byte) error {
+	for len(b) > 0 {
+		num, typ, n, err := consumeTag(b)
+		if err != nil {
+			return err
+		}
+		b = b[n:]
+		switch {
+		case num == 1 && typ == wireVarint:
+			v, n, err := consumeVarint(b)
+			if err != nil {
+				return err
+			}
+			m.Index = uint32(v)
+			b = b[n:]
+		case num == 2 && typ == wireBytes:
+			v, n, err := consumeBytes(b)
+			if err != nil {
+				return err
+			}
+			m.Type = append([]byte(nil), v...)
+			b = b[n:]
+		case num == 3 && typ == wireVarint:
+			v, n, err := consumeVarint(b)
+			if err != nil {
+				return err
+			}
+			m.VirtualSize = v
+			b = b[n:]
+		case num == 4 && typ == wireVarint:
+			v, n, err := consumeVarint(b)
+			if err != nil {
+				return err
+			}
+			m.HasClusterSize = v != 0
+			b = b[n:]
+		case num == 5 && typ == wireVarint:
+			v, n, err := consumeVarint(b)
+			if err != nil {
+				return err
+			}
+			m.ClusterSize = v
+			b = b[n:]
+		case num == 6 && typ == wireVarint:
+			v, n, err := consumeVarint(b)
+			if err != nil {
+				return err
+			}
+			m.Compressed = v != 0
+			b = b[n:]
+		case num == 7 && typ == wireBytes:
+			v, n, err := consumeBytes(b)
+			if err != nil {
+				return err
+			}
+			m.Filename = append([]byte(nil), v...)
+			b = b[n:]
+		default:
+			n, err := skipField(num, typ, b, 0)
+			if err != nil {
+				return err
+			}
+			b = b[n:]
+		}
+	}
+	return nil
+}
+
 // GuestMessage is the envelope of every guest-to-host message. The VMM
 // handles progress, error, log and complete; it passes any other payload
 // on to the operation's host side.
 type GuestMessage struct {
-	// Payload is one of *ProgressMessage, *ErrorMessage, *LogMessage, *CompleteMessage, *OutputSizeMessage, or nil.
+	// Payload is one of *ProgressMessage, *ErrorMessage, *LogMessage, *CompleteMessage, *OutputSizeMessage, *SnapshotMessage, *BitmapMessage, *ExtentMessage, or nil.
 	Payload any
 }
 
@@ -563,6 +1463,33 @@ func (m *GuestMessage) GetOutputSize() *OutputSizeMessage {
 		return nil
 	}
 	p, _ := m.Payload.(*OutputSizeMessage)
+	return p
+}
+
+// GetSnapshot returns the snapshot payload, or nil.
+func (m *GuestMessage) GetSnapshot() *SnapshotMessage {
+	if m == nil {
+		return nil
+	}
+	p, _ := m.Payload.(*SnapshotMessage)
+	return p
+}
+
+// GetBitmap returns the bitmap payload, or nil.
+func (m *GuestMessage) GetBitmap() *BitmapMessage {
+	if m == nil {
+		return nil
+	}
+	p, _ := m.Payload.(*BitmapMessage)
+	return p
+}
+
+// GetExtent returns the extent payload, or nil.
+func (m *GuestMessage) GetExtent() *ExtentMessage {
+	if m == nil {
+		return nil
+	}
+	p, _ := m.Payload.(*ExtentMessage)
 	return p
 }
 
@@ -644,6 +1571,48 @@ func (m *GuestMessage) unmarshal(b []byte) error {
 			p, ok := m.Payload.(*OutputSizeMessage)
 			if !ok {
 				p = &OutputSizeMessage{}
+			}
+			if err := p.unmarshal(v); err != nil {
+				return err
+			}
+			m.Payload = p
+			b = b[n:]
+		case num == 13 && typ == wireBytes:
+			v, n, err := consumeBytes(b)
+			if err != nil {
+				return err
+			}
+			p, ok := m.Payload.(*SnapshotMessage)
+			if !ok {
+				p = &SnapshotMessage{}
+			}
+			if err := p.unmarshal(v); err != nil {
+				return err
+			}
+			m.Payload = p
+			b = b[n:]
+		case num == 14 && typ == wireBytes:
+			v, n, err := consumeBytes(b)
+			if err != nil {
+				return err
+			}
+			p, ok := m.Payload.(*BitmapMessage)
+			if !ok {
+				p = &BitmapMessage{}
+			}
+			if err := p.unmarshal(v); err != nil {
+				return err
+			}
+			m.Payload = p
+			b = b[n:]
+		case num == 15 && typ == wireBytes:
+			v, n, err := consumeBytes(b)
+			if err != nil {
+				return err
+			}
+			p, ok := m.Payload.(*ExtentMessage)
+			if !ok {
+				p = &ExtentMessage{}
 			}
 			if err := p.unmarshal(v); err != nil {
 				return err

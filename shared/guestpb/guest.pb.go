@@ -424,6 +424,554 @@ func (x *OutputSizeMessage) GetSize() uint64 {
 	return 0
 }
 
+// InfoResultMessage is what the info operation found in an image; it
+// travels as CompleteMessage.result. Names from the image are bytes, as
+// stored (cut at the first NUL, as qemu reads them): the host escapes
+// them when it prints them. A has_ field says whether the member after it
+// is present, as qemu-img's optional members are.
+type InfoResultMessage struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Error code: 0 is success, others are the InfoErr* codes.
+	Error uint32 `protobuf:"varint,1,opt,name=error,proto3" json:"error,omitempty"`
+	// The format read ("qcow2", ...): the one given, or the one probed.
+	Format             string `protobuf:"bytes,2,opt,name=format,proto3" json:"format,omitempty"`
+	VirtualSize        uint64 `protobuf:"varint,3,opt,name=virtual_size,json=virtualSize,proto3" json:"virtual_size,omitempty"`
+	HasClusterSize     bool   `protobuf:"varint,4,opt,name=has_cluster_size,json=hasClusterSize,proto3" json:"has_cluster_size,omitempty"`
+	ClusterSize        uint64 `protobuf:"varint,5,opt,name=cluster_size,json=clusterSize,proto3" json:"cluster_size,omitempty"`
+	HasDirtyFlag       bool   `protobuf:"varint,6,opt,name=has_dirty_flag,json=hasDirtyFlag,proto3" json:"has_dirty_flag,omitempty"`
+	DirtyFlag          bool   `protobuf:"varint,7,opt,name=dirty_flag,json=dirtyFlag,proto3" json:"dirty_flag,omitempty"`
+	Encrypted          bool   `protobuf:"varint,8,opt,name=encrypted,proto3" json:"encrypted,omitempty"`
+	HasBackingFilename bool   `protobuf:"varint,9,opt,name=has_backing_filename,json=hasBackingFilename,proto3" json:"has_backing_filename,omitempty"`
+	BackingFilename    []byte `protobuf:"bytes,10,opt,name=backing_filename,json=backingFilename,proto3" json:"backing_filename,omitempty"`
+	HasBackingFormat   bool   `protobuf:"varint,11,opt,name=has_backing_format,json=hasBackingFormat,proto3" json:"has_backing_format,omitempty"`
+	BackingFormat      []byte `protobuf:"bytes,12,opt,name=backing_format,json=backingFormat,proto3" json:"backing_format,omitempty"`
+	// How many SnapshotMessages, BitmapMessages and ExtentMessages came
+	// before the completion, so that the host sees none was lost.
+	Snapshots uint32 `protobuf:"varint,13,opt,name=snapshots,proto3" json:"snapshots,omitempty"`
+	Bitmaps   uint32 `protobuf:"varint,14,opt,name=bitmaps,proto3" json:"bitmaps,omitempty"`
+	Extents   uint32 `protobuf:"varint,15,opt,name=extents,proto3" json:"extents,omitempty"`
+	// qcow2: the header version (2 or 3) and its fields.
+	Qcow2Version         uint32 `protobuf:"varint,16,opt,name=qcow2_version,json=qcow2Version,proto3" json:"qcow2_version,omitempty"`
+	Qcow2CompressionType uint32 `protobuf:"varint,17,opt,name=qcow2_compression_type,json=qcow2CompressionType,proto3" json:"qcow2_compression_type,omitempty"`
+	Qcow2LazyRefcounts   bool   `protobuf:"varint,18,opt,name=qcow2_lazy_refcounts,json=qcow2LazyRefcounts,proto3" json:"qcow2_lazy_refcounts,omitempty"`
+	Qcow2RefcountBits    uint32 `protobuf:"varint,19,opt,name=qcow2_refcount_bits,json=qcow2RefcountBits,proto3" json:"qcow2_refcount_bits,omitempty"`
+	Qcow2Corrupt         bool   `protobuf:"varint,20,opt,name=qcow2_corrupt,json=qcow2Corrupt,proto3" json:"qcow2_corrupt,omitempty"`
+	Qcow2ExtendedL2      bool   `protobuf:"varint,21,opt,name=qcow2_extended_l2,json=qcow2ExtendedL2,proto3" json:"qcow2_extended_l2,omitempty"`
+	HasQcow2DataFile     bool   `protobuf:"varint,22,opt,name=has_qcow2_data_file,json=hasQcow2DataFile,proto3" json:"has_qcow2_data_file,omitempty"`
+	Qcow2DataFile        []byte `protobuf:"bytes,23,opt,name=qcow2_data_file,json=qcow2DataFile,proto3" json:"qcow2_data_file,omitempty"`
+	Qcow2DataFileRaw     bool   `protobuf:"varint,24,opt,name=qcow2_data_file_raw,json=qcow2DataFileRaw,proto3" json:"qcow2_data_file_raw,omitempty"`
+	// qcow2_encrypt_method is the header's crypt_method (1 aes, 2 luks).
+	Qcow2EncryptMethod uint32 `protobuf:"varint,25,opt,name=qcow2_encrypt_method,json=qcow2EncryptMethod,proto3" json:"qcow2_encrypt_method,omitempty"`
+	// vmdk: the descriptor's CIDs and createType.
+	VmdkCid        uint64 `protobuf:"varint,26,opt,name=vmdk_cid,json=vmdkCid,proto3" json:"vmdk_cid,omitempty"`
+	VmdkParentCid  uint64 `protobuf:"varint,27,opt,name=vmdk_parent_cid,json=vmdkParentCid,proto3" json:"vmdk_parent_cid,omitempty"`
+	VmdkCreateType []byte `protobuf:"bytes,28,opt,name=vmdk_create_type,json=vmdkCreateType,proto3" json:"vmdk_create_type,omitempty"`
+	// Whether the image uses an external data file (its incompatible
+	// feature bit): qemu reports data-file-raw only then.
+	HasQcow2DataFileRaw bool `protobuf:"varint,29,opt,name=has_qcow2_data_file_raw,json=hasQcow2DataFileRaw,proto3" json:"has_qcow2_data_file_raw,omitempty"`
+	unknownFields       protoimpl.UnknownFields
+	sizeCache           protoimpl.SizeCache
+}
+
+func (x *InfoResultMessage) Reset() {
+	*x = InfoResultMessage{}
+	mi := &file_shared_guest_proto_msgTypes[6]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *InfoResultMessage) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*InfoResultMessage) ProtoMessage() {}
+
+func (x *InfoResultMessage) ProtoReflect() protoreflect.Message {
+	mi := &file_shared_guest_proto_msgTypes[6]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use InfoResultMessage.ProtoReflect.Descriptor instead.
+func (*InfoResultMessage) Descriptor() ([]byte, []int) {
+	return file_shared_guest_proto_rawDescGZIP(), []int{6}
+}
+
+func (x *InfoResultMessage) GetError() uint32 {
+	if x != nil {
+		return x.Error
+	}
+	return 0
+}
+
+func (x *InfoResultMessage) GetFormat() string {
+	if x != nil {
+		return x.Format
+	}
+	return ""
+}
+
+func (x *InfoResultMessage) GetVirtualSize() uint64 {
+	if x != nil {
+		return x.VirtualSize
+	}
+	return 0
+}
+
+func (x *InfoResultMessage) GetHasClusterSize() bool {
+	if x != nil {
+		return x.HasClusterSize
+	}
+	return false
+}
+
+func (x *InfoResultMessage) GetClusterSize() uint64 {
+	if x != nil {
+		return x.ClusterSize
+	}
+	return 0
+}
+
+func (x *InfoResultMessage) GetHasDirtyFlag() bool {
+	if x != nil {
+		return x.HasDirtyFlag
+	}
+	return false
+}
+
+func (x *InfoResultMessage) GetDirtyFlag() bool {
+	if x != nil {
+		return x.DirtyFlag
+	}
+	return false
+}
+
+func (x *InfoResultMessage) GetEncrypted() bool {
+	if x != nil {
+		return x.Encrypted
+	}
+	return false
+}
+
+func (x *InfoResultMessage) GetHasBackingFilename() bool {
+	if x != nil {
+		return x.HasBackingFilename
+	}
+	return false
+}
+
+func (x *InfoResultMessage) GetBackingFilename() []byte {
+	if x != nil {
+		return x.BackingFilename
+	}
+	return nil
+}
+
+func (x *InfoResultMessage) GetHasBackingFormat() bool {
+	if x != nil {
+		return x.HasBackingFormat
+	}
+	return false
+}
+
+func (x *InfoResultMessage) GetBackingFormat() []byte {
+	if x != nil {
+		return x.BackingFormat
+	}
+	return nil
+}
+
+func (x *InfoResultMessage) GetSnapshots() uint32 {
+	if x != nil {
+		return x.Snapshots
+	}
+	return 0
+}
+
+func (x *InfoResultMessage) GetBitmaps() uint32 {
+	if x != nil {
+		return x.Bitmaps
+	}
+	return 0
+}
+
+func (x *InfoResultMessage) GetExtents() uint32 {
+	if x != nil {
+		return x.Extents
+	}
+	return 0
+}
+
+func (x *InfoResultMessage) GetQcow2Version() uint32 {
+	if x != nil {
+		return x.Qcow2Version
+	}
+	return 0
+}
+
+func (x *InfoResultMessage) GetQcow2CompressionType() uint32 {
+	if x != nil {
+		return x.Qcow2CompressionType
+	}
+	return 0
+}
+
+func (x *InfoResultMessage) GetQcow2LazyRefcounts() bool {
+	if x != nil {
+		return x.Qcow2LazyRefcounts
+	}
+	return false
+}
+
+func (x *InfoResultMessage) GetQcow2RefcountBits() uint32 {
+	if x != nil {
+		return x.Qcow2RefcountBits
+	}
+	return 0
+}
+
+func (x *InfoResultMessage) GetQcow2Corrupt() bool {
+	if x != nil {
+		return x.Qcow2Corrupt
+	}
+	return false
+}
+
+func (x *InfoResultMessage) GetQcow2ExtendedL2() bool {
+	if x != nil {
+		return x.Qcow2ExtendedL2
+	}
+	return false
+}
+
+func (x *InfoResultMessage) GetHasQcow2DataFile() bool {
+	if x != nil {
+		return x.HasQcow2DataFile
+	}
+	return false
+}
+
+func (x *InfoResultMessage) GetQcow2DataFile() []byte {
+	if x != nil {
+		return x.Qcow2DataFile
+	}
+	return nil
+}
+
+func (x *InfoResultMessage) GetQcow2DataFileRaw() bool {
+	if x != nil {
+		return x.Qcow2DataFileRaw
+	}
+	return false
+}
+
+func (x *InfoResultMessage) GetQcow2EncryptMethod() uint32 {
+	if x != nil {
+		return x.Qcow2EncryptMethod
+	}
+	return 0
+}
+
+func (x *InfoResultMessage) GetVmdkCid() uint64 {
+	if x != nil {
+		return x.VmdkCid
+	}
+	return 0
+}
+
+func (x *InfoResultMessage) GetVmdkParentCid() uint64 {
+	if x != nil {
+		return x.VmdkParentCid
+	}
+	return 0
+}
+
+func (x *InfoResultMessage) GetVmdkCreateType() []byte {
+	if x != nil {
+		return x.VmdkCreateType
+	}
+	return nil
+}
+
+func (x *InfoResultMessage) GetHasQcow2DataFileRaw() bool {
+	if x != nil {
+		return x.HasQcow2DataFileRaw
+	}
+	return false
+}
+
+// SnapshotMessage is one internal snapshot, in table order. ID and name
+// are cut as qemu cuts them (127 and 255 bytes).
+type SnapshotMessage struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Id            []byte                 `protobuf:"bytes,1,opt,name=id,proto3" json:"id,omitempty"`
+	Name          []byte                 `protobuf:"bytes,2,opt,name=name,proto3" json:"name,omitempty"`
+	VmStateSize   uint64                 `protobuf:"varint,3,opt,name=vm_state_size,json=vmStateSize,proto3" json:"vm_state_size,omitempty"`
+	DateSec       uint64                 `protobuf:"varint,4,opt,name=date_sec,json=dateSec,proto3" json:"date_sec,omitempty"`
+	DateNsec      uint64                 `protobuf:"varint,5,opt,name=date_nsec,json=dateNsec,proto3" json:"date_nsec,omitempty"`
+	VmClockNsec   uint64                 `protobuf:"varint,6,opt,name=vm_clock_nsec,json=vmClockNsec,proto3" json:"vm_clock_nsec,omitempty"`
+	HasIcount     bool                   `protobuf:"varint,7,opt,name=has_icount,json=hasIcount,proto3" json:"has_icount,omitempty"`
+	Icount        uint64                 `protobuf:"varint,8,opt,name=icount,proto3" json:"icount,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *SnapshotMessage) Reset() {
+	*x = SnapshotMessage{}
+	mi := &file_shared_guest_proto_msgTypes[7]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *SnapshotMessage) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*SnapshotMessage) ProtoMessage() {}
+
+func (x *SnapshotMessage) ProtoReflect() protoreflect.Message {
+	mi := &file_shared_guest_proto_msgTypes[7]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use SnapshotMessage.ProtoReflect.Descriptor instead.
+func (*SnapshotMessage) Descriptor() ([]byte, []int) {
+	return file_shared_guest_proto_rawDescGZIP(), []int{7}
+}
+
+func (x *SnapshotMessage) GetId() []byte {
+	if x != nil {
+		return x.Id
+	}
+	return nil
+}
+
+func (x *SnapshotMessage) GetName() []byte {
+	if x != nil {
+		return x.Name
+	}
+	return nil
+}
+
+func (x *SnapshotMessage) GetVmStateSize() uint64 {
+	if x != nil {
+		return x.VmStateSize
+	}
+	return 0
+}
+
+func (x *SnapshotMessage) GetDateSec() uint64 {
+	if x != nil {
+		return x.DateSec
+	}
+	return 0
+}
+
+func (x *SnapshotMessage) GetDateNsec() uint64 {
+	if x != nil {
+		return x.DateNsec
+	}
+	return 0
+}
+
+func (x *SnapshotMessage) GetVmClockNsec() uint64 {
+	if x != nil {
+		return x.VmClockNsec
+	}
+	return 0
+}
+
+func (x *SnapshotMessage) GetHasIcount() bool {
+	if x != nil {
+		return x.HasIcount
+	}
+	return false
+}
+
+func (x *SnapshotMessage) GetIcount() uint64 {
+	if x != nil {
+		return x.Icount
+	}
+	return 0
+}
+
+// BitmapMessage is one persistent dirty bitmap of a qcow2.
+type BitmapMessage struct {
+	state           protoimpl.MessageState `protogen:"open.v1"`
+	Name            []byte                 `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
+	GranularityBits uint32                 `protobuf:"varint,2,opt,name=granularity_bits,json=granularityBits,proto3" json:"granularity_bits,omitempty"`
+	InUse           bool                   `protobuf:"varint,3,opt,name=in_use,json=inUse,proto3" json:"in_use,omitempty"`
+	Auto            bool                   `protobuf:"varint,4,opt,name=auto,proto3" json:"auto,omitempty"`
+	unknownFields   protoimpl.UnknownFields
+	sizeCache       protoimpl.SizeCache
+}
+
+func (x *BitmapMessage) Reset() {
+	*x = BitmapMessage{}
+	mi := &file_shared_guest_proto_msgTypes[8]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *BitmapMessage) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*BitmapMessage) ProtoMessage() {}
+
+func (x *BitmapMessage) ProtoReflect() protoreflect.Message {
+	mi := &file_shared_guest_proto_msgTypes[8]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use BitmapMessage.ProtoReflect.Descriptor instead.
+func (*BitmapMessage) Descriptor() ([]byte, []int) {
+	return file_shared_guest_proto_rawDescGZIP(), []int{8}
+}
+
+func (x *BitmapMessage) GetName() []byte {
+	if x != nil {
+		return x.Name
+	}
+	return nil
+}
+
+func (x *BitmapMessage) GetGranularityBits() uint32 {
+	if x != nil {
+		return x.GranularityBits
+	}
+	return 0
+}
+
+func (x *BitmapMessage) GetInUse() bool {
+	if x != nil {
+		return x.InUse
+	}
+	return false
+}
+
+func (x *BitmapMessage) GetAuto() bool {
+	if x != nil {
+		return x.Auto
+	}
+	return false
+}
+
+// ExtentMessage is one vmdk extent. index is 0 for the image file
+// itself (a monolithic sparse vmdk's one extent), 1.. for a descriptor's
+// extent files, whose names (as stored) the host opens under its rules.
+type ExtentMessage struct {
+	state          protoimpl.MessageState `protogen:"open.v1"`
+	Index          uint32                 `protobuf:"varint,1,opt,name=index,proto3" json:"index,omitempty"`
+	Type           []byte                 `protobuf:"bytes,2,opt,name=type,proto3" json:"type,omitempty"`
+	VirtualSize    uint64                 `protobuf:"varint,3,opt,name=virtual_size,json=virtualSize,proto3" json:"virtual_size,omitempty"`
+	HasClusterSize bool                   `protobuf:"varint,4,opt,name=has_cluster_size,json=hasClusterSize,proto3" json:"has_cluster_size,omitempty"`
+	ClusterSize    uint64                 `protobuf:"varint,5,opt,name=cluster_size,json=clusterSize,proto3" json:"cluster_size,omitempty"`
+	Compressed     bool                   `protobuf:"varint,6,opt,name=compressed,proto3" json:"compressed,omitempty"`
+	Filename       []byte                 `protobuf:"bytes,7,opt,name=filename,proto3" json:"filename,omitempty"`
+	unknownFields  protoimpl.UnknownFields
+	sizeCache      protoimpl.SizeCache
+}
+
+func (x *ExtentMessage) Reset() {
+	*x = ExtentMessage{}
+	mi := &file_shared_guest_proto_msgTypes[9]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ExtentMessage) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ExtentMessage) ProtoMessage() {}
+
+func (x *ExtentMessage) ProtoReflect() protoreflect.Message {
+	mi := &file_shared_guest_proto_msgTypes[9]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ExtentMessage.ProtoReflect.Descriptor instead.
+func (*ExtentMessage) Descriptor() ([]byte, []int) {
+	return file_shared_guest_proto_rawDescGZIP(), []int{9}
+}
+
+func (x *ExtentMessage) GetIndex() uint32 {
+	if x != nil {
+		return x.Index
+	}
+	return 0
+}
+
+func (x *ExtentMessage) GetType() []byte {
+	if x != nil {
+		return x.Type
+	}
+	return nil
+}
+
+func (x *ExtentMessage) GetVirtualSize() uint64 {
+	if x != nil {
+		return x.VirtualSize
+	}
+	return 0
+}
+
+func (x *ExtentMessage) GetHasClusterSize() bool {
+	if x != nil {
+		return x.HasClusterSize
+	}
+	return false
+}
+
+func (x *ExtentMessage) GetClusterSize() uint64 {
+	if x != nil {
+		return x.ClusterSize
+	}
+	return 0
+}
+
+func (x *ExtentMessage) GetCompressed() bool {
+	if x != nil {
+		return x.Compressed
+	}
+	return false
+}
+
+func (x *ExtentMessage) GetFilename() []byte {
+	if x != nil {
+		return x.Filename
+	}
+	return nil
+}
+
 // GuestMessage is the envelope of every guest-to-host message. The VMM
 // handles progress, error, log and complete; it passes any other payload
 // on to the operation's host side.
@@ -436,6 +984,9 @@ type GuestMessage struct {
 	//	*GuestMessage_Log
 	//	*GuestMessage_Complete
 	//	*GuestMessage_OutputSize
+	//	*GuestMessage_Snapshot
+	//	*GuestMessage_Bitmap
+	//	*GuestMessage_Extent
 	Payload       isGuestMessage_Payload `protobuf_oneof:"payload"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
@@ -443,7 +994,7 @@ type GuestMessage struct {
 
 func (x *GuestMessage) Reset() {
 	*x = GuestMessage{}
-	mi := &file_shared_guest_proto_msgTypes[6]
+	mi := &file_shared_guest_proto_msgTypes[10]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -455,7 +1006,7 @@ func (x *GuestMessage) String() string {
 func (*GuestMessage) ProtoMessage() {}
 
 func (x *GuestMessage) ProtoReflect() protoreflect.Message {
-	mi := &file_shared_guest_proto_msgTypes[6]
+	mi := &file_shared_guest_proto_msgTypes[10]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -468,7 +1019,7 @@ func (x *GuestMessage) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GuestMessage.ProtoReflect.Descriptor instead.
 func (*GuestMessage) Descriptor() ([]byte, []int) {
-	return file_shared_guest_proto_rawDescGZIP(), []int{6}
+	return file_shared_guest_proto_rawDescGZIP(), []int{10}
 }
 
 func (x *GuestMessage) GetPayload() isGuestMessage_Payload {
@@ -523,6 +1074,33 @@ func (x *GuestMessage) GetOutputSize() *OutputSizeMessage {
 	return nil
 }
 
+func (x *GuestMessage) GetSnapshot() *SnapshotMessage {
+	if x != nil {
+		if x, ok := x.Payload.(*GuestMessage_Snapshot); ok {
+			return x.Snapshot
+		}
+	}
+	return nil
+}
+
+func (x *GuestMessage) GetBitmap() *BitmapMessage {
+	if x != nil {
+		if x, ok := x.Payload.(*GuestMessage_Bitmap); ok {
+			return x.Bitmap
+		}
+	}
+	return nil
+}
+
+func (x *GuestMessage) GetExtent() *ExtentMessage {
+	if x != nil {
+		if x, ok := x.Payload.(*GuestMessage_Extent); ok {
+			return x.Extent
+		}
+	}
+	return nil
+}
+
 type isGuestMessage_Payload interface {
 	isGuestMessage_Payload()
 }
@@ -547,6 +1125,18 @@ type GuestMessage_OutputSize struct {
 	OutputSize *OutputSizeMessage `protobuf:"bytes,12,opt,name=output_size,json=outputSize,proto3,oneof"`
 }
 
+type GuestMessage_Snapshot struct {
+	Snapshot *SnapshotMessage `protobuf:"bytes,13,opt,name=snapshot,proto3,oneof"`
+}
+
+type GuestMessage_Bitmap struct {
+	Bitmap *BitmapMessage `protobuf:"bytes,14,opt,name=bitmap,proto3,oneof"`
+}
+
+type GuestMessage_Extent struct {
+	Extent *ExtentMessage `protobuf:"bytes,15,opt,name=extent,proto3,oneof"`
+}
+
 func (*GuestMessage_Progress) isGuestMessage_Payload() {}
 
 func (*GuestMessage_Error) isGuestMessage_Payload() {}
@@ -556,6 +1146,12 @@ func (*GuestMessage_Log) isGuestMessage_Payload() {}
 func (*GuestMessage_Complete) isGuestMessage_Payload() {}
 
 func (*GuestMessage_OutputSize) isGuestMessage_Payload() {}
+
+func (*GuestMessage_Snapshot) isGuestMessage_Payload() {}
+
+func (*GuestMessage_Bitmap) isGuestMessage_Payload() {}
+
+func (*GuestMessage_Extent) isGuestMessage_Payload() {}
 
 var File_shared_guest_proto protoreflect.FileDescriptor
 
@@ -588,14 +1184,74 @@ const file_shared_guest_proto_rawDesc = "" +
 	"\fprealloc_end\x18\t \x01(\x04R\vpreallocEnd\"?\n" +
 	"\x11OutputSizeMessage\x12\x16\n" +
 	"\x06output\x18\x01 \x01(\rR\x06output\x12\x12\n" +
-	"\x04size\x18\x02 \x01(\x04R\x04size\"\xbf\x02\n" +
+	"\x04size\x18\x02 \x01(\x04R\x04size\"\x81\t\n" +
+	"\x11InfoResultMessage\x12\x14\n" +
+	"\x05error\x18\x01 \x01(\rR\x05error\x12\x16\n" +
+	"\x06format\x18\x02 \x01(\tR\x06format\x12!\n" +
+	"\fvirtual_size\x18\x03 \x01(\x04R\vvirtualSize\x12(\n" +
+	"\x10has_cluster_size\x18\x04 \x01(\bR\x0ehasClusterSize\x12!\n" +
+	"\fcluster_size\x18\x05 \x01(\x04R\vclusterSize\x12$\n" +
+	"\x0ehas_dirty_flag\x18\x06 \x01(\bR\fhasDirtyFlag\x12\x1d\n" +
+	"\n" +
+	"dirty_flag\x18\a \x01(\bR\tdirtyFlag\x12\x1c\n" +
+	"\tencrypted\x18\b \x01(\bR\tencrypted\x120\n" +
+	"\x14has_backing_filename\x18\t \x01(\bR\x12hasBackingFilename\x12)\n" +
+	"\x10backing_filename\x18\n" +
+	" \x01(\fR\x0fbackingFilename\x12,\n" +
+	"\x12has_backing_format\x18\v \x01(\bR\x10hasBackingFormat\x12%\n" +
+	"\x0ebacking_format\x18\f \x01(\fR\rbackingFormat\x12\x1c\n" +
+	"\tsnapshots\x18\r \x01(\rR\tsnapshots\x12\x18\n" +
+	"\abitmaps\x18\x0e \x01(\rR\abitmaps\x12\x18\n" +
+	"\aextents\x18\x0f \x01(\rR\aextents\x12#\n" +
+	"\rqcow2_version\x18\x10 \x01(\rR\fqcow2Version\x124\n" +
+	"\x16qcow2_compression_type\x18\x11 \x01(\rR\x14qcow2CompressionType\x120\n" +
+	"\x14qcow2_lazy_refcounts\x18\x12 \x01(\bR\x12qcow2LazyRefcounts\x12.\n" +
+	"\x13qcow2_refcount_bits\x18\x13 \x01(\rR\x11qcow2RefcountBits\x12#\n" +
+	"\rqcow2_corrupt\x18\x14 \x01(\bR\fqcow2Corrupt\x12*\n" +
+	"\x11qcow2_extended_l2\x18\x15 \x01(\bR\x0fqcow2ExtendedL2\x12-\n" +
+	"\x13has_qcow2_data_file\x18\x16 \x01(\bR\x10hasQcow2DataFile\x12&\n" +
+	"\x0fqcow2_data_file\x18\x17 \x01(\fR\rqcow2DataFile\x12-\n" +
+	"\x13qcow2_data_file_raw\x18\x18 \x01(\bR\x10qcow2DataFileRaw\x120\n" +
+	"\x14qcow2_encrypt_method\x18\x19 \x01(\rR\x12qcow2EncryptMethod\x12\x19\n" +
+	"\bvmdk_cid\x18\x1a \x01(\x04R\avmdkCid\x12&\n" +
+	"\x0fvmdk_parent_cid\x18\x1b \x01(\x04R\rvmdkParentCid\x12(\n" +
+	"\x10vmdk_create_type\x18\x1c \x01(\fR\x0evmdkCreateType\x124\n" +
+	"\x17has_qcow2_data_file_raw\x18\x1d \x01(\bR\x13hasQcow2DataFileRaw\"\xec\x01\n" +
+	"\x0fSnapshotMessage\x12\x0e\n" +
+	"\x02id\x18\x01 \x01(\fR\x02id\x12\x12\n" +
+	"\x04name\x18\x02 \x01(\fR\x04name\x12\"\n" +
+	"\rvm_state_size\x18\x03 \x01(\x04R\vvmStateSize\x12\x19\n" +
+	"\bdate_sec\x18\x04 \x01(\x04R\adateSec\x12\x1b\n" +
+	"\tdate_nsec\x18\x05 \x01(\x04R\bdateNsec\x12\"\n" +
+	"\rvm_clock_nsec\x18\x06 \x01(\x04R\vvmClockNsec\x12\x1d\n" +
+	"\n" +
+	"has_icount\x18\a \x01(\bR\thasIcount\x12\x16\n" +
+	"\x06icount\x18\b \x01(\x04R\x06icount\"y\n" +
+	"\rBitmapMessage\x12\x12\n" +
+	"\x04name\x18\x01 \x01(\fR\x04name\x12)\n" +
+	"\x10granularity_bits\x18\x02 \x01(\rR\x0fgranularityBits\x12\x15\n" +
+	"\x06in_use\x18\x03 \x01(\bR\x05inUse\x12\x12\n" +
+	"\x04auto\x18\x04 \x01(\bR\x04auto\"\xe5\x01\n" +
+	"\rExtentMessage\x12\x14\n" +
+	"\x05index\x18\x01 \x01(\rR\x05index\x12\x12\n" +
+	"\x04type\x18\x02 \x01(\fR\x04type\x12!\n" +
+	"\fvirtual_size\x18\x03 \x01(\x04R\vvirtualSize\x12(\n" +
+	"\x10has_cluster_size\x18\x04 \x01(\bR\x0ehasClusterSize\x12!\n" +
+	"\fcluster_size\x18\x05 \x01(\x04R\vclusterSize\x12\x1e\n" +
+	"\n" +
+	"compressed\x18\x06 \x01(\bR\n" +
+	"compressed\x12\x1a\n" +
+	"\bfilename\x18\a \x01(\fR\bfilename\"\xea\x03\n" +
 	"\fGuestMessage\x12;\n" +
 	"\bprogress\x18\x01 \x01(\v2\x1d.instar.guest.ProgressMessageH\x00R\bprogress\x122\n" +
 	"\x05error\x18\x02 \x01(\v2\x1a.instar.guest.ErrorMessageH\x00R\x05error\x12,\n" +
 	"\x03log\x18\x03 \x01(\v2\x18.instar.guest.LogMessageH\x00R\x03log\x12;\n" +
 	"\bcomplete\x18\x04 \x01(\v2\x1d.instar.guest.CompleteMessageH\x00R\bcomplete\x12B\n" +
 	"\voutput_size\x18\f \x01(\v2\x1f.instar.guest.OutputSizeMessageH\x00R\n" +
-	"outputSizeB\t\n" +
+	"outputSize\x12;\n" +
+	"\bsnapshot\x18\r \x01(\v2\x1d.instar.guest.SnapshotMessageH\x00R\bsnapshot\x125\n" +
+	"\x06bitmap\x18\x0e \x01(\v2\x1b.instar.guest.BitmapMessageH\x00R\x06bitmap\x125\n" +
+	"\x06extent\x18\x0f \x01(\v2\x1b.instar.guest.ExtentMessageH\x00R\x06extentB\t\n" +
 	"\apayloadJ\x04\b\v\x10\fB\x17Z\x15instar/shared/guestpbb\x06proto3"
 
 var (
@@ -610,7 +1266,7 @@ func file_shared_guest_proto_rawDescGZIP() []byte {
 	return file_shared_guest_proto_rawDescData
 }
 
-var file_shared_guest_proto_msgTypes = make([]protoimpl.MessageInfo, 7)
+var file_shared_guest_proto_msgTypes = make([]protoimpl.MessageInfo, 11)
 var file_shared_guest_proto_goTypes = []any{
 	(*ProgressMessage)(nil),     // 0: instar.guest.ProgressMessage
 	(*ErrorMessage)(nil),        // 1: instar.guest.ErrorMessage
@@ -618,7 +1274,11 @@ var file_shared_guest_proto_goTypes = []any{
 	(*CompleteMessage)(nil),     // 3: instar.guest.CompleteMessage
 	(*CreateResultMessage)(nil), // 4: instar.guest.CreateResultMessage
 	(*OutputSizeMessage)(nil),   // 5: instar.guest.OutputSizeMessage
-	(*GuestMessage)(nil),        // 6: instar.guest.GuestMessage
+	(*InfoResultMessage)(nil),   // 6: instar.guest.InfoResultMessage
+	(*SnapshotMessage)(nil),     // 7: instar.guest.SnapshotMessage
+	(*BitmapMessage)(nil),       // 8: instar.guest.BitmapMessage
+	(*ExtentMessage)(nil),       // 9: instar.guest.ExtentMessage
+	(*GuestMessage)(nil),        // 10: instar.guest.GuestMessage
 }
 var file_shared_guest_proto_depIdxs = []int32{
 	0, // 0: instar.guest.GuestMessage.progress:type_name -> instar.guest.ProgressMessage
@@ -626,11 +1286,14 @@ var file_shared_guest_proto_depIdxs = []int32{
 	2, // 2: instar.guest.GuestMessage.log:type_name -> instar.guest.LogMessage
 	3, // 3: instar.guest.GuestMessage.complete:type_name -> instar.guest.CompleteMessage
 	5, // 4: instar.guest.GuestMessage.output_size:type_name -> instar.guest.OutputSizeMessage
-	5, // [5:5] is the sub-list for method output_type
-	5, // [5:5] is the sub-list for method input_type
-	5, // [5:5] is the sub-list for extension type_name
-	5, // [5:5] is the sub-list for extension extendee
-	0, // [0:5] is the sub-list for field type_name
+	7, // 5: instar.guest.GuestMessage.snapshot:type_name -> instar.guest.SnapshotMessage
+	8, // 6: instar.guest.GuestMessage.bitmap:type_name -> instar.guest.BitmapMessage
+	9, // 7: instar.guest.GuestMessage.extent:type_name -> instar.guest.ExtentMessage
+	8, // [8:8] is the sub-list for method output_type
+	8, // [8:8] is the sub-list for method input_type
+	8, // [8:8] is the sub-list for extension type_name
+	8, // [8:8] is the sub-list for extension extendee
+	0, // [0:8] is the sub-list for field type_name
 }
 
 func init() { file_shared_guest_proto_init() }
@@ -638,12 +1301,15 @@ func file_shared_guest_proto_init() {
 	if File_shared_guest_proto != nil {
 		return
 	}
-	file_shared_guest_proto_msgTypes[6].OneofWrappers = []any{
+	file_shared_guest_proto_msgTypes[10].OneofWrappers = []any{
 		(*GuestMessage_Progress)(nil),
 		(*GuestMessage_Error)(nil),
 		(*GuestMessage_Log)(nil),
 		(*GuestMessage_Complete)(nil),
 		(*GuestMessage_OutputSize)(nil),
+		(*GuestMessage_Snapshot)(nil),
+		(*GuestMessage_Bitmap)(nil),
+		(*GuestMessage_Extent)(nil),
 	}
 	type x struct{}
 	out := protoimpl.TypeBuilder{
@@ -651,7 +1317,7 @@ func file_shared_guest_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_shared_guest_proto_rawDesc), len(file_shared_guest_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   7,
+			NumMessages:   11,
 			NumExtensions: 0,
 			NumServices:   0,
 		},

@@ -29,6 +29,7 @@ var goStructs = map[string]reflect.Type{
 	"device_table":  reflect.TypeOf(shared.DeviceTable{}),
 	"create_config": reflect.TypeOf(shared.CreateConfig{}),
 	"create_result": reflect.TypeOf(shared.CreateResult{}),
+	"info_config":   reflect.TypeOf(shared.InfoConfig{}),
 }
 
 func TestHeaderIsUpToDate(t *testing.T) {

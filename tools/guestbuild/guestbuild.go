@@ -54,6 +54,7 @@ var Binaries = []Binary{
 	{Name: "core", Kind: Core, Sources: []string{"core/entry/entry.S", "core/core.c", "core/dev.c", "core/msg.c", "core/msgenc.c", "core/pb.c"}},
 	{Name: "selftest", Kind: Operation, Sources: []string{"ops/selftest/selftest.c"}},
 	{Name: "create", Kind: Operation, Sources: []string{"ops/create/create.c"}, WithFormat: true},
+	{Name: "info", Kind: Operation, Sources: []string{"ops/info/info.c", "ops/info/enc/infoenc.c", "core/pb.c"}, WithFormat: true},
 }
 
 // hostile lists the misbehaving guests the VMM tests use: each is an
@@ -106,7 +107,8 @@ func Build(guestDir, outDir string, b Binary) (*Result, error) {
 	lim := b.Kind.Limits()
 	elfPath := filepath.Join(outDir, b.Name+".elf")
 	args := append([]string{}, CFlags...)
-	args = append(args, "-I", filepath.Join(guestDir, "include"), "-I", filepath.Join(guestDir, "format"))
+	args = append(args, "-I", filepath.Join(guestDir, "include"), "-I", filepath.Join(guestDir, "format"),
+		"-I", filepath.Join(guestDir, "core"))
 	args = append(args, LDFlags...)
 	args = append(args,
 		"-Wl,-T,"+filepath.Join(guestDir, "guest.ld"),

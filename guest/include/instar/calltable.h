@@ -9,7 +9,7 @@
 
 #include "instar/shared.h"
 
-#define CALL_TABLE_VERSION 3
+#define CALL_TABLE_VERSION 4
 
 struct call_table {
 	uint32_t magic; /* CALL_TABLE_MAGIC once core has filled it */
@@ -43,6 +43,11 @@ struct call_table {
 	 * one message, and so one exit, for both. */
 	void (*send_complete_create)(const char *op, uint64_t bytes_written, int success,
 				     const struct create_result *result);
+
+	/* Sends len bytes, one GuestMessage the operation encoded itself
+	 * (with core's encoder, pb.c): an operation's own messages and its
+	 * completion. */
+	void (*send_message)(const void *msg, uint32_t len);
 };
 
 /* The operation's entry point, linked first at OPERATION_LOAD_ADDR. */

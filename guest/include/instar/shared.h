@@ -86,6 +86,15 @@
 #define CREATE_ERR_BACKING_FORMAT 10
 /* CreateResultMagic marks a CreateResult ("CRES"). */
 #define CREATE_RESULT_MAGIC 0x43524553
+/* InfoConfigMagic marks a valid InfoConfig ("INFO"). */
+#define INFO_CONFIG_MAGIC 0x4F464E49
+#define INFO_ERR_OK 0
+#define INFO_ERR_READ_FAILED 1
+#define INFO_ERR_INVALID 2
+#define INFO_ERR_UNKNOWN_FMT 3
+#define INFO_ERR_UNSUPPORTED 4
+#define INFO_ERR_BAD_CONFIG 5
+#define INFO_ERR_TOO_BIG 6
 /*
  * VMMPrivateBase is the start of the VMM's private region (page
  * tables, GDT). Guest code never touches it; the kvm accelerator leaves
@@ -278,6 +287,22 @@ _Static_assert(offsetof(struct create_result, backing_format) == 40, "create_res
 _Static_assert(offsetof(struct create_result, reserved) == 44, "create_result.reserved offset");
 _Static_assert(offsetof(struct create_result, prealloc_start) == 48, "create_result.prealloc_start offset");
 _Static_assert(offsetof(struct create_result, prealloc_end) == 56, "create_result.prealloc_end offset");
+
+/*
+ * InfoConfig is the info operation's input, written by the host at
+ * OperationConfigAddr. The image is input device 0, read-only.
+ */
+struct info_config {
+	uint32_t magic;
+	uint32_t format;
+	uint32_t flags;
+	uint32_t reserved;
+};
+_Static_assert(sizeof(struct info_config) == 16, "struct info_config size");
+_Static_assert(offsetof(struct info_config, magic) == 0, "info_config.magic offset");
+_Static_assert(offsetof(struct info_config, format) == 4, "info_config.format offset");
+_Static_assert(offsetof(struct info_config, flags) == 8, "info_config.flags offset");
+_Static_assert(offsetof(struct info_config, reserved) == 12, "info_config.reserved offset");
 
 /*
  * Request is the descriptor of one device request or message, in guest
