@@ -120,6 +120,11 @@ static void ct_send_complete_create(const char *op, uint64_t bytes_written, int 
 	msg_complete_create(&core_dev, op, bytes_written, success, r);
 }
 
+static int32_t ct_write_output_batch(struct request *entries, uint32_t count)
+{
+	return dev_request(&core_dev, REQ_BATCH, 0, 0, entries, count);
+}
+
 void core_main(void);
 
 void core_main(void)
@@ -147,6 +152,7 @@ void core_main(void)
 		.get_input_size = ct_get_input_size,
 		.send_output_size = ct_send_output_size,
 		.send_complete_create = ct_send_complete_create,
+		.write_output_batch = ct_write_output_batch,
 	};
 	if (!core_dev.table) {
 		msg_error(&core_dev, 0, "core: device table is invalid");

@@ -9,7 +9,7 @@
 
 #include "instar/shared.h"
 
-#define CALL_TABLE_VERSION 3
+#define CALL_TABLE_VERSION 4
 
 struct call_table {
 	uint32_t magic; /* CALL_TABLE_MAGIC once core has filled it */
@@ -43,6 +43,12 @@ struct call_table {
 	 * one message, and so one exit, for both. */
 	void (*send_complete_create)(const char *op, uint64_t bytes_written, int success,
 				     const struct create_result *result);
+
+	/* The count write requests at entries (1..MAX_BATCH, MAX_BATCH_BYTES
+	 * in all) in one exit, in order: 0, or the first refused entry's
+	 * status (then none was made; see REQ_BATCH). The host writes each
+	 * entry's status. */
+	int32_t (*write_output_batch)(struct request *entries, uint32_t count);
 };
 
 /* The operation's entry point, linked first at OPERATION_LOAD_ADDR. */
