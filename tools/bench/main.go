@@ -199,6 +199,7 @@ func main() {
 	}
 	if missed > 0 {
 		fmt.Printf("bench: %d targets were missed\n", missed)
+		os.RemoveAll(dir) // os.Exit runs no deferred call
 		os.Exit(1)
 	}
 	fmt.Println("bench: every target was met")
