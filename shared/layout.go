@@ -119,6 +119,23 @@ const (
 	ReqWrite = 2
 	// ReqMessage sends the Length-byte GuestMessage at Buffer.
 	ReqMessage = 3
+	// ReqBatch performs the Length write Requests of the array at Buffer,
+	// in order, in one exit (Device and Offset are zero). The VMM copies
+	// the array out once and checks every entry as a single ReqWrite is
+	// checked before it performs any; when one is refused, none is
+	// performed, each entry gets its own verdict (StatusSkipped for the
+	// good ones) and the batch the first refused entry's.
+	ReqBatch = 4
+)
+
+// Batch bounds: an exit costs far more than a write, so the create
+// operation queues its non-adjacent writes and hands them over together.
+const (
+	// MaxBatch is the most entries one ReqBatch may carry.
+	MaxBatch = 1024
+	// MaxBatchBytes is the most bytes the entries of one ReqBatch may
+	// move in all.
+	MaxBatchBytes = 0x100000
 )
 
 // Request statuses (Request.Status), written by the VMM.
@@ -133,6 +150,9 @@ const (
 	StatusBadBuffer = -3
 	// StatusIOError means the host's read or write failed.
 	StatusIOError = -4
+	// StatusSkipped marks a batch entry that was valid but not performed,
+	// because another entry of its batch was refused.
+	StatusSkipped = -5
 	// StatusPending is what the guest writes before ringing the doorbell,
 	// so a request the VMM never answered is distinguishable.
 	StatusPending = -100

@@ -37,13 +37,19 @@ func readRequest(mem []byte, addr uint64) (shared.Request, error) {
 	if !ok {
 		return r, fmt.Errorf("request descriptor at %#x lies outside guest RAM", addr)
 	}
+	return decodeRequest(b), nil
+}
+
+// decodeRequest reads a descriptor's fields from its requestSize bytes.
+func decodeRequest(b []byte) shared.Request {
 	le := binary.LittleEndian
-	r.Op = le.Uint32(b[0:])
-	r.Device = le.Uint32(b[4:])
-	r.Offset = le.Uint64(b[8:])
-	r.Length = le.Uint64(b[16:])
-	r.Buffer = le.Uint64(b[24:])
-	return r, nil
+	return shared.Request{
+		Op:     le.Uint32(b[0:]),
+		Device: le.Uint32(b[4:]),
+		Offset: le.Uint64(b[8:]),
+		Length: le.Uint64(b[16:]),
+		Buffer: le.Uint64(b[24:]),
+	}
 }
 
 func writeStatus(mem []byte, addr uint64, status int32) {
@@ -62,6 +68,8 @@ func (m *machine) serve(r shared.Request) (int32, error) {
 	switch r.Op {
 	case shared.ReqRead, shared.ReqWrite:
 		return m.transfer(r)
+	case shared.ReqBatch:
+		return m.batch(r)
 	case shared.ReqMessage:
 		if r.Length == 0 || r.Length > shared.MaxMessageSize {
 			return 0, fmt.Errorf("%w: %d bytes; messages are 1 to %d bytes", errBadMessage, r.Length, shared.MaxMessageSize)
@@ -84,6 +92,13 @@ func (m *machine) serve(r shared.Request) (int32, error) {
 var errHostWrite = errors.New("write the image")
 
 func (m *machine) transfer(r shared.Request) (int32, error) {
+	if r.Op == shared.ReqWrite {
+		w, status := m.checkWrite(r)
+		if status != shared.StatusOK {
+			return status, nil
+		}
+		return shared.StatusOK, m.write(w)
+	}
 	if r.Length > shared.MaxTransfer {
 		return shared.StatusBadRequest, nil
 	}
@@ -91,29 +106,107 @@ func (m *machine) transfer(r shared.Request) (int32, error) {
 	if !ok {
 		return shared.StatusBadBuffer, nil
 	}
-	if r.Op == shared.ReqRead {
-		if r.Device >= uint32(len(m.cfg.Inputs)) {
-			return shared.StatusBadRequest, nil
-		}
-		in := m.cfg.Inputs[r.Device]
-		if !inRange(r.Offset, r.Length, in.Size) {
-			return shared.StatusOutOfRange, nil
-		}
-		if n, err := in.R.ReadAt(buf, int64(r.Offset)); n != len(buf) {
-			_ = err // a short read (the file shrank) is an I/O error to the guest
-			return shared.StatusIOError, nil
-		}
-		return shared.StatusOK, nil
-	}
-	if r.Device >= uint32(len(m.cfg.Outputs)) {
+	if r.Device >= uint32(len(m.cfg.Inputs)) {
 		return shared.StatusBadRequest, nil
 	}
-	out := m.cfg.Outputs[r.Device]
-	if !inRange(r.Offset, r.Length, out.Limit) {
+	in := m.cfg.Inputs[r.Device]
+	if !inRange(r.Offset, r.Length, in.Size) {
 		return shared.StatusOutOfRange, nil
 	}
-	if _, err := out.W.WriteAt(buf, int64(r.Offset)); err != nil {
-		return 0, fmt.Errorf("%w: %d bytes at offset %d of output %d: %w", errHostWrite, len(buf), r.Offset, r.Device, err)
+	if n, err := in.R.ReadAt(buf, int64(r.Offset)); n != len(buf) {
+		_ = err // a short read (the file shrank) is an I/O error to the guest
+		return shared.StatusIOError, nil
 	}
 	return shared.StatusOK, nil
+}
+
+// checkedWrite is a write request that passed every check.
+type checkedWrite struct {
+	device uint32
+	offset uint64
+	buf    []byte
+}
+
+// checkWrite checks a write request's every field: its length, its buffer
+// (in guest RAM the guest owns), its device and its range below the
+// device's limit.
+func (m *machine) checkWrite(r shared.Request) (checkedWrite, int32) {
+	if r.Op != shared.ReqWrite || r.Length > shared.MaxTransfer {
+		return checkedWrite{}, shared.StatusBadRequest
+	}
+	buf, ok := guestBuffer(m.mem, r.Buffer, r.Length)
+	if !ok {
+		return checkedWrite{}, shared.StatusBadBuffer
+	}
+	if r.Device >= uint32(len(m.cfg.Outputs)) {
+		return checkedWrite{}, shared.StatusBadRequest
+	}
+	if !inRange(r.Offset, r.Length, m.cfg.Outputs[r.Device].Limit) {
+		return checkedWrite{}, shared.StatusOutOfRange
+	}
+	return checkedWrite{device: r.Device, offset: r.Offset, buf: buf}, shared.StatusOK
+}
+
+func (m *machine) write(w checkedWrite) error {
+	if _, err := m.cfg.Outputs[w.device].W.WriteAt(w.buf, int64(w.offset)); err != nil {
+		return fmt.Errorf("%w: %d bytes at offset %d of output %d: %w", errHostWrite, len(w.buf), w.offset, w.device, err)
+	}
+	return nil
+}
+
+// batch performs a ReqBatch: the entry array is copied out once, every
+// entry is checked before any is performed, and every entry's status is
+// written back after (so no status lands in a buffer still to be written).
+// A batch whose own fields are wrong is refused whole, its entries
+// untouched.
+func (m *machine) batch(r shared.Request) (int32, error) {
+	if r.Device != 0 || r.Offset != 0 || r.Length == 0 || r.Length > shared.MaxBatch {
+		return shared.StatusBadRequest, nil
+	}
+	if r.Buffer%8 != 0 {
+		return shared.StatusBadBuffer, nil
+	}
+	raw, ok := guestBuffer(m.mem, r.Buffer, r.Length*requestSize)
+	if !ok {
+		return shared.StatusBadBuffer, nil
+	}
+	n := int(r.Length)
+	if cap(m.writes) < n {
+		m.writes = make([]checkedWrite, n)
+		m.statuses = make([]int32, n)
+	}
+	writes, statuses := m.writes[:n], m.statuses[:n]
+	batchStatus := int32(shared.StatusOK)
+	var bytes uint64
+	for i := range writes {
+		e := decodeRequest(raw[uint64(i)*requestSize:])
+		writes[i], statuses[i] = m.checkWrite(e)
+		// Each entry is at most MaxTransfer, so the sum cannot wrap.
+		if statuses[i] == shared.StatusOK {
+			if bytes += e.Length; bytes > shared.MaxBatchBytes {
+				statuses[i] = shared.StatusBadRequest
+			}
+		}
+		if statuses[i] != shared.StatusOK && batchStatus == shared.StatusOK {
+			batchStatus = statuses[i]
+		}
+	}
+	if batchStatus == shared.StatusOK {
+		for _, w := range writes {
+			if err := m.write(w); err != nil {
+				return 0, err
+			}
+		}
+	} else {
+		for i := range statuses {
+			if statuses[i] == shared.StatusOK {
+				statuses[i] = shared.StatusSkipped
+			}
+		}
+	}
+	for i, st := range statuses {
+		writeStatus(m.mem, r.Buffer+uint64(i)*requestSize, st)
+	}
+	clear(writes) // no slice of guest memory outlives the exit
+	return batchStatus, nil
 }

@@ -77,6 +77,10 @@ type machine struct {
 	res *Result
 	// otherBytes is the encoded size of res.Messages.
 	otherBytes int
+	// writes and statuses are ReqBatch's working lists, kept between
+	// exits.
+	writes   []checkedWrite
+	statuses []int32
 }
 
 func (m *machine) stop(reason StopReason, rip uint64, format string, args ...any) error {

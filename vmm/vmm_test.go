@@ -2,6 +2,7 @@ package vmm_test
 
 import (
 	"bytes"
+	"encoding/binary"
 	"errors"
 	"flag"
 	"fmt"
@@ -194,6 +195,89 @@ func TestOutOfRangeRequests(t *testing.T) {
 	copy(wantOut[outLimit-4096:outLimit], bytes.Repeat([]byte{0xEE}, 4096))
 	if !bytes.Equal(out.Data, wantOut) {
 		t.Error("the output device was written outside the one allowed page")
+	}
+}
+
+// TestBatchRequests checks ReqBatch against good and hostile batches: a
+// batch with one bad entry anywhere makes none of its writes and says
+// which entry was refused, a bad batch descriptor is refused whole, and a
+// good batch makes every write, in order, before any status is written.
+func TestBatchRequests(t *testing.T) {
+	acc := accelerator(t)
+	core, _, err := embed.Guest("selftest")
+	if err != nil {
+		t.Fatal(err)
+	}
+	const outLimit = 16384
+	out := &selftest.Image{Data: bytes.Repeat([]byte{0x22}, outLimit+8192)}
+	res, err := run(acc, core, testGuest(t, "badbatch"), vmm.Config{
+		Outputs: []vmm.Output{{W: out, Limit: outLimit, SectorSize: 512}},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ok, bad, rng, buf, skip, pending := shared.StatusOK, shared.StatusBadRequest, shared.StatusOutOfRange,
+		shared.StatusBadBuffer, shared.StatusSkipped, shared.StatusPending
+	line := func(name string, st ...int) string {
+		s := name + "="
+		for i, v := range st {
+			if i > 0 {
+				s += ","
+			}
+			s += fmt.Sprint(v)
+		}
+		return s
+	}
+	want := []string{
+		line("good", ok, ok, ok, ok),
+		line("bad-middle", rng, skip, rng, skip),
+		line("bad-entries", rng, skip, rng, buf, buf, bad, bad),
+		line("bad-ops", bad, skip, bad, bad, bad),
+		line("too-many", bad, pending),
+		line("count-wraps", bad, pending),
+		line("empty", bad, pending),
+		line("too-many-bytes", bad, skip),
+		line("too-many-bytes-last", bad),
+		line("garbage", bad, bad, bad, bad, bad),
+		line("array-in-private", buf),
+		line("array-past-ram", buf),
+		line("array-unaligned", buf),
+		line("batch-device", bad),
+		line("writes-itself", ok, ok, ok),
+	}
+	if strings.Join(res.Logs, "\n") != strings.Join(want, "\n") {
+		t.Errorf("statuses:\n%s\nwant:\n%s", strings.Join(res.Logs, "\n"), strings.Join(want, "\n"))
+	}
+	wantOut := bytes.Repeat([]byte{0x22}, outLimit+8192)
+	for _, r := range [][2]int{{0, 512}, {4096, 5120}, {outLimit - 512, outLimit}} {
+		copy(wantOut[r[0]:r[1]], bytes.Repeat([]byte{0xEE}, r[1]-r[0]))
+	}
+	// The entry array as the guest wrote it: statuses still pending.
+	entries := []shared.Request{
+		{Op: shared.ReqWrite, Offset: 8192, Length: 80, Buffer: shared.ScratchMemBase + 0x10000, Status: shared.StatusPending},
+		{Op: shared.ReqWrite, Offset: 4608, Length: 512, Buffer: shared.ScratchMemBase, Status: shared.StatusPending},
+	}
+	for i, e := range entries {
+		b := wantOut[8192+40*i:]
+		le := binary.LittleEndian
+		le.PutUint32(b[0:], e.Op)
+		le.PutUint32(b[4:], e.Device)
+		le.PutUint64(b[8:], e.Offset)
+		le.PutUint64(b[16:], e.Length)
+		le.PutUint64(b[24:], e.Buffer)
+		le.PutUint32(b[32:], uint32(e.Status))
+		le.PutUint32(b[36:], 0)
+	}
+	if bytes.IndexByte(out.Data, 0x77) >= 0 {
+		t.Error("a write of a refused batch was made")
+	}
+	if !bytes.Equal(out.Data, wantOut) {
+		for i := range out.Data {
+			if out.Data[i] != wantOut[i] {
+				t.Errorf("the output differs first at byte %d: %#x, want %#x", i, out.Data[i], wantOut[i])
+				break
+			}
+		}
 	}
 }
 

@@ -126,6 +126,11 @@ static void ct_send_message(const void *msg, uint32_t len)
 		dev_request(&core_dev, REQ_MESSAGE, 0, 0, msg, len);
 }
 
+static int32_t ct_write_output_batch(struct request *entries, uint32_t count)
+{
+	return dev_request(&core_dev, REQ_BATCH, 0, 0, entries, count);
+}
+
 void core_main(void);
 
 void core_main(void)
@@ -154,6 +159,7 @@ void core_main(void)
 		.send_output_size = ct_send_output_size,
 		.send_complete_create = ct_send_complete_create,
 		.send_message = ct_send_message,
+		.write_output_batch = ct_write_output_batch,
 	};
 	if (!core_dev.table) {
 		msg_error(&core_dev, 0, "core: device table is invalid");

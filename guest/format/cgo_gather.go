@@ -9,13 +9,40 @@ package format
 #include "cgo_vio.h"
 #include "gather.h"
 
-static struct fmt_gather *gather_new(uintptr_t h, uint32_t cap)
+// A list sink that makes each write through the Go sink and counts the
+// lists: one list is one exit in the guest.
+struct gather_test {
+	struct fmt_gather g;
+	struct fmt_list_sink next;
+	uintptr_t h;
+	uint32_t lists;
+};
+
+static int list_write(void *ctx, const struct fmt_write *w, uint32_t n)
 {
-	struct fmt_gather *g = malloc(sizeof *g + sizeof(struct fmt_sink));
-	struct fmt_sink *next = (struct fmt_sink *)(g + 1);
-	*next = vio_sink(h);
-	fmt_gather_init(g, next, malloc(cap), cap);
-	return g;
+	struct gather_test *t = ctx;
+	t->lists++;
+	for (uint32_t i = 0; i < n; i++) {
+		int r = vio_write((void *)t->h, w[i].output, w[i].offset, w[i].buf, w[i].len);
+		if (r != 0)
+			return r;
+	}
+	return 0;
+}
+
+static struct fmt_gather *gather_new(uintptr_t h, uint32_t cap, uint32_t max_runs)
+{
+	struct gather_test *t = malloc(sizeof *t);
+	t->h = h;
+	t->lists = 0;
+	t->next = (struct fmt_list_sink){.write = list_write, .ctx = t};
+	fmt_gather_init(&t->g, &t->next, malloc(cap), cap, malloc(max_runs * sizeof(struct fmt_write)), max_runs);
+	return &t->g;
+}
+
+static uint32_t gather_lists(struct fmt_gather *g)
+{
+	return ((struct gather_test *)g)->lists;
 }
 
 static int gather_write_copy(struct fmt_gather *g, uint32_t output, uint64_t off, const void *data, uint32_t len)
@@ -34,6 +61,7 @@ static int gather_write_copy(struct fmt_gather *g, uint32_t output, uint64_t off
 static void gather_free(struct fmt_gather *g)
 {
 	free(g->buf);
+	free(g->runs);
 	free(g);
 }
 */
@@ -52,13 +80,14 @@ type GatherWrite struct {
 }
 
 // Gather passes writes, in order, through a gathering sink with a
-// capacity-byte buffer to sink, and flushes it. It returns what each write
-// and the flush returned (0 or negative).
-func Gather(capacity int, writes []GatherWrite, sink OutputSink) (statuses []int, flush int) {
+// capacity-byte buffer and a list of maxRuns runs to sink, and flushes it.
+// It returns what each write and the flush returned (0 or negative), and
+// how many lists reached sink (the guest's exits).
+func Gather(capacity, maxRuns int, writes []GatherWrite, sink OutputSink) (statuses []int, flush, lists int) {
 	st := &sinkState{sink: sink}
 	h := cgo.NewHandle(st)
 	defer h.Delete()
-	g := C.gather_new(C.uintptr_t(h), C.uint32_t(capacity))
+	g := C.gather_new(C.uintptr_t(h), C.uint32_t(capacity), C.uint32_t(maxRuns))
 	defer C.gather_free(g)
 	for _, w := range writes {
 		var p unsafe.Pointer
@@ -70,5 +99,6 @@ func Gather(capacity int, writes []GatherWrite, sink OutputSink) (statuses []int
 			C.free(p)
 		}
 	}
-	return statuses, int(C.fmt_gather_flush(g))
+	flush = int(C.fmt_gather_flush(g))
+	return statuses, flush, int(C.gather_lists(g))
 }

@@ -53,21 +53,29 @@ func piece(output uint32, off uint64, n int, fill byte) GatherWrite {
 func TestGatherPatterns(t *testing.T) {
 	const capacity = 32 << 10
 	for _, c := range []struct {
-		name   string
-		writes []GatherWrite
-		want   int // writes that reach the next sink
+		name    string
+		maxRuns int
+		writes  []GatherWrite
+		want    int // writes that reach the next sink
+		lists   int // lists (exits) that carry them
 	}{
-		{"vpc footer, header, BAT, footer", []GatherWrite{piece(0, 0, 1536, 1), piece(0, 1536, 20992, 2), piece(0, 22528, 512, 3)}, 1},
-		{"vmdk descriptor then header", []GatherWrite{piece(0, 512, 341, 1), piece(0, 0, 512, 2), piece(0, 10752, 1536, 3), piece(0, 667648, 1536, 4)}, 3},
-		{"larger than the buffer", []GatherWrite{piece(0, 65536, 65536, 1), piece(0, 131072, 65536, 2), piece(0, 196608, 160, 3), piece(0, 0, 65536, 4)}, 4},
-		{"a run that outgrows the buffer", []GatherWrite{piece(0, 0, 20000, 1), piece(0, 20000, 20000, 2)}, 2},
-		{"another output", []GatherWrite{piece(0, 0, 512, 1), piece(1, 512, 512, 2)}, 2},
-		{"overlapping", []GatherWrite{piece(0, 0, 512, 1), piece(0, 256, 512, 2)}, 2},
-		{"empty", []GatherWrite{piece(0, 0, 512, 1), piece(0, 9, 0, 2), piece(0, 512, 512, 3)}, 1},
+		{"vpc footer, header, BAT, footer", 1, []GatherWrite{piece(0, 0, 1536, 1), piece(0, 1536, 20992, 2), piece(0, 22528, 512, 3)}, 1, 1},
+		{"vmdk descriptor then header", 1, []GatherWrite{piece(0, 512, 341, 1), piece(0, 0, 512, 2), piece(0, 10752, 1536, 3), piece(0, 667648, 1536, 4)}, 3, 3},
+		{"larger than the buffer", 1, []GatherWrite{piece(0, 65536, 65536, 1), piece(0, 131072, 65536, 2), piece(0, 196608, 160, 3), piece(0, 0, 65536, 4)}, 4, 4},
+		{"a run that outgrows the buffer", 1, []GatherWrite{piece(0, 0, 20000, 1), piece(0, 20000, 20000, 2)}, 2, 2},
+		{"another output", 1, []GatherWrite{piece(0, 0, 512, 1), piece(1, 512, 512, 2)}, 2, 2},
+		{"overlapping", 1, []GatherWrite{piece(0, 0, 512, 1), piece(0, 256, 512, 2)}, 2, 2},
+		{"qcow2 L2 tables a cluster apart", 8, []GatherWrite{piece(0, 4096, 4096, 1), piece(0, 12288, 4096, 2), piece(0, 20480, 4096, 3), piece(0, 28672, 4096, 4)}, 4, 1},
+		{"runs joined in a list", 8, []GatherWrite{piece(0, 0, 512, 1), piece(0, 512, 512, 2), piece(0, 8192, 512, 3), piece(0, 7680, 512, 4)}, 2, 1},
+		{"the list is full", 2, []GatherWrite{piece(0, 0, 512, 1), piece(0, 4096, 512, 2), piece(0, 8192, 512, 3)}, 3, 2},
+		{"the staging is full", 8, []GatherWrite{piece(0, 0, 20000, 1), piece(0, 40000, 20000, 2)}, 2, 2},
+		{"larger than the buffer after runs", 8, []GatherWrite{piece(0, 0, 512, 1), piece(1, 0, 512, 2), piece(0, 65536, 40000, 3)}, 3, 2},
+		{"overlapping runs keep their order", 8, []GatherWrite{piece(0, 0, 1024, 1), piece(0, 4096, 512, 2), piece(0, 512, 1024, 3)}, 3, 1},
+		{"empty", 1, []GatherWrite{piece(0, 0, 512, 1), piece(0, 9, 0, 2), piece(0, 512, 512, 3)}, 1, 1},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			got := &memFiles{}
-			statuses, flush := Gather(capacity, c.writes, got)
+			statuses, flush, lists := Gather(capacity, c.maxRuns, c.writes, got)
 			for i, s := range statuses {
 				if s != 0 {
 					t.Fatalf("write %d returned %d", i, s)
@@ -76,8 +84,8 @@ func TestGatherPatterns(t *testing.T) {
 			if flush != 0 {
 				t.Fatalf("flush returned %d", flush)
 			}
-			if len(got.writes) != c.want {
-				t.Errorf("%d writes reached the sink, want %d", len(got.writes), c.want)
+			if len(got.writes) != c.want || lists != c.lists {
+				t.Errorf("%d writes in %d lists reached the sink, want %d in %d", len(got.writes), lists, c.want, c.lists)
 			}
 			want := direct(c.writes)
 			for o, f := range want.files {
@@ -96,6 +104,7 @@ func TestGatherRandom(t *testing.T) {
 	r := rand.New(rand.NewPCG(9, 10))
 	for i := 0; i < 2000; i++ {
 		capacity := 1 + r.IntN(8192)
+		maxRuns := 1 + r.IntN(6)
 		var writes []GatherWrite
 		off := uint64(r.IntN(4096))
 		for n := r.IntN(12); n > 0; n-- {
@@ -115,10 +124,10 @@ func TestGatherRandom(t *testing.T) {
 			off += uint64(size)
 		}
 		got := &memFiles{}
-		_, flush := Gather(capacity, writes, got)
+		_, flush, lists := Gather(capacity, maxRuns, writes, got)
 		want := direct(writes)
-		if flush != 0 || len(got.writes) > len(writes) {
-			t.Fatalf("case %d: flush %d, %d writes for %d", i, flush, len(got.writes), len(writes))
+		if flush != 0 || len(got.writes) > len(writes) || lists > len(got.writes) {
+			t.Fatalf("case %d: flush %d, %d writes in %d lists for %d", i, flush, len(got.writes), lists, len(writes))
 		}
 		for o := uint32(0); o < 2; o++ {
 			if !bytes.Equal(got.files[o], want.files[o]) {
@@ -134,7 +143,7 @@ func TestGatherRandom(t *testing.T) {
 func TestGatherFailure(t *testing.T) {
 	sink := &memFiles{failAt: 1}
 	writes := []GatherWrite{piece(0, 0, 512, 1), piece(0, 4096, 512, 2), piece(0, 8192, 512, 3)}
-	statuses, flush := Gather(1024, writes, sink)
+	statuses, flush, _ := Gather(1024, 1, writes, sink)
 	if statuses[0] != 0 || statuses[1] == 0 || statuses[2] == 0 || flush == 0 {
 		t.Errorf("statuses %v, flush %d: want 0, then failures", statuses, flush)
 	}

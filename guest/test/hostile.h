@@ -17,4 +17,28 @@ static inline int32_t raw_request(struct request *r)
 	return ((volatile struct request *)r)->status;
 }
 
+/* report logs "<name>=<status>" for the host to check. */
+static inline void report(const struct call_table *ct, const char *name, int32_t status)
+{
+	char line[64];
+	uint32_t n = 0;
+	while (*name && n < 40)
+		line[n++] = *name++;
+	line[n++] = '=';
+	if (status < 0) {
+		line[n++] = '-';
+		status = -status;
+	}
+	char digits[12];
+	int d = 0;
+	do {
+		digits[d++] = (char)('0' + status % 10);
+		status /= 10;
+	} while (status > 0 && d < 11);
+	while (d > 0)
+		line[n++] = digits[--d];
+	line[n] = '\0';
+	ct->debug_print(line);
+}
+
 #endif

@@ -6,29 +6,6 @@
  */
 #include "hostile.h"
 
-static void report(const struct call_table *ct, const char *name, int32_t status)
-{
-	char line[64];
-	uint32_t n = 0;
-	while (*name && n < 40)
-		line[n++] = *name++;
-	line[n++] = '=';
-	if (status < 0) {
-		line[n++] = '-';
-		status = -status;
-	}
-	char digits[12];
-	int d = 0;
-	do {
-		digits[d++] = (char)('0' + status % 10);
-		status /= 10;
-	} while (status > 0 && d < 11);
-	while (d > 0)
-		line[n++] = digits[--d];
-	line[n] = '\0';
-	ct->debug_print(line);
-}
-
 OPERATION_ENTRY void _start(const struct call_table *ct)
 {
 	uint8_t *buf = (uint8_t *)(uintptr_t)SCRATCH_MEM_BASE;

@@ -9,7 +9,7 @@
 
 #include "instar/shared.h"
 
-#define CALL_TABLE_VERSION 4
+#define CALL_TABLE_VERSION 5
 
 struct call_table {
 	uint32_t magic; /* CALL_TABLE_MAGIC once core has filled it */
@@ -48,6 +48,11 @@ struct call_table {
 	 * (with core's encoder, pb.c): an operation's own messages and its
 	 * completion. */
 	void (*send_message)(const void *msg, uint32_t len);
+	/* The count write requests at entries (1..MAX_BATCH, MAX_BATCH_BYTES
+	 * in all) in one exit, in order: 0, or the first refused entry's
+	 * status (then none was made; see REQ_BATCH). The host writes each
+	 * entry's status. */
+	int32_t (*write_output_batch)(struct request *entries, uint32_t count);
 };
 
 /* The operation's entry point, linked first at OPERATION_LOAD_ADDR. */

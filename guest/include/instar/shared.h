@@ -169,6 +169,22 @@
 #define REQ_WRITE 2
 /* ReqMessage sends the Length-byte GuestMessage at Buffer. */
 #define REQ_MESSAGE 3
+/*
+ * ReqBatch performs the Length write Requests of the array at Buffer,
+ * in order, in one exit (Device and Offset are zero). The VMM copies
+ * the array out once and checks every entry as a single ReqWrite is
+ * checked before it performs any; when one is refused, none is
+ * performed, each entry gets its own verdict (StatusSkipped for the
+ * good ones) and the batch the first refused entry's.
+ */
+#define REQ_BATCH 4
+/* MaxBatch is the most entries one ReqBatch may carry. */
+#define MAX_BATCH 1024
+/*
+ * MaxBatchBytes is the most bytes the entries of one ReqBatch may
+ * move in all.
+ */
+#define MAX_BATCH_BYTES 0x100000
 /* StatusOK means the request was carried out in full. */
 #define STATUS_OK 0
 /* StatusBadRequest means a field was invalid (op, device, alignment). */
@@ -179,6 +195,11 @@
 #define STATUS_BAD_BUFFER (-3)
 /* StatusIOError means the host's read or write failed. */
 #define STATUS_IO_ERROR (-4)
+/*
+ * StatusSkipped marks a batch entry that was valid but not performed,
+ * because another entry of its batch was refused.
+ */
+#define STATUS_SKIPPED (-5)
 /*
  * StatusPending is what the guest writes before ringing the doorbell,
  * so a request the VMM never answered is distinguishable.

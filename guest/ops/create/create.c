@@ -11,10 +11,20 @@
 #include "gather.h"
 
 #define SCRATCH_BASE ((uint8_t *)(uintptr_t)SCRATCH_MEM_BASE)
-/* The planners' scratch; the gather buffer follows it, below the heap. */
-#define GATHER_SIZE ((uint32_t)32 * 1024)
-#define SCRATCH_SIZE ((size_t)(ALLOC_HEAP_BASE - SCRATCH_MEM_BASE) - GATHER_SIZE)
+/* The planners' scratch; the gather's staging buffer, its run list and the
+ * batch's descriptors follow it, below the heap. Half the batch's byte
+ * bound stages a full list of 512-byte L2 tables. */
+#define GATHER_SIZE ((uint32_t)MAX_BATCH_BYTES / 2)
+#define GATHER_RUNS ((uint32_t)MAX_BATCH)
+#define GATHER_AREA (GATHER_SIZE + GATHER_RUNS * (sizeof(struct fmt_write) + sizeof(struct request)))
+#define SCRATCH_SIZE ((size_t)(ALLOC_HEAP_BASE - SCRATCH_MEM_BASE) - GATHER_AREA)
 #define GATHER_BASE (SCRATCH_BASE + SCRATCH_SIZE)
+#define GATHER_RUN_LIST ((struct fmt_write *)(uintptr_t)(GATHER_BASE + GATHER_SIZE))
+#define BATCH_ENTRIES ((struct request *)(uintptr_t)(GATHER_RUN_LIST + GATHER_RUNS))
+
+_Static_assert(GATHER_SIZE <= MAX_TRANSFER && GATHER_SIZE <= MAX_BATCH_BYTES, "a run or list the host refuses");
+_Static_assert(SCRATCH_SIZE % 16 == 0 && GATHER_SIZE % 16 == 0 && sizeof(struct fmt_write) % 8 == 0,
+	       "batch descriptors must be 8-byte aligned");
 
 struct create {
 	const struct call_table *ct;
@@ -23,10 +33,21 @@ struct create {
 	struct plan_result plan;
 };
 
-static int sink_write(void *ctx, uint32_t output, uint64_t offset, const void *buf, uint32_t len)
+/* list_write makes one write a request and more a batch: one exit. */
+static int list_write(void *ctx, const struct fmt_write *w, uint32_t n)
 {
 	const struct call_table *ct = ctx;
-	return ct->write_output(output, offset, buf, len);
+	if (n == 1)
+		return ct->write_output(w->output, w->offset, w->buf, w->len);
+	struct request *e = BATCH_ENTRIES;
+	for (uint32_t i = 0; i < n; i++)
+		e[i] = (struct request){.op = REQ_WRITE,
+					.device = w[i].output,
+					.offset = w[i].offset,
+					.length = w[i].len,
+					.buffer = (uint64_t)(uintptr_t)w[i].buf,
+					.status = STATUS_PENDING};
+	return ct->write_output_batch(e, n);
 }
 
 static int source_read(void *ctx, uint64_t offset, void *buf, uint32_t len)
@@ -83,13 +104,13 @@ static uint32_t probe_backing(struct create *c, uint64_t *virtual_size)
 	return CREATE_ERR_OK;
 }
 
-/* plan writes the image through a sink that gathers adjacent small writes
- * (each write is an exit), and flushes it. */
+/* plan writes the image through a sink that gathers its writes into
+ * batches (each request is an exit), and flushes it. */
 static uint32_t plan(struct create *c, uint64_t virtual_size)
 {
-	struct fmt_sink direct = {.write = sink_write, .ctx = (void *)c->ct};
+	struct fmt_list_sink direct = {.write = list_write, .ctx = (void *)c->ct};
 	struct fmt_gather gather;
-	fmt_gather_init(&gather, &direct, GATHER_BASE, GATHER_SIZE);
+	fmt_gather_init(&gather, &direct, GATHER_BASE, GATHER_SIZE, GATHER_RUN_LIST, GATHER_RUNS);
 	struct fmt_sink sink = fmt_gather_sink(&gather);
 	struct fmt_source backing = backing_source(c->ct);
 	struct fmt_scratch scratch = {.buf = SCRATCH_BASE, .size = SCRATCH_SIZE};
