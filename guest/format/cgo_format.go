@@ -217,6 +217,7 @@ func Plan(cfg *shared.CreateConfig, virtualSize uint64, scratchSize int, sink Ou
 	var res C.struct_plan_result
 	code := uint32(C.call_plan(ccfg, C.uint64_t(virtualSize), scr.p, C.size_t(scr.size), C.uintptr_t(h),
 		C.uintptr_t(bh), C.uint64_t(bsize), &res))
+	coverFeed()
 	info := PlanInfo{
 		VirtualSize:   uint64(res.virtual_size),
 		BytesWritten:  uint64(res.bytes_written),
@@ -259,6 +260,7 @@ func ParseCounted(entry Entry, format uint32, r io.ReaderAt, size int64, scratch
 	defer scr.free()
 	var out C.struct_backing_info
 	code := uint32(C.call_parser(C.int(entry), C.uint32_t(format), scr.p, C.size_t(scr.size), C.uintptr_t(h), C.uint64_t(size), &out))
+	coverFeed()
 	return ParsedBacking{Format: uint32(out.format), VirtualSize: uint64(out.virtual_size)}, code, st.stats
 }
 

@@ -1,0 +1,28 @@
+package fuzzrun
+
+import (
+	"reflect"
+	"testing"
+	"time"
+)
+
+func TestParseList(t *testing.T) {
+	out := "FuzzA\nFuzzB\nok  \tinstar/a\t0.01s\nok  \tinstar/b\t0.01s\nTestNot\nFuzzC\nok  \tinstar/c\t(cached)\n"
+	want := []Target{{"instar/a", "FuzzA"}, {"instar/a", "FuzzB"}, {"instar/c", "FuzzC"}}
+	if got := parseList([]byte(out)); !reflect.DeepEqual(got, want) {
+		t.Errorf("parseList = %v, want %v", got, want)
+	}
+}
+
+func TestSummary(t *testing.T) {
+	out := "fuzz: elapsed: 0s, gathering baseline coverage: 7/7 completed, now fuzzing with 1 workers\n" +
+		"fuzz: elapsed: 3s, execs: 382 (127/sec), new interesting: 1 (total: 8)\n" +
+		"fuzz: elapsed: 10s, execs: 20000 (6000/sec), new interesting: 4 (total: 11)\nPASS\n"
+	execs, elapsed, n := summary([]byte(out))
+	if execs != 20000 || elapsed != 10*time.Second || n != 4 {
+		t.Errorf("summary = %d, %v, %d; want 20000, 10s, 4", execs, elapsed, n)
+	}
+	if execs, _, _ := summary([]byte("FAIL\n")); execs != 0 {
+		t.Errorf("summary of no progress = %d execs", execs)
+	}
+}
