@@ -360,7 +360,8 @@ func Sanitize() error {
 // Fuzz fuzzes every fuzz target, one after another, for FUZZTIME each
 // (a Go duration, default 10m), the format library under the sanitizers,
 // the differential targets against qemu-img included. FUZZ (a regular
-// expression) picks targets, FUZZPARALLEL sets the workers.
+// expression) picks targets, FUZZPARALLEL sets the workers, FUZZCACHEDIR
+// where the inputs found are kept (default: go test's, in GOCACHE).
 func Fuzz(ctx context.Context) error {
 	mg.Deps(mg.F(ensure, "fuzz"))
 	d, err := time.ParseDuration(envOr("FUZZTIME", "10m"))
@@ -378,7 +379,7 @@ func FuzzShort(ctx context.Context) error {
 }
 
 func runFuzz(ctx context.Context, o fuzzrun.Options) error {
-	o.Out = os.Stdout
+	o.Out, o.CacheDir = os.Stdout, os.Getenv("FUZZCACHEDIR")
 	if re := os.Getenv("FUZZ"); re != "" {
 		var err error
 		if o.Match, err = regexp.Compile(re); err != nil {

@@ -22,7 +22,7 @@ const (
 	// fuzzMaxImage bounds an input's expanded length: large enough for
 	// every structure a parser looks for, small enough that a parser
 	// reading all of it stays quick.
-	fuzzMaxImage = 64 << 20
+	fuzzMaxImage = 16 << 20
 )
 
 // fuzzImage is a decoded input: literal pieces at their offsets, zeros

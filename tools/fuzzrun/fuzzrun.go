@@ -48,6 +48,7 @@ type Options struct {
 	Match    *regexp.Regexp // nil: every target
 	Qemu     bool           // the differential targets too
 	Parallel int            // fuzzing workers; 0: go test's default
+	CacheDir string         // where the fuzzer keeps the inputs it found; "": go test's, in GOCACHE
 	Out      io.Writer      // go test's output and the summary
 }
 
@@ -147,6 +148,10 @@ func runOne(ctx context.Context, o Options, t Target) Result {
 		cmd.Env = append(cmd.Env, "INSTAR_FUZZ_QEMU=1")
 	}
 	cmd.Args = append([]string{"go"}, append(args, t.Pkg)...)
+	if o.CacheDir != "" {
+		// After go test's own -test.fuzzcachedir, so this one wins.
+		cmd.Args = append(cmd.Args, "-args", "-test.fuzzcachedir="+filepath.Join(o.CacheDir, t.Pkg, t.Name))
+	}
 	var buf bytes.Buffer
 	cmd.Stdout = io.MultiWriter(o.Out, &buf)
 	cmd.Stderr = cmd.Stdout
