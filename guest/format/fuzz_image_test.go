@@ -14,7 +14,10 @@ import (
 	"bytes"
 	"encoding/binary"
 	"fmt"
+	"hash/crc32"
 	"os"
+
+	"instar/shared"
 )
 
 const (
@@ -122,4 +125,52 @@ func encodeImage(file []byte) ([]byte, error) {
 		i = end
 	}
 	return out, nil
+}
+
+// region returns a copy of [off, off+n) of the image; ok is false when it
+// reaches past the end.
+func (im *fuzzImage) region(off int64, n int) (p []byte, ok bool) {
+	if off < 0 || off+int64(n) > im.size {
+		return nil, false
+	}
+	p = make([]byte, n)
+	im.ReadAt(p, off)
+	return p, true
+}
+
+// overlay writes p at off of the image (which it must lie within): later
+// pieces win in ReadAt.
+func (im *fuzzImage) overlay(off int64, p []byte) {
+	im.pieces = append(im.pieces, imagePiece{off, p})
+}
+
+// fixChecksums makes the checksums of format's fixed structures right
+// again after a mutation, so that mutations of what they cover reach the
+// code behind the check: a vhdx's headers and region tables (CRC-32C), a
+// VHD's footers (ones' complement sum). A structure that does not lie
+// wholly inside the image is left alone.
+func fixChecksums(im *fuzzImage, format uint32) {
+	switch format {
+	case shared.FormatVhdx:
+		for _, s := range []struct{ off, len int64 }{{64 << 10, 4 << 10}, {128 << 10, 4 << 10}, {192 << 10, 64 << 10}, {256 << 10, 64 << 10}} {
+			if p, ok := im.region(s.off, int(s.len)); ok {
+				clear(p[4:8])
+				binary.LittleEndian.PutUint32(p[4:], crc32.Checksum(p, crc32.MakeTable(crc32.Castagnoli)))
+				im.overlay(s.off, p)
+			}
+		}
+	case shared.FormatVpc:
+		for _, off := range []int64{0, (im.size+511)/512*512 - 512} {
+			if p, ok := im.region(off, 512); ok {
+				var sum uint32
+				for i, b := range p {
+					if i < 64 || i >= 68 {
+						sum += uint32(b)
+					}
+				}
+				binary.BigEndian.PutUint32(p[64:], ^sum)
+				im.overlay(off, p)
+			}
+		}
+	}
 }

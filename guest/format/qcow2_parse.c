@@ -7,6 +7,7 @@
 
 #include "detect.h"
 #include "endian.h"
+#include "read_padded.h"
 
 #define QCOW_MAGIC 0x514649fbu
 #define V2_LEN 72u
@@ -103,23 +104,24 @@ uint32_t qcow2_parse(const struct fmt_source *src, const struct fmt_scratch *scr
 		ext_end = bf_off;
 	}
 
-	/* Header extensions: each fits before ext_end; the walk always moves
-	 * forward by at least 8 bytes, so it ends. */
+	/* Header extensions, as qemu walks them: while the walk is short of
+	 * ext_end, an extension header and its data must fit before it (the
+	 * end marker's length too: qemu checks it first), and past the end
+	 * of the file reads as zeros (an end marker). Each step moves
+	 * forward by at least 8 bytes, so the walk ends. */
 	uint64_t off = hlen;
-	while (1) {
+	while (off < ext_end) {
 		uint8_t e[8];
-		if (off > ext_end || ext_end - off < 8)
-			break; /* qemu stops where no extension header fits */
-		if (off + 8 > src->size)
-			break; /* qemu reads zeros past the end: no more extensions */
-		if (rd(src, off, e, 8))
+		if (ext_end - off < 8)
+			return CREATE_ERR_BACKING_PARSE; /* "Header extension too large" */
+		if (read_padded(src, off, e, 8))
 			return CREATE_ERR_BACKING_READ_FAILED;
 		uint32_t magic = get_be32(e), len = get_be32(e + 4);
 		off += 8;
-		if (magic == 0)
-			break;
 		if (len > ext_end - off)
 			return CREATE_ERR_BACKING_PARSE;
+		if (magic == 0)
+			break;
 		off += ((uint64_t)len + 7) & ~(uint64_t)7;
 	}
 

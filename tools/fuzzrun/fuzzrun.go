@@ -190,7 +190,7 @@ func entries(dir string) int {
 	return len(e)
 }
 
-var progress = regexp.MustCompile(`fuzz: elapsed: (\d+)s, execs: (\d+) \(\d+/sec\), new interesting: (\d+)`)
+var progress = regexp.MustCompile(`fuzz: elapsed: ([0-9hms]+), execs: (\d+) \(\d+/sec\), new interesting: (\d+)`)
 
 // summary reads the last progress line of go test -fuzz output.
 func summary(out []byte) (execs uint64, elapsed time.Duration, newInputs int) {
@@ -199,8 +199,8 @@ func summary(out []byte) (execs uint64, elapsed time.Duration, newInputs int) {
 		return 0, 0, 0
 	}
 	last := m[len(m)-1]
-	secs, _ := strconv.Atoi(string(last[1]))
+	elapsed, _ = time.ParseDuration(string(last[1]))
 	execs, _ = strconv.ParseUint(string(last[2]), 10, 64)
 	newInputs, _ = strconv.Atoi(string(last[3]))
-	return execs, time.Duration(secs) * time.Second, newInputs
+	return execs, elapsed, newInputs
 }
