@@ -89,6 +89,18 @@ func TestQcow2ParseMalformed(t *testing.T) {
 		{"header cluster cut short", func(d []byte) []byte { return d[:200] }, shared.CreateErrOK},
 		// Both found by FuzzQemuQcow2; qemu-img: "Header extension too large".
 		{"end marker longer than the room left", func(d []byte) []byte { be32(d[q2EndMarker(d)+4:], 100000); return d }, P},
+		// The snapshot table, as qemu-img checks it (FuzzQemuQcow2 found
+		// the extra data limit).
+		{"snapshot table unaligned", func(d []byte) []byte { be64(d[64:], 0x10001); return d }, P},
+		{"too many snapshots", func(d []byte) []byte { be32(d[60:], 65537); return d }, P},
+		{"snapshot extra data over 1 KiB", func(d []byte) []byte {
+			be32(d[60:], 1)
+			be64(d[64:], 3<<16)
+			d = append(d, make([]byte, 3<<16+40-len(d))...)
+			be32(d[3<<16+36:], 1025)
+			return d
+		}, P},
+		{"snapshots past the end", func(d []byte) []byte { be32(d[60:], 3); be64(d[64:], 16<<16); return d }, shared.CreateErrOK},
 		{"no room for an extension header", func(d []byte) []byte {
 			hl := binary.BigEndian.Uint32(d[100:])
 			be64(d[8:], uint64(hl)+4)
