@@ -18,6 +18,8 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"regexp"
+	"strconv"
 	"strings"
 	"time"
 
@@ -28,6 +30,7 @@ import (
 	"instar/embed/bundle"
 	"instar/embed/bundle/pack"
 	"instar/tools/cheader"
+	"instar/tools/fuzzrun"
 	"instar/tools/guestbuild"
 	"instar/tools/msggen"
 	"instar/tools/prereq"
@@ -58,6 +61,7 @@ var needs = map[string][]prereq.Tool{
 	"generate": {prereq.Protoc},
 	"test":     {prereq.GCC, prereq.LibcDev, prereq.QemuImg, prereq.BashCompletion},
 	"sanitize": {prereq.GCC, prereq.LibcDev},
+	"fuzz":     {prereq.GCC, prereq.LibcDev, prereq.QemuImg},
 	"vmtest":   {prereq.QemuX86, prereq.XZ, prereq.DpkgDeb, prereq.AptCache, prereq.AptGet},
 	"bench":    {prereq.QemuImg},
 	"dist":     {prereq.DpkgDeb},
@@ -240,10 +244,11 @@ func Test() error {
 }
 
 // Check runs everything CI runs: generated files up to date, lint, build,
-// all tests, the format library under the sanitizers, and the kvm tests
+// all tests, the format library under the sanitizers, each fuzz target for
+// a few seconds (fuzzShort), and the kvm tests
 // under QEMU (vmtest). What they all use is installed (or named) first.
 func Check() error {
-	mg.SerialDeps(mg.F(ensure, "build generate test sanitize vmtest"), Generated, Lint, Build, Test, Sanitize, Vmtest)
+	mg.SerialDeps(mg.F(ensure, "build generate test sanitize vmtest"), Generated, Lint, Build, Test, Sanitize, FuzzShort, Vmtest)
 	return nil
 }
 
@@ -349,9 +354,51 @@ func Bench() error {
 // UndefinedBehaviorSanitizer; any finding aborts the run.
 func Sanitize() error {
 	mg.Deps(mg.F(ensure, "sanitize"), Guest)
-	env := map[string]string{
-		"CGO_CFLAGS":  "-O1 -g -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer",
-		"CGO_LDFLAGS": "-fsanitize=address,undefined",
+	return sh.RunWithV(fuzzrun.SanitizerEnv, "go", "test", "-count=1", "-asan", "./guest/format/")
+}
+
+// Fuzz fuzzes every fuzz target, one after another, for FUZZTIME each
+// (a Go duration, default 10m), the format library under the sanitizers,
+// the differential targets against qemu-img included. FUZZ (a regular
+// expression) picks targets, FUZZPARALLEL sets the workers, FUZZCACHEDIR
+// where the inputs found are kept (default: go test's, in GOCACHE).
+func Fuzz(ctx context.Context) error {
+	mg.Deps(mg.F(ensure, "fuzz"))
+	d, err := time.ParseDuration(envOr("FUZZTIME", "10m"))
+	if err != nil {
+		return fmt.Errorf("FUZZTIME: %w", err)
 	}
-	return sh.RunWithV(env, "go", "test", "-count=1", "-asan", "./guest/format/")
+	return runFuzz(ctx, fuzzrun.Options{Time: d, Qemu: true})
+}
+
+// FuzzShort fuzzes each target but the differential ones for 6 seconds:
+// check's guard against a regression in a parser.
+func FuzzShort(ctx context.Context) error {
+	mg.Deps(mg.F(ensure, "sanitize"))
+	return runFuzz(ctx, fuzzrun.Options{Time: 6 * time.Second})
+}
+
+func runFuzz(ctx context.Context, o fuzzrun.Options) error {
+	o.Out, o.CacheDir = os.Stdout, os.Getenv("FUZZCACHEDIR")
+	if re := os.Getenv("FUZZ"); re != "" {
+		var err error
+		if o.Match, err = regexp.Compile(re); err != nil {
+			return fmt.Errorf("FUZZ: %w", err)
+		}
+	}
+	if p := os.Getenv("FUZZPARALLEL"); p != "" {
+		var err error
+		if o.Parallel, err = strconv.Atoi(p); err != nil {
+			return fmt.Errorf("FUZZPARALLEL: %w", err)
+		}
+	}
+	_, err := fuzzrun.Run(ctx, o)
+	return err
+}
+
+func envOr(name, def string) string {
+	if v := os.Getenv(name); v != "" {
+		return v
+	}
+	return def
 }

@@ -491,7 +491,7 @@ func createImage(ctx context.Context, r Request, path string, wantDevice bool, g
 // host's own knowledge, so the guest's word must agree with it.
 func checkInferredSize(format string, got, fileSize uint64) (uint64, error) {
 	f, known := formats.Named(format)
-	if !known || got > f.MaxSize {
+	if !known || got > f.ReadMax {
 		return 0, fmt.Errorf("could not open backing image: the guest reported a virtual size of %d bytes for a %s image, more than qemu allows", got, format)
 	}
 	if format == "raw" {

@@ -53,6 +53,7 @@ func TestInferredSize(t *testing.T) {
 		{format: "qcow2", got: 1000000, want: 999936},
 		{format: "qcow2", got: 1 << 30, want: 1 << 30},
 		{format: "vhdx", got: 1000, want: 512},
+		{format: "vhdx", got: 128 << 40, want: 128 << 40}, // qemu opens what it would not create
 		{format: "raw", got: 1001, file: 1001, want: 1024},
 		{format: "raw", got: 1 << 40, file: 1001, shouldFail: true},
 		{format: "vpc", got: 0xff000000*512 + 512, shouldFail: true},

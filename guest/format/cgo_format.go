@@ -78,6 +78,16 @@ type PlanInfo struct {
 type Backing struct {
 	R    io.ReaderAt
 	Size int64
+	// Stats, when set, receives the counts of the planner's reads.
+	Stats *ReadStats
+}
+
+// ReadStats counts what a parser asked of its source: every read, the
+// bytes read, and the first read that reached outside the source (which
+// the source refused; a parser must never ask for one).
+type ReadStats struct {
+	Reads, Bytes uint64
+	OutOfBounds  string
 }
 
 // DetectMinScratch is DETECT_MIN_SCRATCH.
@@ -101,8 +111,9 @@ type sinkState struct {
 
 // sourceState is what a cgo.Handle passed as the source's ctx refers to.
 type sourceState struct {
-	r    io.ReaderAt
-	size int64
+	r     io.ReaderAt
+	size  int64
+	stats ReadStats
 }
 
 // errTransfer reports a planner write the VMM would refuse.
@@ -141,9 +152,14 @@ func instarVioWrite(h C.uintptr_t, output C.uint32_t, off C.uint64_t, buf unsafe
 //export instarVioRead
 func instarVioRead(h C.uintptr_t, off C.uint64_t, buf unsafe.Pointer, n C.uint32_t) C.int {
 	st := cgo.Handle(h).Value().(*sourceState)
+	st.stats.Reads++
 	if uint64(off) > uint64(st.size) || uint64(n) > uint64(st.size)-uint64(off) {
+		if st.stats.OutOfBounds == "" {
+			st.stats.OutOfBounds = fmt.Sprintf("read of %d bytes at %d from a source of %d", n, off, st.size)
+		}
 		return -1
 	}
+	st.stats.Bytes += uint64(n)
 	if n == 0 {
 		return 0
 	}
@@ -185,8 +201,12 @@ func Plan(cfg *shared.CreateConfig, virtualSize uint64, scratchSize int, sink Ou
 	var bh cgo.Handle
 	var bsize int64
 	if backing != nil {
-		bh, bsize = cgo.NewHandle(&sourceState{r: backing.R, size: backing.Size}), backing.Size
+		bst := &sourceState{r: backing.R, size: backing.Size}
+		bh, bsize = cgo.NewHandle(bst), backing.Size
 		defer bh.Delete()
+		if backing.Stats != nil {
+			defer func() { *backing.Stats = bst.stats }()
+		}
 	}
 	scr := newScratch(scratchSize)
 	defer scr.free()
@@ -197,6 +217,7 @@ func Plan(cfg *shared.CreateConfig, virtualSize uint64, scratchSize int, sink Ou
 	var res C.struct_plan_result
 	code := uint32(C.call_plan(ccfg, C.uint64_t(virtualSize), scr.p, C.size_t(scr.size), C.uintptr_t(h),
 		C.uintptr_t(bh), C.uint64_t(bsize), &res))
+	coverFeed()
 	info := PlanInfo{
 		VirtualSize:   uint64(res.virtual_size),
 		BytesWritten:  uint64(res.bytes_written),
@@ -219,30 +240,45 @@ func Plan(cfg *shared.CreateConfig, virtualSize uint64, scratchSize int, sink Ou
 	return info, code, st.err
 }
 
-// parserCall runs one of the parsing entry points over r (size bytes).
-func parserCall(call C.int, format uint32, r io.ReaderAt, size int64, scratchSize int) (ParsedBacking, uint32) {
-	h := cgo.NewHandle(&sourceState{r: r, size: size})
+// Entry names one of the parsing entry points.
+type Entry int
+
+// The parsing entry points: fmt_parse, fmt_probe, fmt_detect.
+const (
+	EntryParse  Entry = C.CALL_PARSE
+	EntryProbe  Entry = C.CALL_PROBE
+	EntryDetect Entry = C.CALL_DETECT
+)
+
+// ParseCounted runs entry over r (size bytes; format is fmt_parse's) and
+// counts its reads. fmt_detect's verdict is in the result's Format.
+func ParseCounted(entry Entry, format uint32, r io.ReaderAt, size int64, scratchSize int) (ParsedBacking, uint32, ReadStats) {
+	st := &sourceState{r: r, size: size}
+	h := cgo.NewHandle(st)
 	defer h.Delete()
 	scr := newScratch(scratchSize)
 	defer scr.free()
 	var out C.struct_backing_info
-	code := uint32(C.call_parser(call, C.uint32_t(format), scr.p, C.size_t(scr.size), C.uintptr_t(h), C.uint64_t(size), &out))
-	return ParsedBacking{Format: uint32(out.format), VirtualSize: uint64(out.virtual_size)}, code
+	code := uint32(C.call_parser(C.int(entry), C.uint32_t(format), scr.p, C.size_t(scr.size), C.uintptr_t(h), C.uint64_t(size), &out))
+	coverFeed()
+	return ParsedBacking{Format: uint32(out.format), VirtualSize: uint64(out.virtual_size)}, code, st.stats
 }
 
 // Parse runs fmt_parse: r parsed as format (a shared.Format*), through its
 // driver.
 func Parse(format uint32, r io.ReaderAt, size int64, scratchSize int) (ParsedBacking, uint32) {
-	return parserCall(C.CALL_PARSE, format, r, size, scratchSize)
+	got, code, _ := ParseCounted(EntryParse, format, r, size, scratchSize)
+	return got, code
 }
 
 // Probe runs fmt_probe (detect the format, then parse) over r.
 func Probe(r io.ReaderAt, size int64, scratchSize int) (ParsedBacking, uint32) {
-	return parserCall(C.CALL_PROBE, 0, r, size, scratchSize)
+	got, code, _ := ParseCounted(EntryProbe, 0, r, size, scratchSize)
+	return got, code
 }
 
 // Detect runs fmt_detect over r: the FORMAT_* only.
 func Detect(r io.ReaderAt, size int64, scratchSize int) (uint32, uint32) {
-	got, code := parserCall(C.CALL_DETECT, 0, r, size, scratchSize)
+	got, code, _ := ParseCounted(EntryDetect, 0, r, size, scratchSize)
 	return got.Format, code
 }

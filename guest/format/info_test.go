@@ -13,7 +13,6 @@ import (
 
 	"instar/imginfo"
 	"instar/shared"
-	"instar/shared/formats"
 )
 
 // infoSample is one image qemu-img (and qemu-io) make for the info tests.
@@ -170,15 +169,6 @@ func compareInfo(got InfoResult, want *imginfo.ImageInfo) error {
 		}
 	}
 	return nil
-}
-
-func formatName(n uint32) string {
-	for _, f := range formats.All {
-		if f.Number == n {
-			return f.Name
-		}
-	}
-	return ""
 }
 
 func sameStr(a, b *string) bool { return (a == nil) == (b == nil) && (a == nil || *a == *b) }

@@ -7,6 +7,7 @@
 
 #include "detect.h"
 #include "endian.h"
+#include "read_padded.h"
 
 #define QCOW_MAGIC 0x514649fbu
 #define V2_LEN 72u
@@ -32,10 +33,57 @@ static int table_ok(uint64_t off, uint64_t len, uint64_t cs)
 	return 1;
 }
 
+/* The snapshot table, as qemu reads it when it opens an image: its offset
+ * cluster-aligned (even with no snapshots), at most QCOW_MAX_SNAPSHOTS
+ * entries, each entry's extra data at most 1 KiB, the whole table at most
+ * 64 MiB. Only the fixed part of each entry is read (past the end of the
+ * file as zeros, as qemu reads it), through scratch when there is room, so
+ * that a large table costs few reads. */
+#define SN_HEADER 40u
+#define SN_MAX 65536u
+#define SN_MAX_EXTRA 1024u
+#define SN_KNOWN_EXTRA 24u
+#define SN_MAX_TABLE (1024u * SN_MAX)
+
+static uint32_t check_snapshots(const struct fmt_source *src, const struct fmt_scratch *scratch, uint32_t count,
+				uint64_t table, uint64_t cs)
+{
+	if (count > SN_MAX)
+		return CREATE_ERR_BACKING_PARSE; /* "Too many snapshots" */
+	if ((uint64_t)INT64_MAX - (uint64_t)count * SN_HEADER < table || (table & (cs - 1)))
+		return CREATE_ERR_BACKING_PARSE; /* "Snapshot table offset invalid" */
+	uint8_t one[SN_HEADER];
+	uint8_t *win = one;
+	uint32_t cap = SN_HEADER;
+	if (scratch && scratch->buf && scratch->size >= 4096) {
+		win = scratch->buf;
+		cap = scratch->size < MAX_TRANSFER ? (uint32_t)scratch->size : MAX_TRANSFER;
+	}
+	uint64_t win_off = 0, win_len = 0; /* what win holds */
+	uint64_t off = table;
+	for (uint32_t i = 0; i < count; i++) {
+		off = (off + 7) & ~(uint64_t)7;
+		if (off < win_off || off + SN_HEADER > win_off + win_len) {
+			if (read_padded(src, off, win, cap))
+				return CREATE_ERR_BACKING_READ_FAILED;
+			win_off = off;
+			win_len = cap;
+		}
+		const uint8_t *e = win + (off - win_off);
+		uint32_t extra = get_be32(e + 36);
+		if (extra > SN_MAX_EXTRA)
+			return CREATE_ERR_BACKING_PARSE; /* "Too much extra metadata" */
+		/* fixed part, extra data, id, name; off stays below 2^63 + 2^27 */
+		off += SN_HEADER + extra + get_be16(e + 12) + get_be16(e + 14);
+		if (off - table > SN_MAX_TABLE)
+			return CREATE_ERR_BACKING_PARSE; /* "Snapshot table is too big" */
+	}
+	return CREATE_ERR_OK;
+}
+
 uint32_t qcow2_parse(const struct fmt_source *src, const struct fmt_scratch *scratch,
 		     struct backing_info *out)
 {
-	(void)scratch; /* the header fits on the stack */
 	uint8_t h[V3_LEN];
 
 	if (!src || !out || !src->read)
@@ -103,26 +151,30 @@ uint32_t qcow2_parse(const struct fmt_source *src, const struct fmt_scratch *scr
 		ext_end = bf_off;
 	}
 
-	/* Header extensions: each fits before ext_end; the walk always moves
-	 * forward by at least 8 bytes, so it ends. */
+	/* Header extensions, as qemu walks them: while the walk is short of
+	 * ext_end, an extension header and its data must fit before it (the
+	 * end marker's length too: qemu checks it first), and past the end
+	 * of the file reads as zeros (an end marker). Each step moves
+	 * forward by at least 8 bytes, so the walk ends. */
 	uint64_t off = hlen;
-	while (1) {
+	while (off < ext_end) {
 		uint8_t e[8];
-		if (off > ext_end || ext_end - off < 8)
-			break; /* qemu stops where no extension header fits */
-		if (off + 8 > src->size)
-			break; /* qemu reads zeros past the end: no more extensions */
-		if (rd(src, off, e, 8))
+		if (ext_end - off < 8)
+			return CREATE_ERR_BACKING_PARSE; /* "Header extension too large" */
+		if (read_padded(src, off, e, 8))
 			return CREATE_ERR_BACKING_READ_FAILED;
 		uint32_t magic = get_be32(e), len = get_be32(e + 4);
 		off += 8;
-		if (magic == 0)
-			break;
 		if (len > ext_end - off)
 			return CREATE_ERR_BACKING_PARSE;
+		if (magic == 0)
+			break;
 		off += ((uint64_t)len + 7) & ~(uint64_t)7;
 	}
 
+	uint32_t err = check_snapshots(src, scratch, get_be32(h + 60), get_be64(h + 64), cs);
+	if (err != CREATE_ERR_OK)
+		return err;
 	out->format = FORMAT_QCOW2;
 	out->virtual_size = size;
 	return CREATE_ERR_OK;

@@ -5,6 +5,8 @@ package format
 import (
 	"encoding/binary"
 	"hash/crc32"
+	"os"
+	"path/filepath"
 	"testing"
 
 	"instar/shared"
@@ -296,5 +298,53 @@ func TestVhdxParseMalformed(t *testing.T) {
 func TestVhdxParseScratch(t *testing.T) {
 	if _, code := Parse(shared.FormatVhdx, bytesReader(make([]byte, 1<<20)), 1<<20, MinScratch(shared.FormatVhdx)-1); code != shared.CreateErrBackingParse {
 		t.Errorf("small scratch: %d", code)
+	}
+}
+
+// TestVhdxParseAbove64TiB: qemu-img 7.2 creates vhdx images of at most 64
+// TiB but opens larger ones; so does the parser (a 128 TiB disk of 256 MiB
+// blocks whose BAT lies past the end of the file, where it reads as
+// zeros). The fuzz targets' size limit for vhdx is therefore qemu's block
+// layer's, not the create limit.
+func TestVhdxParseAbove64TiB(t *testing.T) {
+	needQemuImg(t)
+	samples := vhdxSamples(t, t.TempDir())
+	d, err := os.ReadFile(samples["base"])
+	if err != nil {
+		t.Fatal(err)
+	}
+	le32, le64 := binary.LittleEndian.PutUint32, binary.LittleEndian.PutUint64
+	r := d[192<<10 : 256<<10]
+	var meta uint64
+	for i := uint32(0); i < binary.LittleEndian.Uint32(r[8:]); i++ {
+		e := r[16+32*i:]
+		if e[0] == 0x66 && e[1] == 0x77 { // the BAT: 8 MiB at 8 MiB
+			le64(e[16:], 8<<20)
+			le32(e[24:], 8<<20)
+		} else {
+			meta = binary.LittleEndian.Uint64(e[16:])
+		}
+	}
+	m := d[meta:]
+	for i := 0; i < int(binary.LittleEndian.Uint16(m[10:])); i++ {
+		e := m[32+32*i:]
+		item := m[binary.LittleEndian.Uint32(e[16:]):]
+		switch {
+		case e[0] == 0x37 && e[1] == 0x67: // file parameters
+			le32(item, 256<<20)
+		case e[0] == 0x24 && e[1] == 0x42: // virtual disk size
+			le64(item, 128<<40)
+		}
+	}
+	copy(d[256<<10:], r)
+	im := &fuzzImage{pieces: []imagePiece{{0, d}}, size: int64(len(d))}
+	fixChecksums(im, shared.FormatVhdx)
+	p := filepath.Join(t.TempDir(), "huge.vhdx")
+	if err := im.writeFile(p); err != nil {
+		t.Fatal(err)
+	}
+	got, code := Parse(shared.FormatVhdx, im, im.size, MinScratch(shared.FormatVhdx))
+	if want := qemuVirtualSize(t, p, "vhdx"); want != 128<<40 || code != shared.CreateErrOK || got.VirtualSize != 128<<40 {
+		t.Errorf("qemu-img says %d, the parser %+v (code %d); want both 128 TiB", want, got, code)
 	}
 }

@@ -280,6 +280,10 @@ static uint32_t vmdk_open(const struct fmt_source *src, const struct fmt_scratch
 	}
 	if (err != CREATE_ERR_OK)
 		return err;
+	/* A size qemu cannot hold in bytes: the planner's read of a backing
+	 * file (vmdk_parent_cid) refuses it as the parse does. */
+	if (*sectors > (uint64_t)INT64_MAX / VMDK_SECTOR)
+		return P_ERR;
 	return check_cids(src, scratch, desc_off, cid, &parent);
 }
 
@@ -291,8 +295,6 @@ uint32_t vmdk_parse(const struct fmt_source *src, const struct fmt_scratch *scra
 	uint32_t err = vmdk_open(src, scratch, &sectors, &cid);
 	if (err != CREATE_ERR_OK)
 		return err;
-	if (sectors > (uint64_t)INT64_MAX / VMDK_SECTOR)
-		return P_ERR;
 	out->format = FORMAT_VMDK;
 	out->virtual_size = sectors * VMDK_SECTOR;
 	return CREATE_ERR_OK;

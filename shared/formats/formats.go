@@ -131,12 +131,13 @@ type Format struct {
 	// (named from base, the first file's base name), and whether the
 	// first is then only a descriptor.
 	Extents func(base string, cfg *shared.CreateConfig) (descriptorOnly bool, extents []Extent, err error)
-	// MaxSize is the largest virtual size qemu 7.2 gives or reads in the
-	// format: its block layer's limit (BdrvMaxLength) or the format's own
-	// where that is lower. SizeSlack is how much the format may add to a
-	// size asked for (vpc's geometry: at most one cylinder of 16 heads of
-	// 255 sectors).
-	MaxSize, SizeSlack uint64
+	// MaxSize is the largest virtual size qemu 7.2 creates in the format,
+	// and ReadMax the largest it opens: its block layer's limit
+	// (BdrvMaxLength) or the format's own where that is lower (qemu opens
+	// a vhdx larger than the 64 TiB it creates). SizeSlack is how much the
+	// format may add to a size asked for (vpc's geometry: at most one
+	// cylinder of 16 heads of 255 sectors).
+	MaxSize, ReadMax, SizeSlack uint64
 }
 
 // BdrvMaxLength is qemu's BDRV_MAX_LENGTH: INT64_MAX aligned down to 1 GiB.
@@ -166,12 +167,12 @@ var (
 // All lists every format instar creates, in the order help texts name
 // them.
 var All = []*Format{
-	{Name: "raw", Number: shared.FormatRaw, OnHost: true, MaxSize: BdrvMaxLength, Options: []Option{
+	{Name: "raw", Number: shared.FormatRaw, OnHost: true, MaxSize: BdrvMaxLength, ReadMax: BdrvMaxLength, Options: []Option{
 		{Name: "size", Kind: KindSize, Help: helpSize},
 		{Name: "preallocation", Kind: KindString, Help: "Preallocation mode (allowed values: off, falloc, full)",
 			Default: "off", Words: []Word{prealloc[0], prealloc[2], prealloc[3]}, Field: "Preallocation"},
 	}},
-	{Name: "qcow2", Number: shared.FormatQcow2, Backing: true, Extents: qcow2DataFile, MaxSize: BdrvMaxLength, Options: []Option{
+	{Name: "qcow2", Number: shared.FormatQcow2, Backing: true, Extents: qcow2DataFile, MaxSize: BdrvMaxLength, ReadMax: BdrvMaxLength, Options: []Option{
 		{Name: "cluster_size", Kind: KindSize, Help: "qcow2 cluster size", Default: "65536", Shown: true, Field: "Qcow2ClusterSize"},
 		{Name: "extended_l2", Kind: KindBool, Help: "Extended L2 tables", Default: onOff, Shown: true, Flag: shared.FlagExtendedL2},
 		{Name: "preallocation", Kind: KindString, Help: "Preallocation mode (allowed values: off, metadata, falloc, full)",
@@ -188,7 +189,7 @@ var All = []*Format{
 		{Name: "lazy_refcounts", Kind: KindBool, Help: "Postpone refcount updates", Default: onOff, Shown: true, Flag: shared.FlagLazyRefcounts},
 		{Name: "refcount_bits", Kind: KindNumber, Help: "Width of a reference count entry in bits", Default: "16", Shown: true, Field: "Qcow2RefcountBits"},
 	}},
-	{Name: "vmdk", Number: shared.FormatVmdk, Backing: true, BackingEvenUnsafe: true, Extents: vmdkExtents, MaxSize: BdrvMaxLength, Options: []Option{
+	{Name: "vmdk", Number: shared.FormatVmdk, Backing: true, BackingEvenUnsafe: true, Extents: vmdkExtents, MaxSize: BdrvMaxLength, ReadMax: BdrvMaxLength, Options: []Option{
 		{Name: "size", Kind: KindSize, Help: helpSize},
 		{Name: "adapter_type", Kind: KindString, Help: "Virtual adapter type, can be one of ide (default), lsilogic, buslogic or legacyESX",
 			Default: "ide", Words: []Word{{"ide", shared.VmdkAdapterIDE}, {"lsilogic", shared.VmdkAdapterLsiLogic}, {"buslogic", shared.VmdkAdapterBusLogic}, {"legacyESX", shared.VmdkAdapterLegacyESX}},
@@ -205,14 +206,14 @@ var All = []*Format{
 			Field: "VmdkSubformat"},
 		{Name: "zeroed_grain", Kind: KindBool, Help: "Enable efficient zero writes using the zeroed-grain GTE feature", Default: onOff, Flag: shared.FlagVmdkZeroedGrain},
 	}},
-	{Name: "vpc", Number: shared.FormatVpc, MaxSize: 0xff000000 * 512, SizeSlack: 16 * 255 * 512, Options: []Option{
+	{Name: "vpc", Number: shared.FormatVpc, MaxSize: 0xff000000 * 512, ReadMax: 0xff000000 * 512, SizeSlack: 16 * 255 * 512, Options: []Option{
 		{Name: "size", Kind: KindSize, Help: helpSize},
 		{Name: "subformat", Kind: KindString, Help: "Type of virtual hard disk format. Supported formats are {dynamic (default) | fixed} ",
 			Default: "dynamic", Words: vhdWords, Field: "VhdSubformat"},
 		{Name: "force_size", Kind: KindBool, Help: "Force disk size calculation to use the actual size specified, rather than using the nearest CHS-based calculation",
 			Default: onOff, Flag: shared.FlagForceSize},
 	}},
-	{Name: "vhdx", Number: shared.FormatVhdx, MaxSize: 64 << 40, Options: []Option{
+	{Name: "vhdx", Number: shared.FormatVhdx, MaxSize: 64 << 40, ReadMax: BdrvMaxLength, Options: []Option{
 		{Name: "size", Kind: KindSize, Help: "Virtual disk size; max of 64TB."},
 		{Name: "log_size", Kind: KindSize, Help: "Log size; min 1MB.", Default: "1048576", Shown: true, Field: "VhdxLogSize"},
 		{Name: "block_size", Kind: KindSize, Help: "Block Size; min 1MB, max 256MB. 0 means auto-calculate based on image size.", Default: "0", Shown: true, Field: "BlockSize"},
