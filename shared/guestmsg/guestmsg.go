@@ -1413,11 +1413,204 @@ func (m *ExtentMessage) unmarshal(b []byte) error {
 	return nil
 }
 
+// InspectResultMessage is the inspect operation's verdict on one file;
+// it travels as CompleteMessage.result. Formats and checks are numbered
+// as shared/inspect.go numbers them.
+type InspectResultMessage struct {
+	Error uint32
+	// formats has bit 1<<n set for every InspectFmt n that claims the file
+	// (raw never: it is what a file no format claims is).
+	Formats uint64
+	// format is the one the file is taken to be.
+	Format         uint32
+	HasVirtualSize bool
+	VirtualSize    uint64
+	// failures is how many InspectFailureMessages were sent.
+	Failures uint32
+}
+
+// GetError returns m.Error, or its zero value when m is nil.
+func (m *InspectResultMessage) GetError() uint32 {
+	if m == nil {
+		return 0
+	}
+	return m.Error
+}
+
+// GetFormats returns m.Formats, or its zero value when m is nil.
+func (m *InspectResultMessage) GetFormats() uint64 {
+	if m == nil {
+		return 0
+	}
+	return m.Formats
+}
+
+// GetFormat returns m.Format, or its zero value when m is nil.
+func (m *InspectResultMessage) GetFormat() uint32 {
+	if m == nil {
+		return 0
+	}
+	return m.Format
+}
+
+// GetHasVirtualSize returns m.HasVirtualSize, or its zero value when m is nil.
+func (m *InspectResultMessage) GetHasVirtualSize() bool {
+	if m == nil {
+		return false
+	}
+	return m.HasVirtualSize
+}
+
+// GetVirtualSize returns m.VirtualSize, or its zero value when m is nil.
+func (m *InspectResultMessage) GetVirtualSize() uint64 {
+	if m == nil {
+		return 0
+	}
+	return m.VirtualSize
+}
+
+// GetFailures returns m.Failures, or its zero value when m is nil.
+func (m *InspectResultMessage) GetFailures() uint32 {
+	if m == nil {
+		return 0
+	}
+	return m.Failures
+}
+
+// Unmarshal decodes b into m, as proto.Unmarshal would.
+func (m *InspectResultMessage) Unmarshal(b []byte) error {
+	*m = InspectResultMessage{}
+	return m.unmarshal(b)
+}
+
+func (m *InspectResultMessage) unmarshal(b []byte) error {
+	for len(b) > 0 {
+		num, typ, n, err := consumeTag(b)
+		if err != nil {
+			return err
+		}
+		b = b[n:]
+		switch {
+		case num == 1 && typ == wireVarint:
+			v, n, err := consumeVarint(b)
+			if err != nil {
+				return err
+			}
+			m.Error = uint32(v)
+			b = b[n:]
+		case num == 2 && typ == wireVarint:
+			v, n, err := consumeVarint(b)
+			if err != nil {
+				return err
+			}
+			m.Formats = v
+			b = b[n:]
+		case num == 3 && typ == wireVarint:
+			v, n, err := consumeVarint(b)
+			if err != nil {
+				return err
+			}
+			m.Format = uint32(v)
+			b = b[n:]
+		case num == 4 && typ == wireVarint:
+			v, n, err := consumeVarint(b)
+			if err != nil {
+				return err
+			}
+			m.HasVirtualSize = v != 0
+			b = b[n:]
+		case num == 5 && typ == wireVarint:
+			v, n, err := consumeVarint(b)
+			if err != nil {
+				return err
+			}
+			m.VirtualSize = v
+			b = b[n:]
+		case num == 6 && typ == wireVarint:
+			v, n, err := consumeVarint(b)
+			if err != nil {
+				return err
+			}
+			m.Failures = uint32(v)
+			b = b[n:]
+		default:
+			n, err := skipField(num, typ, b, 0)
+			if err != nil {
+				return err
+			}
+			b = b[n:]
+		}
+	}
+	return nil
+}
+
+// InspectFailureMessage is one failed safety check, sent as the check
+// fails: its number and the reason, in words a user reads.
+type InspectFailureMessage struct {
+	Check  uint32
+	Reason string
+}
+
+// GetCheck returns m.Check, or its zero value when m is nil.
+func (m *InspectFailureMessage) GetCheck() uint32 {
+	if m == nil {
+		return 0
+	}
+	return m.Check
+}
+
+// GetReason returns m.Reason, or its zero value when m is nil.
+func (m *InspectFailureMessage) GetReason() string {
+	if m == nil {
+		return ""
+	}
+	return m.Reason
+}
+
+// Unmarshal decodes b into m, as proto.Unmarshal would.
+func (m *InspectFailureMessage) Unmarshal(b []byte) error {
+	*m = InspectFailureMessage{}
+	return m.unmarshal(b)
+}
+
+func (m *InspectFailureMessage) unmarshal(b []byte) error {
+	for len(b) > 0 {
+		num, typ, n, err := consumeTag(b)
+		if err != nil {
+			return err
+		}
+		b = b[n:]
+		switch {
+		case num == 1 && typ == wireVarint:
+			v, n, err := consumeVarint(b)
+			if err != nil {
+				return err
+			}
+			m.Check = uint32(v)
+			b = b[n:]
+		case num == 2 && typ == wireBytes:
+			s, n, err := consumeString(b)
+			if err != nil {
+				return err
+			}
+			m.Reason = s
+			b = b[n:]
+		default:
+			n, err := skipField(num, typ, b, 0)
+			if err != nil {
+				return err
+			}
+			b = b[n:]
+		}
+	}
+	return nil
+}
+
 // GuestMessage is the envelope of every guest-to-host message. The VMM
 // handles progress, error, log and complete; it passes any other payload
 // on to the operation's host side.
 type GuestMessage struct {
-	// Payload is one of *ProgressMessage, *ErrorMessage, *LogMessage, *CompleteMessage, *OutputSizeMessage, *SnapshotMessage, *BitmapMessage, *ExtentMessage, or nil.
+	// Payload is one of *ProgressMessage, *ErrorMessage, *LogMessage, *CompleteMessage, *OutputSizeMessage, *SnapshotMessage, *BitmapMessage, *ExtentMessage, *InspectFailureMessage, or nil.
 	Payload any
 }
 
@@ -1490,6 +1683,15 @@ func (m *GuestMessage) GetExtent() *ExtentMessage {
 		return nil
 	}
 	p, _ := m.Payload.(*ExtentMessage)
+	return p
+}
+
+// GetInspectFailure returns the inspect_failure payload, or nil.
+func (m *GuestMessage) GetInspectFailure() *InspectFailureMessage {
+	if m == nil {
+		return nil
+	}
+	p, _ := m.Payload.(*InspectFailureMessage)
 	return p
 }
 
@@ -1613,6 +1815,20 @@ func (m *GuestMessage) unmarshal(b []byte) error {
 			p, ok := m.Payload.(*ExtentMessage)
 			if !ok {
 				p = &ExtentMessage{}
+			}
+			if err := p.unmarshal(v); err != nil {
+				return err
+			}
+			m.Payload = p
+			b = b[n:]
+		case num == 16 && typ == wireBytes:
+			v, n, err := consumeBytes(b)
+			if err != nil {
+				return err
+			}
+			p, ok := m.Payload.(*InspectFailureMessage)
+			if !ok {
+				p = &InspectFailureMessage{}
 			}
 			if err := p.unmarshal(v); err != nil {
 				return err

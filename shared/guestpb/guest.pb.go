@@ -972,6 +972,151 @@ func (x *ExtentMessage) GetFilename() []byte {
 	return nil
 }
 
+// InspectResultMessage is the inspect operation's verdict on one file;
+// it travels as CompleteMessage.result. Formats and checks are numbered
+// as shared/inspect.go numbers them.
+type InspectResultMessage struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	Error uint32                 `protobuf:"varint,1,opt,name=error,proto3" json:"error,omitempty"`
+	// formats has bit 1<<n set for every InspectFmt n that claims the file
+	// (raw never: it is what a file no format claims is).
+	Formats uint64 `protobuf:"varint,2,opt,name=formats,proto3" json:"formats,omitempty"`
+	// format is the one the file is taken to be.
+	Format         uint32 `protobuf:"varint,3,opt,name=format,proto3" json:"format,omitempty"`
+	HasVirtualSize bool   `protobuf:"varint,4,opt,name=has_virtual_size,json=hasVirtualSize,proto3" json:"has_virtual_size,omitempty"`
+	VirtualSize    uint64 `protobuf:"varint,5,opt,name=virtual_size,json=virtualSize,proto3" json:"virtual_size,omitempty"`
+	// failures is how many InspectFailureMessages were sent.
+	Failures      uint32 `protobuf:"varint,6,opt,name=failures,proto3" json:"failures,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *InspectResultMessage) Reset() {
+	*x = InspectResultMessage{}
+	mi := &file_shared_guest_proto_msgTypes[10]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *InspectResultMessage) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*InspectResultMessage) ProtoMessage() {}
+
+func (x *InspectResultMessage) ProtoReflect() protoreflect.Message {
+	mi := &file_shared_guest_proto_msgTypes[10]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use InspectResultMessage.ProtoReflect.Descriptor instead.
+func (*InspectResultMessage) Descriptor() ([]byte, []int) {
+	return file_shared_guest_proto_rawDescGZIP(), []int{10}
+}
+
+func (x *InspectResultMessage) GetError() uint32 {
+	if x != nil {
+		return x.Error
+	}
+	return 0
+}
+
+func (x *InspectResultMessage) GetFormats() uint64 {
+	if x != nil {
+		return x.Formats
+	}
+	return 0
+}
+
+func (x *InspectResultMessage) GetFormat() uint32 {
+	if x != nil {
+		return x.Format
+	}
+	return 0
+}
+
+func (x *InspectResultMessage) GetHasVirtualSize() bool {
+	if x != nil {
+		return x.HasVirtualSize
+	}
+	return false
+}
+
+func (x *InspectResultMessage) GetVirtualSize() uint64 {
+	if x != nil {
+		return x.VirtualSize
+	}
+	return 0
+}
+
+func (x *InspectResultMessage) GetFailures() uint32 {
+	if x != nil {
+		return x.Failures
+	}
+	return 0
+}
+
+// InspectFailureMessage is one failed safety check, sent as the check
+// fails: its number and the reason, in words a user reads.
+type InspectFailureMessage struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Check         uint32                 `protobuf:"varint,1,opt,name=check,proto3" json:"check,omitempty"`
+	Reason        string                 `protobuf:"bytes,2,opt,name=reason,proto3" json:"reason,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *InspectFailureMessage) Reset() {
+	*x = InspectFailureMessage{}
+	mi := &file_shared_guest_proto_msgTypes[11]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *InspectFailureMessage) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*InspectFailureMessage) ProtoMessage() {}
+
+func (x *InspectFailureMessage) ProtoReflect() protoreflect.Message {
+	mi := &file_shared_guest_proto_msgTypes[11]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use InspectFailureMessage.ProtoReflect.Descriptor instead.
+func (*InspectFailureMessage) Descriptor() ([]byte, []int) {
+	return file_shared_guest_proto_rawDescGZIP(), []int{11}
+}
+
+func (x *InspectFailureMessage) GetCheck() uint32 {
+	if x != nil {
+		return x.Check
+	}
+	return 0
+}
+
+func (x *InspectFailureMessage) GetReason() string {
+	if x != nil {
+		return x.Reason
+	}
+	return ""
+}
+
 // GuestMessage is the envelope of every guest-to-host message. The VMM
 // handles progress, error, log and complete; it passes any other payload
 // on to the operation's host side.
@@ -987,6 +1132,7 @@ type GuestMessage struct {
 	//	*GuestMessage_Snapshot
 	//	*GuestMessage_Bitmap
 	//	*GuestMessage_Extent
+	//	*GuestMessage_InspectFailure
 	Payload       isGuestMessage_Payload `protobuf_oneof:"payload"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
@@ -994,7 +1140,7 @@ type GuestMessage struct {
 
 func (x *GuestMessage) Reset() {
 	*x = GuestMessage{}
-	mi := &file_shared_guest_proto_msgTypes[10]
+	mi := &file_shared_guest_proto_msgTypes[12]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1006,7 +1152,7 @@ func (x *GuestMessage) String() string {
 func (*GuestMessage) ProtoMessage() {}
 
 func (x *GuestMessage) ProtoReflect() protoreflect.Message {
-	mi := &file_shared_guest_proto_msgTypes[10]
+	mi := &file_shared_guest_proto_msgTypes[12]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1019,7 +1165,7 @@ func (x *GuestMessage) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GuestMessage.ProtoReflect.Descriptor instead.
 func (*GuestMessage) Descriptor() ([]byte, []int) {
-	return file_shared_guest_proto_rawDescGZIP(), []int{10}
+	return file_shared_guest_proto_rawDescGZIP(), []int{12}
 }
 
 func (x *GuestMessage) GetPayload() isGuestMessage_Payload {
@@ -1101,6 +1247,15 @@ func (x *GuestMessage) GetExtent() *ExtentMessage {
 	return nil
 }
 
+func (x *GuestMessage) GetInspectFailure() *InspectFailureMessage {
+	if x != nil {
+		if x, ok := x.Payload.(*GuestMessage_InspectFailure); ok {
+			return x.InspectFailure
+		}
+	}
+	return nil
+}
+
 type isGuestMessage_Payload interface {
 	isGuestMessage_Payload()
 }
@@ -1137,6 +1292,10 @@ type GuestMessage_Extent struct {
 	Extent *ExtentMessage `protobuf:"bytes,15,opt,name=extent,proto3,oneof"`
 }
 
+type GuestMessage_InspectFailure struct {
+	InspectFailure *InspectFailureMessage `protobuf:"bytes,16,opt,name=inspect_failure,json=inspectFailure,proto3,oneof"`
+}
+
 func (*GuestMessage_Progress) isGuestMessage_Payload() {}
 
 func (*GuestMessage_Error) isGuestMessage_Payload() {}
@@ -1152,6 +1311,8 @@ func (*GuestMessage_Snapshot) isGuestMessage_Payload() {}
 func (*GuestMessage_Bitmap) isGuestMessage_Payload() {}
 
 func (*GuestMessage_Extent) isGuestMessage_Payload() {}
+
+func (*GuestMessage_InspectFailure) isGuestMessage_Payload() {}
 
 var File_shared_guest_proto protoreflect.FileDescriptor
 
@@ -1241,7 +1402,17 @@ const file_shared_guest_proto_rawDesc = "" +
 	"\n" +
 	"compressed\x18\x06 \x01(\bR\n" +
 	"compressed\x12\x1a\n" +
-	"\bfilename\x18\a \x01(\fR\bfilename\"\xea\x03\n" +
+	"\bfilename\x18\a \x01(\fR\bfilename\"\xc7\x01\n" +
+	"\x14InspectResultMessage\x12\x14\n" +
+	"\x05error\x18\x01 \x01(\rR\x05error\x12\x18\n" +
+	"\aformats\x18\x02 \x01(\x04R\aformats\x12\x16\n" +
+	"\x06format\x18\x03 \x01(\rR\x06format\x12(\n" +
+	"\x10has_virtual_size\x18\x04 \x01(\bR\x0ehasVirtualSize\x12!\n" +
+	"\fvirtual_size\x18\x05 \x01(\x04R\vvirtualSize\x12\x1a\n" +
+	"\bfailures\x18\x06 \x01(\rR\bfailures\"E\n" +
+	"\x15InspectFailureMessage\x12\x14\n" +
+	"\x05check\x18\x01 \x01(\rR\x05check\x12\x16\n" +
+	"\x06reason\x18\x02 \x01(\tR\x06reason\"\xba\x04\n" +
 	"\fGuestMessage\x12;\n" +
 	"\bprogress\x18\x01 \x01(\v2\x1d.instar.guest.ProgressMessageH\x00R\bprogress\x122\n" +
 	"\x05error\x18\x02 \x01(\v2\x1a.instar.guest.ErrorMessageH\x00R\x05error\x12,\n" +
@@ -1251,7 +1422,8 @@ const file_shared_guest_proto_rawDesc = "" +
 	"outputSize\x12;\n" +
 	"\bsnapshot\x18\r \x01(\v2\x1d.instar.guest.SnapshotMessageH\x00R\bsnapshot\x125\n" +
 	"\x06bitmap\x18\x0e \x01(\v2\x1b.instar.guest.BitmapMessageH\x00R\x06bitmap\x125\n" +
-	"\x06extent\x18\x0f \x01(\v2\x1b.instar.guest.ExtentMessageH\x00R\x06extentB\t\n" +
+	"\x06extent\x18\x0f \x01(\v2\x1b.instar.guest.ExtentMessageH\x00R\x06extent\x12N\n" +
+	"\x0finspect_failure\x18\x10 \x01(\v2#.instar.guest.InspectFailureMessageH\x00R\x0einspectFailureB\t\n" +
 	"\apayloadJ\x04\b\v\x10\fB\x17Z\x15instar/shared/guestpbb\x06proto3"
 
 var (
@@ -1266,34 +1438,37 @@ func file_shared_guest_proto_rawDescGZIP() []byte {
 	return file_shared_guest_proto_rawDescData
 }
 
-var file_shared_guest_proto_msgTypes = make([]protoimpl.MessageInfo, 11)
+var file_shared_guest_proto_msgTypes = make([]protoimpl.MessageInfo, 13)
 var file_shared_guest_proto_goTypes = []any{
-	(*ProgressMessage)(nil),     // 0: instar.guest.ProgressMessage
-	(*ErrorMessage)(nil),        // 1: instar.guest.ErrorMessage
-	(*LogMessage)(nil),          // 2: instar.guest.LogMessage
-	(*CompleteMessage)(nil),     // 3: instar.guest.CompleteMessage
-	(*CreateResultMessage)(nil), // 4: instar.guest.CreateResultMessage
-	(*OutputSizeMessage)(nil),   // 5: instar.guest.OutputSizeMessage
-	(*InfoResultMessage)(nil),   // 6: instar.guest.InfoResultMessage
-	(*SnapshotMessage)(nil),     // 7: instar.guest.SnapshotMessage
-	(*BitmapMessage)(nil),       // 8: instar.guest.BitmapMessage
-	(*ExtentMessage)(nil),       // 9: instar.guest.ExtentMessage
-	(*GuestMessage)(nil),        // 10: instar.guest.GuestMessage
+	(*ProgressMessage)(nil),       // 0: instar.guest.ProgressMessage
+	(*ErrorMessage)(nil),          // 1: instar.guest.ErrorMessage
+	(*LogMessage)(nil),            // 2: instar.guest.LogMessage
+	(*CompleteMessage)(nil),       // 3: instar.guest.CompleteMessage
+	(*CreateResultMessage)(nil),   // 4: instar.guest.CreateResultMessage
+	(*OutputSizeMessage)(nil),     // 5: instar.guest.OutputSizeMessage
+	(*InfoResultMessage)(nil),     // 6: instar.guest.InfoResultMessage
+	(*SnapshotMessage)(nil),       // 7: instar.guest.SnapshotMessage
+	(*BitmapMessage)(nil),         // 8: instar.guest.BitmapMessage
+	(*ExtentMessage)(nil),         // 9: instar.guest.ExtentMessage
+	(*InspectResultMessage)(nil),  // 10: instar.guest.InspectResultMessage
+	(*InspectFailureMessage)(nil), // 11: instar.guest.InspectFailureMessage
+	(*GuestMessage)(nil),          // 12: instar.guest.GuestMessage
 }
 var file_shared_guest_proto_depIdxs = []int32{
-	0, // 0: instar.guest.GuestMessage.progress:type_name -> instar.guest.ProgressMessage
-	1, // 1: instar.guest.GuestMessage.error:type_name -> instar.guest.ErrorMessage
-	2, // 2: instar.guest.GuestMessage.log:type_name -> instar.guest.LogMessage
-	3, // 3: instar.guest.GuestMessage.complete:type_name -> instar.guest.CompleteMessage
-	5, // 4: instar.guest.GuestMessage.output_size:type_name -> instar.guest.OutputSizeMessage
-	7, // 5: instar.guest.GuestMessage.snapshot:type_name -> instar.guest.SnapshotMessage
-	8, // 6: instar.guest.GuestMessage.bitmap:type_name -> instar.guest.BitmapMessage
-	9, // 7: instar.guest.GuestMessage.extent:type_name -> instar.guest.ExtentMessage
-	8, // [8:8] is the sub-list for method output_type
-	8, // [8:8] is the sub-list for method input_type
-	8, // [8:8] is the sub-list for extension type_name
-	8, // [8:8] is the sub-list for extension extendee
-	0, // [0:8] is the sub-list for field type_name
+	0,  // 0: instar.guest.GuestMessage.progress:type_name -> instar.guest.ProgressMessage
+	1,  // 1: instar.guest.GuestMessage.error:type_name -> instar.guest.ErrorMessage
+	2,  // 2: instar.guest.GuestMessage.log:type_name -> instar.guest.LogMessage
+	3,  // 3: instar.guest.GuestMessage.complete:type_name -> instar.guest.CompleteMessage
+	5,  // 4: instar.guest.GuestMessage.output_size:type_name -> instar.guest.OutputSizeMessage
+	7,  // 5: instar.guest.GuestMessage.snapshot:type_name -> instar.guest.SnapshotMessage
+	8,  // 6: instar.guest.GuestMessage.bitmap:type_name -> instar.guest.BitmapMessage
+	9,  // 7: instar.guest.GuestMessage.extent:type_name -> instar.guest.ExtentMessage
+	11, // 8: instar.guest.GuestMessage.inspect_failure:type_name -> instar.guest.InspectFailureMessage
+	9,  // [9:9] is the sub-list for method output_type
+	9,  // [9:9] is the sub-list for method input_type
+	9,  // [9:9] is the sub-list for extension type_name
+	9,  // [9:9] is the sub-list for extension extendee
+	0,  // [0:9] is the sub-list for field type_name
 }
 
 func init() { file_shared_guest_proto_init() }
@@ -1301,7 +1476,7 @@ func file_shared_guest_proto_init() {
 	if File_shared_guest_proto != nil {
 		return
 	}
-	file_shared_guest_proto_msgTypes[10].OneofWrappers = []any{
+	file_shared_guest_proto_msgTypes[12].OneofWrappers = []any{
 		(*GuestMessage_Progress)(nil),
 		(*GuestMessage_Error)(nil),
 		(*GuestMessage_Log)(nil),
@@ -1310,6 +1485,7 @@ func file_shared_guest_proto_init() {
 		(*GuestMessage_Snapshot)(nil),
 		(*GuestMessage_Bitmap)(nil),
 		(*GuestMessage_Extent)(nil),
+		(*GuestMessage_InspectFailure)(nil),
 	}
 	type x struct{}
 	out := protoimpl.TypeBuilder{
@@ -1317,7 +1493,7 @@ func file_shared_guest_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_shared_guest_proto_rawDesc), len(file_shared_guest_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   11,
+			NumMessages:   13,
 			NumExtensions: 0,
 			NumServices:   0,
 		},

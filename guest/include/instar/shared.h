@@ -95,6 +95,78 @@
 #define INFO_ERR_UNSUPPORTED 4
 #define INFO_ERR_BAD_CONFIG 5
 #define INFO_ERR_TOO_BIG 6
+/* InspectConfigMagic marks a valid InspectConfig ("INSP"). */
+#define INSPECT_CONFIG_MAGIC 0x50534E49
+#define INSPECT_FMT_RAW 0
+#define INSPECT_FMT_QCOW2 1
+#define INSPECT_FMT_VMDK 2
+#define INSPECT_FMT_VPC 3
+#define INSPECT_FMT_VHDX 4
+/* qcow version 1 */
+#define INSPECT_FMT_QCOW 5
+#define INSPECT_FMT_QED 6
+#define INSPECT_FMT_VDI 7
+#define INSPECT_FMT_LUKS 8
+#define INSPECT_FMT_PARALLELS 9
+#define INSPECT_FMT_BOCHS 10
+#define INSPECT_FMT_CLOOP 11
+#define INSPECT_FMT_DMG 12
+/* ISO 9660 or UDF */
+#define INSPECT_FMT_ISO 13
+/* an MBR or GPT partition table */
+#define INSPECT_FMT_GPT 14
+#define INSPECT_FMT_GZIP 15
+#define INSPECT_FMT_XZ 16
+#define INSPECT_FMT_ZSTD 17
+#define INSPECT_FMT_BZIP2 18
+#define INSPECT_FMT_TAR 19
+/* a tar whose first member is an .ovf */
+#define INSPECT_FMT_OVA 20
+#define INSPECT_FMT_COUNT 21
+/* qemu would refuse to open the image */
+#define INSPECT_CHECK_OPEN 0
+/* more than one format claims the file */
+#define INSPECT_CHECK_POLYGLOT 1
+/* a format never accepted */
+#define INSPECT_CHECK_BANNED 2
+/* the image names a backing (parent) file */
+#define INSPECT_CHECK_BACKING_FILE 3
+/* the image's data lives in another file */
+#define INSPECT_CHECK_DATA_FILE 4
+/* data-file extension and feature bit disagree */
+#define INSPECT_CHECK_DATA_FILE_EXTENSION 5
+/* a version or feature qemu does not know */
+#define INSPECT_CHECK_UNKNOWN_FEATURES 6
+/* vmdk descriptor rules */
+#define INSPECT_CHECK_DESCRIPTOR 7
+/* vmdk streamOptimized footer rules */
+#define INSPECT_CHECK_FOOTER 8
+/* partition table rules */
+#define INSPECT_CHECK_MBR 9
+/* luks version */
+#define INSPECT_CHECK_VERSION 10
+/* a file name with a protocol prefix */
+#define INSPECT_CHECK_PROTOCOL 11
+/* a vhdx log to replay */
+#define INSPECT_CHECK_DIRTY_LOG 12
+/* a size the metadata cannot map */
+#define INSPECT_CHECK_VIRTUAL_SIZE 13
+/* compressed data or an archive, not a disk image */
+#define INSPECT_CHECK_CONTAINER 14
+/* not the format --expect-format names (host) */
+#define INSPECT_CHECK_EXPECT_FORMAT 15
+/* not among --allow-formats (host) */
+#define INSPECT_CHECK_ALLOW_FORMATS 16
+#define INSPECT_CHECK_COUNT 17
+#define INSPECT_ERR_OK 0
+#define INSPECT_ERR_READ_FAILED 1
+#define INSPECT_ERR_BAD_CONFIG 2
+#define INSPECT_ERR_TOO_BIG 3
+/*
+ * InspectMaxFailures bounds the failures one file reports; a guest that
+ * sends more is refused.
+ */
+#define INSPECT_MAX_FAILURES 64
 /*
  * VMMPrivateBase is the start of the VMM's private region (page
  * tables, GDT). Guest code never touches it; the kvm accelerator leaves
@@ -324,6 +396,18 @@ _Static_assert(offsetof(struct info_config, magic) == 0, "info_config.magic offs
 _Static_assert(offsetof(struct info_config, format) == 4, "info_config.format offset");
 _Static_assert(offsetof(struct info_config, flags) == 8, "info_config.flags offset");
 _Static_assert(offsetof(struct info_config, reserved) == 12, "info_config.reserved offset");
+
+/*
+ * InspectConfig is the inspect operation's input, written by the host at
+ * OperationConfigAddr. The file is input device 0, read-only.
+ */
+struct inspect_config {
+	uint32_t magic;
+	uint32_t flags;
+};
+_Static_assert(sizeof(struct inspect_config) == 8, "struct inspect_config size");
+_Static_assert(offsetof(struct inspect_config, magic) == 0, "inspect_config.magic offset");
+_Static_assert(offsetof(struct inspect_config, flags) == 4, "inspect_config.flags offset");
 
 /*
  * Request is the descriptor of one device request or message, in guest
