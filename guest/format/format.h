@@ -85,6 +85,7 @@ struct fmt_plan {
 
 struct info_sink;
 struct fmt_info;
+struct inspect_report;
 
 /*
  * A format driver: the same entry points for every format, so that an
@@ -113,14 +114,20 @@ struct fmt_driver {
 	 * check operation adds its entry point here. */
 	uint32_t (*info)(const struct fmt_source *src, const struct fmt_scratch *scratch,
 			 const struct info_sink *sink, struct fmt_info *out);
+	/* inspect runs the format's safety checks (see inspect.h); NULL
+	 * when the checks every format shares are all it has. */
+	void (*inspect)(const struct fmt_source *src, const struct fmt_scratch *scratch,
+			const struct fmt_info *info, uint32_t info_err, struct inspect_report *r);
 };
 
-/* FMT_DRIVER(name, NAME, min_scratch) defines name_driver for
- * FORMAT_NAME from name_probe, name_parse, name_plan and name_info. */
-#define FMT_DRIVER(name, upper, scratch)                                                      \
+/* FMT_DRIVER(name, NAME, min_scratch, inspect) defines name_driver for
+ * FORMAT_NAME from name_probe, name_parse, name_plan, name_info and
+ * inspect (a function, or NULL). */
+#define FMT_DRIVER(name, upper, scratch, inspect_fn)                                          \
 	const struct fmt_driver name##_driver = {                                             \
 		.format = FORMAT_##upper, .min_scratch = (scratch), .probe = name##_probe, \
 		.parse = name##_parse, .plan = name##_plan, .info = name##_info,              \
+		.inspect = (inspect_fn),                                                   \
 	}
 
 /* The driver of format (FORMAT_*), or NULL. */

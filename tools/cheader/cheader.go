@@ -24,6 +24,7 @@ import (
 	"strings"
 	"unicode"
 
+	"instar/shared"
 	"instar/shared/formats"
 )
 
@@ -296,8 +297,19 @@ func (p *Package) Header(source string) []byte {
 		}
 	}
 	formatTable(&b)
+	inspectNames(&b)
 	b.WriteString("\n#endif /* INSTAR_SHARED_H */\n")
 	return b.Bytes()
+}
+
+// inspectNames renders the name of every INSPECT_FMT_* value.
+func inspectNames(b *bytes.Buffer) {
+	b.WriteString("\n/* The name of an INSPECT_FMT_* value, or \"\" for none. */\n")
+	b.WriteString("static inline const char *inspect_format_name(uint32_t format)\n{\n\tswitch (format) {\n")
+	for n, name := range shared.InspectFormatNames {
+		fmt.Fprintf(b, "\tcase %d:\n\t\treturn \"%s\";\n", n, name)
+	}
+	b.WriteString("\t}\n\treturn \"\";\n}\n")
 }
 
 // formatTable renders the format table's part the guest needs: each format's

@@ -599,4 +599,54 @@ static inline const char *vhdx_subformat_word(uint32_t value)
 	return 0;
 }
 
+/* The name of an INSPECT_FMT_* value, or "" for none. */
+static inline const char *inspect_format_name(uint32_t format)
+{
+	switch (format) {
+	case 0:
+		return "raw";
+	case 1:
+		return "qcow2";
+	case 2:
+		return "vmdk";
+	case 3:
+		return "vpc";
+	case 4:
+		return "vhdx";
+	case 5:
+		return "qcow";
+	case 6:
+		return "qed";
+	case 7:
+		return "vdi";
+	case 8:
+		return "luks";
+	case 9:
+		return "parallels";
+	case 10:
+		return "bochs";
+	case 11:
+		return "cloop";
+	case 12:
+		return "dmg";
+	case 13:
+		return "iso";
+	case 14:
+		return "gpt";
+	case 15:
+		return "gzip";
+	case 16:
+		return "xz";
+	case 17:
+		return "zstd";
+	case 18:
+		return "bzip2";
+	case 19:
+		return "tar";
+	case 20:
+		return "ova";
+	}
+	return "";
+}
+
 #endif /* INSTAR_SHARED_H */
