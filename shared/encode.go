@@ -13,7 +13,7 @@ import (
 // little-endian host that is their memory, returned without binary.Write's
 // reflection, which every guest run would pay. The result aliases v on
 // such hosts.
-func Encode[T CreateConfig | DeviceTable | Request | CreateResult | InfoConfig](v *T) []byte {
+func Encode[T CreateConfig | DeviceTable | Request | CreateResult | InfoConfig | InspectConfig](v *T) []byte {
 	if littleEndian {
 		return unsafe.Slice((*byte)(unsafe.Pointer(v)), unsafe.Sizeof(*v))
 	}
