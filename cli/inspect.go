@@ -113,11 +113,11 @@ func (c *inspectCmd) run(stdout io.Writer, files []string) error {
 		return err
 	}
 	opts := imginspect.Options{Accel: acc, Deadline: c.timeout, ExpectFormat: c.expect, AllowFormats: allow}
-	bad, failed := 0, 0
+	bad, failed, printed := 0, 0, 0
 	var werr error
 	imginspect.Batch(context.Background(), files, c.jobs, func(ctx context.Context, path string) (imginspect.Verdict, error) {
 		return imginspect.Inspect(ctx, path, opts)
-	}, func(i int, o imginspect.Outcome) {
+	}, func(_ int, o imginspect.Outcome) {
 		if o.Err != nil {
 			failed++
 			fmt.Fprintf(c.stderr, "instar: inspect: %s\n", oneLine(o.Err.Error()))
@@ -131,10 +131,11 @@ func (c *inspectCmd) run(stdout io.Writer, files []string) error {
 			text = imginspect.JSON(&o.Verdict)
 		} else {
 			text = imginspect.Human(&o.Verdict)
-			if i > 0 {
+			if printed > 0 {
 				text = append([]byte("\n"), text...)
 			}
 		}
+		printed++
 		if _, err := stdout.Write(text); err != nil && werr == nil {
 			werr = err
 		}
