@@ -41,7 +41,7 @@ inspected), 2 on a usage error.`,
   instar inspect --expect-format qcow2 --output=json upload.img
   instar inspect --allow-formats raw,qcow2 -j 4 *.img`,
 	}, func() optionCommand {
-		return &inspectCmd{out: "human", accel: "auto", jobs: runtime.NumCPU(), stderr: os.Stderr}
+		return &inspectCmd{out: "human", accel: "auto", jobs: runtime.NumCPU(), stderr: os.Stderr, inspect: imginspect.Inspect}
 	})
 }
 
@@ -51,6 +51,8 @@ type inspectCmd struct {
 	jobs                      int
 	timeout                   time.Duration
 	stderr                    io.Writer
+	// inspect is imginspect.Inspect, or a stand-in in tests.
+	inspect func(ctx context.Context, path string, opts imginspect.Options) (imginspect.Verdict, error)
 }
 
 func (c *inspectCmd) options() []getopt.Option {
@@ -116,7 +118,7 @@ func (c *inspectCmd) run(stdout io.Writer, files []string) error {
 	bad, failed, printed := 0, 0, 0
 	var werr error
 	imginspect.Batch(context.Background(), files, c.jobs, func(ctx context.Context, path string) (imginspect.Verdict, error) {
-		return imginspect.Inspect(ctx, path, opts)
+		return c.inspect(ctx, path, opts)
 	}, func(_ int, o imginspect.Outcome) {
 		if o.Err != nil {
 			failed++

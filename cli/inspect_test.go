@@ -1,12 +1,16 @@
 package cli
 
 import (
+	"bytes"
+	"context"
 	"errors"
+	"fmt"
 	"io"
 	"strings"
 	"testing"
 
 	"instar/getopt"
+	"instar/imginspect"
 )
 
 // TestInspectUsageErrors: every usage error of inspect is one line and
@@ -52,5 +56,62 @@ func TestInspectCompletion(t *testing.T) {
 	got, _ = c.completeValue(&getopt.Option{Long: "allow-formats"}, "raw,qc")
 	if strings.Join(got, " ") != "raw,qcow2 raw,qcow" {
 		t.Errorf("--allow-formats raw,qc: %q", got)
+	}
+}
+
+// TestInspectStatuses: status 0 when every file is safe, 1 when any is not
+// or could not be inspected (each such file one line on stderr, the rest
+// still printed, in order), with the options reaching every inspection.
+func TestInspectStatuses(t *testing.T) {
+	fake := func(ctx context.Context, path string, opts imginspect.Options) (imginspect.Verdict, error) {
+		if opts.ExpectFormat != "vhd" || fmt.Sprint(opts.AllowFormats) != "[vpc raw]" || opts.Accel == nil {
+			return imginspect.Verdict{}, fmt.Errorf("%s: options %+v", path, opts)
+		}
+		switch {
+		case strings.HasPrefix(path, "bad"):
+			return imginspect.Verdict{}, fmt.Errorf("%s: could not open: \x1b[2Jgone\nmore", path)
+		case strings.HasPrefix(path, "unsafe"):
+			return imginspect.Verdict{Filename: path, Format: "qcow2", Formats: []string{"qcow2"},
+				Failures: []imginspect.Failure{{Check: "backing_file", Reason: "b"}}}, nil
+		}
+		return imginspect.Verdict{Filename: path, Format: "raw", Formats: []string{}, Safe: true}, nil
+	}
+	for _, c := range []struct {
+		files          []string
+		status         int
+		stdout, stderr string
+	}{
+		{[]string{"a", "b"}, 0, "a b ", ""},
+		{[]string{"a", "unsafe1", "b"}, 1, "a unsafe1 b ", ""},
+		{[]string{"bad1", "a", "bad2"}, 1, "a ", "instar: inspect: bad1: could not open:  [2Jgone more\ninstar: inspect: bad2: could not open:  [2Jgone more\n"},
+	} {
+		for _, out := range []string{"json", "human"} {
+			var stdout, stderr bytes.Buffer
+			cmd := &inspectCmd{out: out, accel: "process", jobs: 2, stderr: &stderr, inspect: fake,
+				expect: "vhd", allow: "vhd,raw"}
+			err := cmd.run(&stdout, c.files)
+			status := 0
+			var se *StatusError
+			if errors.As(err, &se) {
+				status = se.Status
+				if !se.Quiet {
+					t.Errorf("%q: status error not quiet: %v", c.files, err)
+				}
+			} else if err != nil {
+				t.Fatalf("%q: %v", c.files, err)
+			}
+			var names string
+			for _, l := range strings.Split(stdout.String(), "\n") {
+				if out == "json" && l != "" {
+					names += strings.Split(l, `"`)[3] + " "
+				}
+				if n, ok := strings.CutPrefix(l, "filename: "); ok {
+					names += n + " "
+				}
+			}
+			if status != c.status || names != c.stdout || stderr.String() != c.stderr {
+				t.Errorf("%q %s: status %d, files %q, stderr %q; want %d %q %q", c.files, out, status, names, stderr.String(), c.status, c.stdout, c.stderr)
+			}
+		}
 	}
 }
