@@ -289,17 +289,25 @@ func Decode(res *vmm.Result) (Verdict, error) {
 	return v, nil
 }
 
+// matches says whether a file detected as format is of the format named
+// want: the same, or raw for a partition table (gpt), which qemu reads as
+// the raw disk it is.
+func matches(format, want string) bool {
+	return format == want || want == "raw" && format == shared.InspectFormatNames[shared.InspectFmtGpt]
+}
+
 // AddHostChecks adds the host's checks to v: expect_format when expect is
-// not "" and is not v's format, allow_formats when allow is not empty and
-// holds no name of v's format. Names are as ParseFormat accepts them; an
-// unknown one is an error.
+// not "" and v's format does not match it, allow_formats when allow is not
+// empty and v's format matches none of it (raw matches a partition table,
+// gpt, too). Names are as ParseFormat accepts them; an unknown one is an
+// error.
 func AddHostChecks(v *Verdict, expect string, allow []string) error {
 	if expect != "" {
 		n, err := ParseFormat(expect)
 		if err != nil {
 			return err
 		}
-		if want := shared.InspectFormatNames[n]; want != v.Format {
+		if want := shared.InspectFormatNames[n]; !matches(v.Format, want) {
 			v.add(Failure{"expect_format", fmt.Sprintf("the file is %s, not %s", v.Format, want)})
 		}
 	}
@@ -312,7 +320,7 @@ func AddHostChecks(v *Verdict, expect string, allow []string) error {
 				return err
 			}
 			names = append(names, shared.InspectFormatNames[n])
-			ok = ok || shared.InspectFormatNames[n] == v.Format
+			ok = ok || matches(v.Format, shared.InspectFormatNames[n])
 		}
 		if !ok {
 			v.add(Failure{"allow_formats", fmt.Sprintf("the file is %s, which is not among %s", v.Format, strings.Join(names, ", "))})

@@ -201,6 +201,10 @@ func TestHostChecks(t *testing.T) {
 		{"vpc", "", []string{"raw", "qcow2"}, []string{"allow_formats"}},
 		{"raw", "qcow2", []string{"qcow2"}, []string{"expect_format", "allow_formats"}},
 		{"raw", "", []string{"qcow2", "raw"}, nil},
+		{"gpt", "raw", []string{"raw"}, nil},
+		{"gpt", "gpt", []string{"gpt"}, nil},
+		{"raw", "gpt", []string{"gpt"}, []string{"expect_format", "allow_formats"}},
+		{"iso", "raw", []string{"raw"}, []string{"expect_format", "allow_formats"}},
 	}
 	for _, c := range cases {
 		v := base(c.format)
