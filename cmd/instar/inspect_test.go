@@ -75,4 +75,3 @@ func TestInspectUnopenable(t *testing.T) {
 		t.Errorf("status %d, stdout %q, stderr %q, want %q", status, out, stderr, want)
 	}
 }
-
