@@ -1,5 +1,5 @@
 // Package cli is instar's command line: the cobra command tree (root,
-// create, doctor, version, help, completion), which cmd/instar runs and
+// create, info, inspect, doctor, version, help, completion), which cmd/instar runs and
 // tools/mangen turns into man pages.
 //
 // Cobra finds the command; the commands' own options are parsed by
@@ -28,6 +28,9 @@ import (
 type StatusError struct {
 	Status int
 	Err    error
+	// Quiet says the command has already said what went wrong: Main
+	// prints nothing more.
+	Quiet bool
 }
 
 func (e *StatusError) Error() string { return e.Err.Error() }
@@ -45,11 +48,14 @@ func Main(args []string) int {
 	if err == nil {
 		return 0
 	}
-	fmt.Fprintf(os.Stderr, "instar: %v\n", err)
 	var se *StatusError
 	if errors.As(err, &se) {
+		if !se.Quiet {
+			fmt.Fprintf(os.Stderr, "instar: %v\n", err)
+		}
 		return se.Status
 	}
+	fmt.Fprintf(os.Stderr, "instar: %v\n", err)
 	return 1
 }
 
@@ -85,7 +91,7 @@ command line, opens files and writes what the guest asks, within limits.`,
 		CompletionOptions:          cobra.CompletionOptions{DisableDefaultCmd: true},
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if len(args) == 0 {
-				return errors.New("missing command (want create, doctor or version; see instar --help)")
+				return errors.New("missing command (want create, info, inspect, doctor or version; see instar --help)")
 			}
 			msg := fmt.Sprintf("unknown command %q", args[0])
 			if s := cmd.SuggestionsFor(args[0]); len(s) > 0 {
@@ -96,7 +102,7 @@ command line, opens files and writes what the guest asks, within limits.`,
 	}
 	cobra.AddTemplateFunc("instarBuild", buildText)
 	root.SetVersionTemplate("instar version {{.Version}}\n{{instarBuild}}")
-	root.AddCommand(createCommand(), infoCommand(), doctorCommand(), versionCommand(), completionCommand())
+	root.AddCommand(createCommand(), infoCommand(), inspectCommand(), doctorCommand(), versionCommand(), completionCommand())
 	root.InitDefaultHelpCmd()
 	root.InitDefaultHelpFlag()
 	root.InitDefaultVersionFlag()
@@ -120,6 +126,12 @@ type optionCommand interface {
 	// run runs the command with the operands, once the options are
 	// applied.
 	run(stdout io.Writer, operands []string) error
+}
+
+// usageStatuser is an optionCommand whose usage errors exit with a status
+// of their own rather than 1.
+type usageStatuser interface {
+	usageStatus() int
 }
 
 // valueCompleter is an optionCommand that completes option values: the
@@ -158,7 +170,11 @@ func withOptions(c *cobra.Command, newCmd func() optionCommand) *cobra.Command {
 			_, err := io.WriteString(cmd.OutOrStdout(), p.text)
 			return err
 		case err != nil:
-			return fmt.Errorf("%s: %w (see instar %s --help)", cmd.Name(), err, cmd.Name())
+			err = fmt.Errorf("%s: %w (see instar %s --help)", cmd.Name(), err, cmd.Name())
+			if u, ok := oc.(usageStatuser); ok {
+				return &StatusError{Status: u.usageStatus(), Err: err}
+			}
+			return err
 		}
 		return oc.run(cmd.OutOrStdout(), operands)
 	}

@@ -18,6 +18,7 @@ func TestOptionsAgreeWithGlibc(t *testing.T) {
 	}{
 		{"create", &createCmd{}},
 		{"info", &infoCmd{}},
+		{"inspect", &inspectCmd{}},
 		{"doctor", &doctorCmd{}},
 		{"version", versionCmd{}},
 	} {

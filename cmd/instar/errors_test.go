@@ -144,7 +144,7 @@ func TestCommandLineForms(t *testing.T) {
 // and `create --help` are the same text, which lists every option.
 func TestHelp(t *testing.T) {
 	for _, args := range [][]string{{"--help"}, {"-h"}, {"help"}, {"create", "--help"}, {"create", "-h"}, {"create", "--he"},
-		{"create", "-qh", "-z"}, {"doctor", "--help"}, {"version", "--help"}, {"help", "create"}, {"completion", "--help"}} {
+		{"create", "-qh", "-z"}, {"doctor", "--help"}, {"inspect", "--help"}, {"inspect", "-h", "x"}, {"version", "--help"}, {"help", "create"}, {"completion", "--help"}} {
 		stdout, stderr, status := instar(t, t.TempDir(), args...)
 		if status != 0 || !strings.Contains(stdout, "Usage:\n  instar") || stderr != "" {
 			t.Errorf("%q: status %d, stdout %q, stderr %q", args, status, stdout, stderr)

@@ -12,7 +12,10 @@
 //     large images, a 64 TiB vhdx, a 500 GiB twoGbMaxExtentSparse vmdk);
 //   - preallocation (falloc and full at 1, 4 and 16 GiB) against qemu-img
 //     and against the plain tools that set the floor: fallocate(1), and
-//     dd writing the same zeros with O_DIRECT and a final fsync.
+//     dd writing the same zeros with O_DIRECT and a final fsync;
+//   - `instar inspect` against `qemu-img info --output=json` on the same
+//     file (one per format), and a batch of 100 small images in one
+//     instar inspect (-j, parallel guests) against 100 qemu-img info runs.
 //
 // Each case runs its commands in turn, after warm-up rounds that are not
 // counted. A ratio is taken within each round (instar's time over the
@@ -66,6 +69,9 @@ type benchCase struct {
 	targets []target
 	// slow cases run fewer rounds.
 	slow bool
+	// readOnly cases write nothing: the set-up's files stay between
+	// rounds.
+	readOnly bool
 }
 
 // result is what was measured of one tool in a case.
@@ -152,6 +158,34 @@ func cases() []benchCase {
 				"oflag=direct", "conv=fsync", "status=none"}}},
 			targets: []target{{against: "qemu-img", ratio: 1.0}, {against: "dd", ratio: 1.2}}})
 	}
+	return append(cs, inspectCases()...)
+}
+
+// inspectCases measure instar inspect against qemu-img info on the same
+// files: one image of each format qemu-img makes, and a batch of 100
+// small images inspected by one instar (parallel guests, -j the number
+// of CPUs) against 100 qemu-img info runs.
+func inspectCases() []benchCase {
+	var cs []benchCase
+	for _, f := range []struct{ name, format, opts string }{
+		{"raw", "raw", ""}, {"qcow2", "qcow2", ""}, {"vmdk", "vmdk", ""},
+		{"vmdk streamOptimized", "vmdk", "subformat=streamOptimized"}, {"vpc", "vpc", ""}, {"vhdx", "vhdx", ""},
+	} {
+		setup := []string{"qemu-img", "create", "-q", "-f", f.format}
+		if f.opts != "" {
+			setup = append(setup, "-o", f.opts)
+		}
+		cs = append(cs, benchCase{name: "inspect " + f.name + " 10G", readOnly: true,
+			setup: append(setup, "{dir}/img", "10G"),
+			tools: []tool{{"instar", []string{"{instar}", "inspect", "--accel", "{accel}", "--output=json", "{dir}/img"}},
+				{"qemu-img", []string{"qemu-img", "info", "--output=json", "{dir}/img"}}},
+			targets: []target{{against: "qemu-img", ratio: 0.5}}})
+	}
+	cs = append(cs, benchCase{name: "inspect 100 qcow2 images with -j", readOnly: true, slow: true,
+		setup: []string{"sh", "-c", "for i in $(seq 100); do qemu-img create -q -f qcow2 {dir}/b$i.qcow2 1G || exit 1; done"},
+		tools: []tool{{"instar", []string{"sh", "-c", "{instar} inspect --accel {accel} --output=json {dir}/b*.qcow2 >/dev/null"}},
+			{"qemu-img", []string{"sh", "-c", "for f in {dir}/b*.qcow2; do qemu-img info --output=json $f >/dev/null || exit 1; done"}}},
+		targets: []target{{against: "qemu-img", ratio: 0.2}}})
 	return cs
 }
 
@@ -291,7 +325,9 @@ func runCase(c benchCase, root, instar, accelName string, rounds, warm int) int 
 	for round := 0; round < warm+rounds; round++ {
 		for i, t := range c.tools {
 			argv := expand(t.argv)
-			clearDir(dir, c.setup != nil)
+			if !c.readOnly {
+				clearDir(dir, c.setup != nil)
+			}
 			if c.overwrite {
 				if _, err := timeCommand(argv); err != nil {
 					fail(fmt.Errorf("%s: %s (set-up): %w", c.name, t.name, err))
@@ -307,7 +343,9 @@ func runCase(c benchCase, root, instar, accelName string, rounds, warm int) int 
 		}
 	}
 	for i, t := range c.tools {
-		clearDir(dir, c.setup != nil)
+		if !c.readOnly {
+			clearDir(dir, c.setup != nil)
+		}
 		if c.overwrite {
 			if _, err := timeCommand(expand(t.argv)); err != nil {
 				fail(fmt.Errorf("%s: %s (set-up): %w", c.name, t.name, err))
