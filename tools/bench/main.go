@@ -10,6 +10,9 @@
 //     format and subformat at 10 GiB, onto a new file and over an existing
 //     one, with a backing file, and at scale (preallocated metadata of
 //     large images, a 64 TiB vhdx, a 500 GiB twoGbMaxExtentSparse vmdk);
+//   - `instar info` against `qemu-img info`, human and JSON: a qcow2
+//     with data, snapshots and bitmaps, a monolithicSparse vmdk, and a
+//     --backing-chain of 8 qcow2 images;
 //   - preallocation (falloc and full at 1, 4 and 16 GiB) against qemu-img
 //     and against the plain tools that set the floor: fallocate(1), and
 //     dd writing the same zeros with O_DIRECT and a final fsync.
@@ -139,6 +142,7 @@ func cases() []benchCase {
 		c.slow = true
 		cs = append(cs, c)
 	}
+	cs = append(cs, infoCases()...)
 	for _, size := range []string{"1G", "4G", "16G"} {
 		bytes := map[string]string{"1G": "16384", "4G": "65536", "16G": "262144"}[size] // 64 KiB blocks
 		i, q := create("raw", "preallocation=falloc", size)
@@ -151,6 +155,44 @@ func cases() []benchCase {
 			tools: []tool{i, q, {"dd", []string{"dd", "if=/dev/zero", "of={img}", "bs=64k", "count=" + bytes,
 				"oflag=direct", "conv=fsync", "status=none"}}},
 			targets: []target{{against: "qemu-img", ratio: 1.0}, {against: "dd", ratio: 1.2}}})
+	}
+	return cs
+}
+
+// infoCases are `instar info` against `qemu-img info`, human and JSON,
+// on images made once in the set-up: a qcow2 with data, snapshots and
+// bitmaps, a monolithicSparse vmdk, and a chain of 8 qcow2 images read
+// with --backing-chain.
+func infoCases() []benchCase {
+	snapshots := "qemu-img create -q -f qcow2 {dir}/img.qcow2 10G" +
+		" && qemu-io -f qcow2 -c 'write -P 1 0 64M' -c 'write -P 2 1G 16M' {dir}/img.qcow2 >/dev/null" +
+		" && for s in first second third; do qemu-img snapshot -c $s {dir}/img.qcow2 || exit 1; done" +
+		" && qemu-img bitmap --add {dir}/img.qcow2 b0" +
+		" && qemu-img bitmap --add -g 1M {dir}/img.qcow2 b1" +
+		" && qemu-img bitmap --add --disable {dir}/img.qcow2 b2"
+	chain := "qemu-img create -q -f qcow2 {dir}/c0.qcow2 10G" +
+		" && for i in 1 2 3 4 5 6 7; do qemu-img create -q -f qcow2 -b c$((i-1)).qcow2 -F qcow2 {dir}/c$i.qcow2 || exit 1; done"
+	images := []struct{ name, setup, img string }{
+		{"qcow2 10G with data, 3 snapshots, 3 bitmaps", snapshots, "{dir}/img.qcow2"},
+		{"vmdk monolithicSparse 10G", "qemu-img create -q -f vmdk {dir}/img.vmdk 10G", "{dir}/img.vmdk"},
+		{"qcow2 chain of 8, --backing-chain", chain, "{dir}/c7.qcow2"},
+	}
+	var cs []benchCase
+	for _, im := range images {
+		for _, output := range []string{"human", "json"} {
+			args := []string{"--output=" + output}
+			if strings.Contains(im.name, "--backing-chain") {
+				args = append(args, "--backing-chain")
+			}
+			args = append(args, im.img)
+			cs = append(cs, benchCase{name: "info " + output + ": " + im.name,
+				tools: []tool{
+					{"instar", append([]string{"{instar}", "info", "--accel", "{accel}"}, args...)},
+					{"qemu-img", append([]string{"qemu-img", "info"}, args...)},
+				},
+				setup:   []string{"sh", "-c", im.setup},
+				targets: []target{{against: "qemu-img", ratio: 0.5}}})
+		}
 	}
 	return cs
 }
@@ -282,16 +324,22 @@ func runCase(c benchCase, root, instar, accelName string, rounds, warm int) int 
 		}
 		return out
 	}
+	var kept map[string]bool // the set-up's files
 	if c.setup != nil {
 		if out, err := exec.Command(expand(c.setup)[0], expand(c.setup)[1:]...).CombinedOutput(); err != nil {
 			fail(fmt.Errorf("%s: set-up: %v\n%s", c.name, err, out))
+		}
+		kept = map[string]bool{}
+		ents, _ := os.ReadDir(dir)
+		for _, e := range ents {
+			kept[e.Name()] = true
 		}
 	}
 	res := make([]result, len(c.tools))
 	for round := 0; round < warm+rounds; round++ {
 		for i, t := range c.tools {
 			argv := expand(t.argv)
-			clearDir(dir, c.setup != nil)
+			clearDir(dir, kept)
 			if c.overwrite {
 				if _, err := timeCommand(argv); err != nil {
 					fail(fmt.Errorf("%s: %s (set-up): %w", c.name, t.name, err))
@@ -307,7 +355,7 @@ func runCase(c benchCase, root, instar, accelName string, rounds, warm int) int 
 		}
 	}
 	for i, t := range c.tools {
-		clearDir(dir, c.setup != nil)
+		clearDir(dir, kept)
 		if c.overwrite {
 			if _, err := timeCommand(expand(t.argv)); err != nil {
 				fail(fmt.Errorf("%s: %s (set-up): %w", c.name, t.name, err))
@@ -317,7 +365,7 @@ func runCase(c benchCase, root, instar, accelName string, rounds, warm int) int 
 			fail(fmt.Errorf("%s: %s: %w", c.name, t.name, err))
 		}
 	}
-	clearDir(dir, false)
+	clearDir(dir, nil)
 	missed := 0
 	for i, t := range c.tools {
 		line := fmt.Sprintf("%-56s %-10s %10v %6d KiB", c.name, t.name, median(res[i].times).Round(10*time.Microsecond), res[i].rss)
@@ -354,12 +402,12 @@ func runCase(c benchCase, root, instar, accelName string, rounds, warm int) int 
 	return missed
 }
 
-// clearDir removes what a round made in dir (the set-up's files stay
-// when keepSetup is set).
-func clearDir(dir string, keepSetup bool) {
+// clearDir removes what a round made in dir, but the files named in
+// keep (the set-up's).
+func clearDir(dir string, keep map[string]bool) {
 	ents, _ := os.ReadDir(dir)
 	for _, e := range ents {
-		if keepSetup && e.Name() == "base.qcow2" {
+		if keep[e.Name()] {
 			continue
 		}
 		os.RemoveAll(filepath.Join(dir, e.Name()))
