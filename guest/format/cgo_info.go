@@ -144,7 +144,14 @@ func instarInfoExtent(h C.uintptr_t, e *C.struct_info_extent) C.int {
 // scratch: format (a shared.Format*) or, with 0, the probed one. It
 // returns what the driver reported and the INFO_ERR_* code.
 func Info(format uint32, r io.ReaderAt, size int64, scratchSize int) (InfoResult, uint32) {
-	src := cgo.NewHandle(&sourceState{r: r, size: size})
+	res, code, _ := InfoCounted(format, r, size, scratchSize)
+	return res, code
+}
+
+// InfoCounted is Info that also counts the driver's reads.
+func InfoCounted(format uint32, r io.ReaderAt, size int64, scratchSize int) (InfoResult, uint32, ReadStats) {
+	st := &sourceState{r: r, size: size}
+	src := cgo.NewHandle(st)
 	defer src.Delete()
 	res := &InfoResult{}
 	sink := cgo.NewHandle(res)
@@ -157,6 +164,7 @@ func Info(format uint32, r io.ReaderAt, size int64, scratchSize int) (InfoResult
 	out := outp
 	code := uint32(C.call_info(C.uint32_t(format), scr.p, C.size_t(scr.size), C.uintptr_t(src), C.uint64_t(size),
 		C.uintptr_t(sink), out))
+	coverFeed()
 	res.Format, res.VirtualSize = uint32(out.format), uint64(out.virtual_size)
 	res.HasClusterSize, res.ClusterSize = out.has_cluster_size != 0, uint64(out.cluster_size)
 	res.Dirty, res.Encrypted = out.dirty != 0, out.encrypted != 0
@@ -170,5 +178,8 @@ func Info(format uint32, r io.ReaderAt, size int64, scratchSize int) (InfoResult
 	res.VmdkCID, res.VmdkParentCID = uint32(out.vmdk_cid), uint32(out.vmdk_parent_cid)
 	res.VmdkCreateType = infoName(&out.vmdk_create_type)
 	res.Reason = C.GoString(C.info_reason(out))
-	return *res, code
+	return *res, code, st.stats
 }
+
+// InfoMaxName is INFO_MAX_NAME, the longest name a driver reports.
+const InfoMaxName = C.INFO_MAX_NAME

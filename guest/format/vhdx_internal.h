@@ -10,6 +10,11 @@
 #define VHDX_MIB (1024ull * 1024)
 #define VHDX_TIB (1024ull * 1024 * 1024 * 1024)
 
+/* qemu's block layer refuses (EIO) a read longer than
+ * BDRV_REQUEST_MAX_BYTES or ending past BDRV_MAX_LENGTH. */
+#define VHDX_BDRV_REQUEST_MAX 0x7ffffe00ull
+#define VHDX_BDRV_MAX_LENGTH 0x7fffffffc0000000ull
+
 /* Fixed structures of the first megabyte. */
 #define VHDX_FILE_ID_OFFSET 0
 #define VHDX_HEADER1_OFFSET (64 * VHDX_KIB)

@@ -15,8 +15,10 @@
  *    item once at an offset of at least 64 KiB, no unknown required item,
  *    all five required items; block size a power of two from 1 to 256 MiB,
  *    no parent, 512-byte logical sectors;
- *  - the BAT region holds every entry the size needs, and every entry in
- *    state 6 points inside the file and overlaps no region.
+ *  - the BAT region holds every entry the size needs, is one read qemu's
+ *    block layer allows (at most 0x7ffffe00 bytes, ending at most at
+ *    0x7fffffffc0000000), and every entry in state 6 points inside the
+ *    file and overlaps no region.
  * Bytes past the end of the file read as zeros, as in qemu.
  */
 #include "vhdx.h"
@@ -366,6 +368,10 @@ static uint32_t check_bat(struct vhdx_parse_state *st)
 	uint32_t nblocks = (uint32_t)blocks;
 	uint32_t entries = nblocks + (uint32_t)(nblocks - 1u) / chunk_ratio;
 	if (entries < nblocks || entries > st->bat_length / 8)
+		return P_ERR;
+	/* qemu reads the whole BAT region in one request, even past the end
+	 * of the file. */
+	if (st->bat_length > VHDX_BDRV_REQUEST_MAX || st->bat_offset > VHDX_BDRV_MAX_LENGTH - st->bat_length)
 		return P_ERR;
 
 	sort_regions(st);

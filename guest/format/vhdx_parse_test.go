@@ -255,6 +255,16 @@ func TestVhdxParseMalformed(t *testing.T) {
 			binary.LittleEndian.PutUint64(d[items+8:], 64<<40+512)
 			return d
 		}},
+		// qemu reads the BAT region in one request, past the end of the
+		// file too: its block layer's bounds on a request apply.
+		{"bat-len-request-max+1", "base", fixRT(func(d []byte) []byte {
+			return le32(r1+40, 0x7ffffe01)(le64(r1+32, 1<<40)(d))
+		})},
+		{"bat-len-2G", "base", fixRT(func(d []byte) []byte { return le32(r1+40, 0x80000000)(le64(r1+32, 1<<40)(d)) })},
+		{"bat-len-4G-1M", "base", fixRT(func(d []byte) []byte { return le32(r1+40, 0xfff00000)(le64(r1+32, 1<<40)(d)) })},
+		{"bat-end-at-max-length", "base", fixRT(le64(r1+32, 0x7fffffffc0000000-1<<20))},
+		{"bat-end-past-max-length", "base", fixRT(le64(r1+32, 0x7fffffffc0000000-1<<20+1<<20))},
+		{"bat-off-2^63", "base", fixRT(le64(r1+32, 1<<63))},
 		{"lss-4096", "base", le32(items+32, 4096)},
 		{"lss-1024", "base", le32(items+32, 1024)},
 		{"pss-4096", "base", le32(items+36, 4096)},

@@ -10,6 +10,9 @@
 //     format and subformat at 10 GiB, onto a new file and over an existing
 //     one, with a backing file, and at scale (preallocated metadata of
 //     large images, a 64 TiB vhdx, a 500 GiB twoGbMaxExtentSparse vmdk);
+//   - `instar info` against `qemu-img info`, human and JSON: a qcow2
+//     with data, snapshots and bitmaps, a monolithicSparse vmdk, and a
+//     --backing-chain of 8 qcow2 images;
 //   - preallocation (falloc and full at 1, 4 and 16 GiB) against qemu-img
 //     and against the plain tools that set the floor: fallocate(1), and
 //     dd writing the same zeros with O_DIRECT and a final fsync;
@@ -69,9 +72,6 @@ type benchCase struct {
 	targets []target
 	// slow cases run fewer rounds.
 	slow bool
-	// readOnly cases write nothing: the set-up's files stay between
-	// rounds.
-	readOnly bool
 }
 
 // result is what was measured of one tool in a case.
@@ -145,6 +145,7 @@ func cases() []benchCase {
 		c.slow = true
 		cs = append(cs, c)
 	}
+	cs = append(cs, infoCases()...)
 	for _, size := range []string{"1G", "4G", "16G"} {
 		bytes := map[string]string{"1G": "16384", "4G": "65536", "16G": "262144"}[size] // 64 KiB blocks
 		i, q := create("raw", "preallocation=falloc", size)
@@ -175,17 +176,55 @@ func inspectCases() []benchCase {
 		if f.opts != "" {
 			setup = append(setup, "-o", f.opts)
 		}
-		cs = append(cs, benchCase{name: "inspect " + f.name + " 10G", readOnly: true,
+		cs = append(cs, benchCase{name: "inspect " + f.name + " 10G",
 			setup: append(setup, "{dir}/img", "10G"),
 			tools: []tool{{"instar", []string{"{instar}", "inspect", "--accel", "{accel}", "--output=json", "{dir}/img"}},
 				{"qemu-img", []string{"qemu-img", "info", "--output=json", "{dir}/img"}}},
 			targets: []target{{against: "qemu-img", ratio: 0.5}}})
 	}
-	cs = append(cs, benchCase{name: "inspect 100 qcow2 images with -j", readOnly: true, slow: true,
+	cs = append(cs, benchCase{name: "inspect 100 qcow2 images with -j", slow: true,
 		setup: []string{"sh", "-c", "for i in $(seq 100); do qemu-img create -q -f qcow2 {dir}/b$i.qcow2 1G || exit 1; done"},
 		tools: []tool{{"instar", []string{"sh", "-c", "{instar} inspect --accel {accel} --output=json {dir}/b*.qcow2 >/dev/null"}},
 			{"qemu-img", []string{"sh", "-c", "for f in {dir}/b*.qcow2; do qemu-img info --output=json $f >/dev/null || exit 1; done"}}},
 		targets: []target{{against: "qemu-img", ratio: 0.2}}})
+	return cs
+}
+
+// infoCases are `instar info` against `qemu-img info`, human and JSON,
+// on images made once in the set-up: a qcow2 with data, snapshots and
+// bitmaps, a monolithicSparse vmdk, and a chain of 8 qcow2 images read
+// with --backing-chain.
+func infoCases() []benchCase {
+	snapshots := "qemu-img create -q -f qcow2 {dir}/img.qcow2 10G" +
+		" && qemu-io -f qcow2 -c 'write -P 1 0 64M' -c 'write -P 2 1G 16M' {dir}/img.qcow2 >/dev/null" +
+		" && for s in first second third; do qemu-img snapshot -c $s {dir}/img.qcow2 || exit 1; done" +
+		" && qemu-img bitmap --add {dir}/img.qcow2 b0" +
+		" && qemu-img bitmap --add -g 1M {dir}/img.qcow2 b1" +
+		" && qemu-img bitmap --add --disable {dir}/img.qcow2 b2"
+	chain := "qemu-img create -q -f qcow2 {dir}/c0.qcow2 10G" +
+		" && for i in 1 2 3 4 5 6 7; do qemu-img create -q -f qcow2 -b c$((i-1)).qcow2 -F qcow2 {dir}/c$i.qcow2 || exit 1; done"
+	images := []struct{ name, setup, img string }{
+		{"qcow2 10G with data, 3 snapshots, 3 bitmaps", snapshots, "{dir}/img.qcow2"},
+		{"vmdk monolithicSparse 10G", "qemu-img create -q -f vmdk {dir}/img.vmdk 10G", "{dir}/img.vmdk"},
+		{"qcow2 chain of 8, --backing-chain", chain, "{dir}/c7.qcow2"},
+	}
+	var cs []benchCase
+	for _, im := range images {
+		for _, output := range []string{"human", "json"} {
+			args := []string{"--output=" + output}
+			if strings.Contains(im.name, "--backing-chain") {
+				args = append(args, "--backing-chain")
+			}
+			args = append(args, im.img)
+			cs = append(cs, benchCase{name: "info " + output + ": " + im.name,
+				tools: []tool{
+					{"instar", append([]string{"{instar}", "info", "--accel", "{accel}"}, args...)},
+					{"qemu-img", append([]string{"qemu-img", "info"}, args...)},
+				},
+				setup:   []string{"sh", "-c", im.setup},
+				targets: []target{{against: "qemu-img", ratio: 0.5}}})
+		}
+	}
 	return cs
 }
 
@@ -316,18 +355,22 @@ func runCase(c benchCase, root, instar, accelName string, rounds, warm int) int 
 		}
 		return out
 	}
+	var kept map[string]bool // the set-up's files
 	if c.setup != nil {
 		if out, err := exec.Command(expand(c.setup)[0], expand(c.setup)[1:]...).CombinedOutput(); err != nil {
 			fail(fmt.Errorf("%s: set-up: %v\n%s", c.name, err, out))
+		}
+		kept = map[string]bool{}
+		ents, _ := os.ReadDir(dir)
+		for _, e := range ents {
+			kept[e.Name()] = true
 		}
 	}
 	res := make([]result, len(c.tools))
 	for round := 0; round < warm+rounds; round++ {
 		for i, t := range c.tools {
 			argv := expand(t.argv)
-			if !c.readOnly {
-				clearDir(dir, c.setup != nil)
-			}
+			clearDir(dir, kept)
 			if c.overwrite {
 				if _, err := timeCommand(argv); err != nil {
 					fail(fmt.Errorf("%s: %s (set-up): %w", c.name, t.name, err))
@@ -343,9 +386,7 @@ func runCase(c benchCase, root, instar, accelName string, rounds, warm int) int 
 		}
 	}
 	for i, t := range c.tools {
-		if !c.readOnly {
-			clearDir(dir, c.setup != nil)
-		}
+		clearDir(dir, kept)
 		if c.overwrite {
 			if _, err := timeCommand(expand(t.argv)); err != nil {
 				fail(fmt.Errorf("%s: %s (set-up): %w", c.name, t.name, err))
@@ -355,7 +396,7 @@ func runCase(c benchCase, root, instar, accelName string, rounds, warm int) int 
 			fail(fmt.Errorf("%s: %s: %w", c.name, t.name, err))
 		}
 	}
-	clearDir(dir, false)
+	clearDir(dir, nil)
 	missed := 0
 	for i, t := range c.tools {
 		line := fmt.Sprintf("%-56s %-10s %10v %6d KiB", c.name, t.name, median(res[i].times).Round(10*time.Microsecond), res[i].rss)
@@ -392,12 +433,12 @@ func runCase(c benchCase, root, instar, accelName string, rounds, warm int) int 
 	return missed
 }
 
-// clearDir removes what a round made in dir (the set-up's files stay
-// when keepSetup is set).
-func clearDir(dir string, keepSetup bool) {
+// clearDir removes what a round made in dir, but the files named in
+// keep (the set-up's).
+func clearDir(dir string, keep map[string]bool) {
 	ents, _ := os.ReadDir(dir)
 	for _, e := range ents {
-		if keepSetup && e.Name() == "base.qcow2" {
+		if keep[e.Name()] {
 			continue
 		}
 		os.RemoveAll(filepath.Join(dir, e.Name()))

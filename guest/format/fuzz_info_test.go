@@ -1,0 +1,358 @@
+//go:build cgo
+
+package format
+
+// Fuzz targets for the drivers' info entry point, fmt_info_image: probed
+// (FuzzInfo, format unset, as instar info without -f) and with the format
+// forced (FuzzInfo<Format>, as with -f). What must hold for any input is
+// in checkInfo. The seeds are the info corpora (TestWriteInfoSeedCorpus:
+// small qemu-img images with snapshots, bitmaps, backing and data file
+// names, each matching qemu-img info) and every parser target's.
+
+import (
+	"bytes"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"reflect"
+	"testing"
+
+	"instar/shared"
+)
+
+// infoTargets names each format's forced-format info target.
+var infoTargets = map[uint32]string{
+	shared.FormatQcow2: "FuzzInfoQcow2",
+	shared.FormatVmdk:  "FuzzInfoVmdk",
+	shared.FormatVpc:   "FuzzInfoVpc",
+	shared.FormatVhdx:  "FuzzInfoVhdx",
+}
+
+// The longest snapshot ID and name qemu keeps (its 128- and 256-byte
+// buffers), and the longest bitmap name it accepts.
+const (
+	infoMaxSnapshotID   = 127
+	infoMaxSnapshotName = 255
+	infoMaxBitmapName   = 1023
+)
+
+func isPow2(v uint64) bool { return v != 0 && v&(v-1) == 0 }
+
+// checkInfo runs fmt_info_image over im twice and checks what must hold
+// for any input: no read outside the image and bounded work, the same
+// answer both times, an INFO_ERR_* code a driver may give, as many table
+// entries counted as the sink got, every name within its bound, and for
+// a successful info a result the format can express (want: the format it
+// must report, 0 for any).
+func checkInfo(t *testing.T, format uint32, im *fuzzImage, scratch int, want uint32) (InfoResult, uint32) {
+	t.Helper()
+	got, code, st := InfoCounted(format, im, im.size, scratch)
+	checkReads(t, st, im.size)
+	again, code2, st2 := InfoCounted(format, im, im.size, scratch)
+	if code2 != code || st2 != st || !reflect.DeepEqual(got, again) {
+		t.Fatalf("not deterministic: code %d then %d, reads %+v then %+v\n%+v\n%+v", code, code2, st, st2, got, again)
+	}
+	switch code {
+	case shared.InfoErrOK, shared.InfoErrReadFailed, shared.InfoErrInvalid:
+	case shared.InfoErrUnsupported:
+		// A detected format instar cannot read, or a vmdk kind not read yet.
+	default:
+		// UNKNOWN_FMT and BAD_CONFIG: the config is right; TOO_BIG: the
+		// sink never refuses.
+		t.Fatalf("code %d: not an info error for this input (reason %q)", code, got.Reason)
+	}
+	if len(got.Reason) >= 128 {
+		t.Fatalf("reason of %d bytes: %q", len(got.Reason), got.Reason)
+	}
+	if int(got.Snapshots) != len(got.SnapshotList) || int(got.Bitmaps) != len(got.BitmapList) ||
+		int(got.Extents) != len(got.ExtentList) {
+		t.Fatalf("counted %d snapshots, %d bitmaps, %d extents; the sink got %d, %d, %d", got.Snapshots, got.Bitmaps,
+			got.Extents, len(got.SnapshotList), len(got.BitmapList), len(got.ExtentList))
+	}
+	for _, n := range []*string{got.Backing, got.BackingFormat, got.Qcow2DataFile, got.VmdkCreateType} {
+		if n != nil && (len(*n) > InfoMaxName || bytes.IndexByte([]byte(*n), 0) >= 0) {
+			t.Fatalf("name of %d bytes (max %d) or with a NUL: %q", len(*n), InfoMaxName, *n)
+		}
+	}
+	for _, s := range got.SnapshotList {
+		if len(s.ID) > infoMaxSnapshotID || len(s.Name) > infoMaxSnapshotName {
+			t.Fatalf("snapshot ID of %d bytes, name of %d", len(s.ID), len(s.Name))
+		}
+	}
+	for _, b := range got.BitmapList {
+		if len(b.Name) == 0 || len(b.Name) > infoMaxBitmapName || b.GranularityBits < 9 || b.GranularityBits > 31 {
+			t.Fatalf("bitmap %q (%d bytes), granularity 2^%d", b.Name, len(b.Name), b.GranularityBits)
+		}
+	}
+	for i, e := range got.ExtentList {
+		if len(e.Name) > InfoMaxName || e.Index != uint32(i)+got.ExtentList[0].Index {
+			t.Fatalf("extent %d: index %d, name of %d bytes", i, e.Index, len(e.Name))
+		}
+	}
+	if code != shared.InfoErrOK {
+		return got, code
+	}
+	if want != 0 && got.Format != want {
+		t.Fatalf("info as format %d, want %d", got.Format, want)
+	}
+	if format != 0 && got.Format != format {
+		t.Fatalf("info asked for format %d reports %d", format, got.Format)
+	}
+	checkSize(t, ParsedBacking{Format: got.Format, VirtualSize: got.VirtualSize})
+	checkInfoFormat(t, got)
+	// qemu's size is whole sectors (bdrv_getlength) in every format.
+	if got.VirtualSize%512 != 0 {
+		t.Fatalf("virtual size %d is not in whole sectors", got.VirtualSize)
+	}
+	// The parser create uses reads the same header: where both accept,
+	// they agree on the size, once rounded as the host rounds the
+	// parser's (a raw file's length up to a sector, every other format's
+	// size field down).
+	if p, pcode := Parse(got.Format, im, im.size, MinScratch(got.Format)); pcode == shared.CreateErrOK {
+		ps := p.VirtualSize &^ 511
+		if got.Format == shared.FormatRaw {
+			ps = (p.VirtualSize + 511) &^ 511
+		}
+		if ps != got.VirtualSize {
+			t.Fatalf("info gives virtual size %d, the parser %d", got.VirtualSize, p.VirtualSize)
+		}
+	}
+	return got, code
+}
+
+// checkInfoFormat checks a successful info's format-specific numbers
+// against what qemu 7.2 accepts at open.
+func checkInfoFormat(t *testing.T, got InfoResult) {
+	t.Helper()
+	cs := got.ClusterSize
+	switch got.Format {
+	case shared.FormatQcow2:
+		if !got.HasClusterSize || !isPow2(cs) || cs < 512 || cs > 2<<20 {
+			t.Fatalf("qcow2 cluster size %v %d", got.HasClusterSize, cs)
+		}
+		if (got.Qcow2Version != 2 && got.Qcow2Version != 3) || !isPow2(uint64(got.Qcow2RefcountBits)) ||
+			got.Qcow2RefcountBits > 64 || got.Qcow2CompressionType > 1 {
+			t.Fatalf("qcow2 version %d, refcount bits %d, compression type %d", got.Qcow2Version,
+				got.Qcow2RefcountBits, got.Qcow2CompressionType)
+		}
+		if got.Qcow2Version == 2 && (got.Bitmaps != 0 || got.Qcow2ExtendedL2 || got.Qcow2DataFile != nil) {
+			t.Fatalf("a version 2 qcow2 with version 3 features: %+v", got)
+		}
+		if got.Extents != 0 {
+			t.Fatalf("qcow2 with %d extents", got.Extents)
+		}
+	case shared.FormatVhdx:
+		if !got.HasClusterSize || !isPow2(cs) || cs < 1<<20 || cs > 256<<20 {
+			t.Fatalf("vhdx block size %v %d", got.HasClusterSize, cs)
+		}
+	case shared.FormatVpc:
+		if got.HasClusterSize && (!isPow2(cs) || cs < 512) {
+			t.Fatalf("vpc block size %d", cs)
+		}
+	case shared.FormatVmdk:
+		if got.Extents == 0 {
+			t.Fatal("vmdk info with no extent")
+		}
+	}
+	if got.Format != shared.FormatQcow2 && (got.Snapshots != 0 || got.Bitmaps != 0) {
+		t.Fatalf("format %d with %d snapshots, %d bitmaps", got.Format, got.Snapshots, got.Bitmaps)
+	}
+}
+
+// addInfoSeeds adds the info corpus of format (every format for 0) and its
+// parser targets' corpora to f.
+func addInfoSeeds(f *testing.F, format uint32) {
+	for fm, target := range infoTargets {
+		if format != 0 && fm != format {
+			continue
+		}
+		if format == 0 {
+			for _, in := range readCorpus(f, target) {
+				f.Add(in)
+			}
+		}
+		for _, p := range parserTargets[fm] {
+			for _, in := range readCorpus(f, p) {
+				f.Add(in)
+			}
+		}
+	}
+}
+
+// FuzzInfo is info without -f: the probe, then the detected format's
+// info, over the bytes as they come.
+func FuzzInfo(f *testing.F) {
+	scratch := probeScratch()
+	addInfoSeeds(f, 0)
+	f.Fuzz(func(t *testing.T, in []byte) {
+		im := decodeImage(in)
+		got, code := checkInfo(t, 0, im, scratch, 0)
+		if code != shared.InfoErrOK {
+			return
+		}
+		// The probe picks the driver: forcing its format gives the same.
+		forced, fcode := Info(got.Format, im, im.size, scratch)
+		if fcode != code || !reflect.DeepEqual(forced, got) {
+			t.Fatalf("probed info %+v; with the format forced, code %d %+v", got, fcode, forced)
+		}
+	})
+}
+
+// fuzzInfo is the target of one format's info, the format forced, its
+// checksums made right after decoding (fixChecksums) so that mutations
+// reach past them.
+func fuzzInfo(f *testing.F, format uint32) {
+	scratch := MinScratch(format)
+	addInfoSeeds(f, format)
+	f.Fuzz(func(t *testing.T, in []byte) {
+		im := decodeImage(in)
+		fixChecksums(im, format)
+		checkInfo(t, format, im, scratch, format)
+	})
+}
+
+func FuzzInfoQcow2(f *testing.F) { fuzzInfo(f, shared.FormatQcow2) }
+
+// FuzzInfoVmdk covers sparse extents' headers and descriptors alike.
+func FuzzInfoVmdk(f *testing.F) { fuzzInfo(f, shared.FormatVmdk) }
+
+func FuzzInfoVpc(f *testing.F) { fuzzInfo(f, shared.FormatVpc) }
+
+func FuzzInfoVhdx(f *testing.F) { fuzzInfo(f, shared.FormatVhdx) }
+
+// infoSeedMax bounds an encoded info seed.
+const infoSeedMax = 64 << 10
+
+// infoSeedSamples are the small images of the info corpora: per format,
+// the commands (run in the image's directory, the image named img) that
+// make each.
+func infoSeedSamples() map[uint32]map[string][][]string {
+	c := func(args ...string) []string { return append([]string{"qemu-img", "create", "-q"}, args...) }
+	q := func(args ...string) []string {
+		return c(append([]string{"-f", "qcow2", "-o", "cluster_size=512"}, args...)...)
+	}
+	io := func(cmds ...string) []string {
+		a := []string{"qemu-io", "-f", "qcow2"}
+		for _, x := range cmds {
+			a = append(a, "-c", x)
+		}
+		return append(a, "img")
+	}
+	snap := func(name string) []string { return []string{"qemu-img", "snapshot", "-c", name, "img"} }
+	bitmap := func(name string, opts ...string) []string {
+		return append(append([]string{"qemu-img", "bitmap", "--add"}, opts...), "img", name)
+	}
+	return map[uint32]map[string][][]string{
+		shared.FormatQcow2: {
+			"snapshots": {q("img", "1M"), io("write 0 4k"), snap("first"), io("write 4k 4k"), snap("a second, longer name")},
+			"bitmaps":   {q("img", "1M"), bitmap("b0"), bitmap("b1", "-g", "64k"), bitmap("b2", "--disable")},
+			"backing":   {q("-u", "-b", "base.qcow2", "-F", "qcow2", "img", "1M")},
+			"all": {c("-f", "raw", "base.raw", "1M"), q("-b", "base.raw", "-F", "raw", "img", "1M"),
+				io("write 0 4k"), snap("s1"), bitmap("bm", "-g", "4k"), snap("s2")},
+			"datafile":  {q("-o", "data_file=img.data,data_file_raw=on", "img", "256k")},
+			"v2-snap":   {q("-o", "compat=0.10", "img", "1M"), io("write 0 512"), snap("old")},
+			"lazy-zstd": {q("-o", "lazy_refcounts=on,compression_type=zstd,refcount_bits=8", "img", "1M")},
+			"extl2":     {c("-f", "qcow2", "-o", "cluster_size=16k,extended_l2=on", "img", "1M")},
+		},
+		shared.FormatVmdk: {
+			"sparse":       {c("-f", "vmdk", "img", "1M")},
+			"stream":       {c("-f", "vmdk", "-o", "subformat=streamOptimized", "img", "1M")},
+			"sparse-child": {c("-f", "vmdk", "base.vmdk", "1M"), c("-f", "vmdk", "-b", "base.vmdk", "-F", "vmdk", "img")},
+			"flat":         {c("-f", "vmdk", "-o", "subformat=monolithicFlat", "img", "1M")},
+			"twogbflat":    {c("-f", "vmdk", "-o", "subformat=twoGbMaxExtentFlat", "img", "5G")},
+		},
+		shared.FormatVpc: {
+			"dynamic": {c("-f", "vpc", "img", "1M")},
+			"fixed":   {c("-f", "vpc", "-o", "subformat=fixed", "img", "1M")},
+		},
+		shared.FormatVhdx: {
+			"dynamic": {c("-f", "vhdx", "img", "1M")},
+			"block8m": {c("-f", "vhdx", "-o", "block_size=8M,log_size=1M", "img", "64M")},
+		},
+	}
+}
+
+// infoSeedDivergences are the info seeds whose report still differs from
+// qemu-img's, kept as seeds all the same, and why.
+var infoSeedDivergences = map[string]string{
+	"vmdk-sparse-child": "vmdk info does not report parentFileNameHint as the backing file yet",
+}
+
+// TestWriteInfoSeedCorpus makes the info seed corpora (with -update):
+// each image must give what qemu-img info gives.
+func TestWriteInfoSeedCorpus(t *testing.T) {
+	if !*updateSeeds {
+		t.Skip("rewrites testdata/fuzz: run with -update")
+	}
+	needQemuImg(t)
+	for format, samples := range infoSeedSamples() {
+		target := infoTargets[format]
+		old, _ := filepath.Glob(filepath.Join(corpusDir(target), "qemu-*"))
+		for _, p := range old {
+			if err := os.Remove(p); err != nil {
+				t.Fatal(err)
+			}
+		}
+		name := formatName(format)
+		for sname, cmds := range samples {
+			dir := t.TempDir()
+			for _, a := range cmds {
+				cmd := exec.Command(a[0], a[1:]...)
+				cmd.Dir = dir
+				if out, err := cmd.CombinedOutput(); err != nil {
+					t.Fatalf("%s %s: %v: %v: %s", name, sname, a, err, out)
+				}
+			}
+			p := filepath.Join(dir, "img")
+			file, err := os.ReadFile(p)
+			if err != nil {
+				t.Fatal(err)
+			}
+			enc, err := encodeImage(file)
+			if err != nil {
+				t.Fatalf("%s %s: %v", name, sname, err)
+			}
+			if len(enc) > infoSeedMax {
+				t.Errorf("%s %s: %d bytes encoded, over %d", name, sname, len(enc), infoSeedMax)
+				continue
+			}
+			im := decodeImage(enc)
+			got, code := Info(format, im, im.size, MinScratch(format))
+			want := qemuInfo(t, p, name)
+			if want == nil || code != shared.InfoErrOK {
+				t.Errorf("%s %s: info code %d (%s); qemu-img %v", name, sname, code, got.Reason, want != nil)
+				continue
+			}
+			if err := compareInfo(got, want); err != nil {
+				if why, ok := infoSeedDivergences[name+"-"+sname]; ok {
+					t.Logf("%s %s: %v: kept, %s", name, sname, err, why)
+				} else {
+					t.Errorf("%s %s: %v", name, sname, err)
+					continue
+				}
+			}
+			writeSeed(t, target, name+"-"+sname, enc)
+		}
+	}
+}
+
+// TestInfoSeedCorpora checks that every info target has seeds and that
+// its driver accepts every qemu-img seed of its own corpus.
+func TestInfoSeedCorpora(t *testing.T) {
+	for format, target := range infoTargets {
+		seeds := readCorpus(t, target)
+		if len(seeds) == 0 {
+			t.Errorf("%s has no seeds", target)
+		}
+		accepted := 0
+		for _, in := range seeds {
+			im := decodeImage(in)
+			if _, code := Info(format, im, im.size, MinScratch(format)); code == shared.InfoErrOK {
+				accepted++
+			}
+		}
+		if accepted < len(seeds)/2 {
+			t.Errorf("%s: info accepts %d of %d seeds", target, accepted, len(seeds))
+		}
+	}
+}
