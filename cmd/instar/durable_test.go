@@ -40,18 +40,36 @@ func straceCreate(t *testing.T, dir string, args ...string) []string {
 		t.Fatal(err)
 	}
 	var calls []string
+	// A call another thread interrupts is split in two lines,
+	// "<unfinished ...>" and "<... name resumed>": joined again here.
+	pending := map[string]string{}
 	for _, l := range strings.Split(string(data), "\n") {
 		// Each line is the process id, spaces, and the call.
-		if _, call, ok := strings.Cut(l, " "); ok {
-			if call = strings.TrimSpace(call); !strings.HasPrefix(call, "---") {
-				calls = append(calls, call)
+		pid, call, ok := strings.Cut(l, " ")
+		if !ok {
+			continue
+		}
+		call = strings.TrimSpace(call)
+		if head, ok := strings.CutSuffix(call, " <unfinished ...>"); ok {
+			pending[pid] = head
+			continue
+		}
+		if strings.HasPrefix(call, "<... ") {
+			if _, rest, ok := strings.Cut(call, " resumed>"); ok {
+				// strace pads the result of a resumed call: ")      = 0".
+				call = resumedPad.ReplaceAllString(pending[pid]+rest, ") = ")
+				delete(pending, pid)
 			}
+		}
+		if !strings.HasPrefix(call, "---") {
+			calls = append(calls, call)
 		}
 	}
 	return calls
 }
 
 var (
+	resumedPad  = regexp.MustCompile(`\)\s+= `)
 	fdatasyncRE = regexp.MustCompile(`^fdatasync\((\d+)<`)
 	linkRE      = regexp.MustCompile(`^linkat\(.*"/proc/self/fd/(\d+)", AT_FDCWD<[^>]*>, "([^"]+)".*= 0$`)
 	renameRE    = regexp.MustCompile(`^renameat2?\(.*, "([^"]+)"(, 0)?\) = 0$`)

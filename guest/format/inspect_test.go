@@ -131,6 +131,10 @@ func TestInspectUnsafeShapes(t *testing.T) {
 		}, []string{"descriptor"}},
 		{"vmdk descriptor moved", "vmdk", func(d []byte) []byte { binary.LittleEndian.PutUint64(d[28:], 2); return d },
 			[]string{"descriptor"}},
+		{"vmdk child of another image", "vmdk", func(d []byte) []byte {
+			replaceIn(descriptor(d), "# Extent description", "parentFileNameHint=b")
+			return d
+		}, []string{"backing_file"}},
 		{"streamOptimized with a footer", "vmdk-stream", withFooter, nil},
 		{"streamOptimized bad end-of-stream marker", "vmdk-stream", func(d []byte) []byte {
 			d = withFooter(d)

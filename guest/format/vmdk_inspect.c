@@ -45,6 +45,7 @@ struct desc_scan {
 	uint32_t extents;
 	int unknown_line, slash_in_extent, not_ascii;
 	int create_type_ok, create_type_seen;
+	int parent_hint; /* a parentFileNameHint: a child of another image */
 };
 
 static void scan_line(const uint8_t *p, uint32_t n, struct desc_scan *s)
@@ -77,6 +78,8 @@ static void scan_line(const uint8_t *p, uint32_t n, struct desc_scan *s)
 			s->create_type_ok = (vn == 18 && starts_with(v, vn, "\"monolithicsparse\"")) ||
 					    (vn == 17 && starts_with(v, vn, "\"streamoptimized\""));
 		}
+		if (eq == 18 && starts_with(p, n, "parentfilenamehint"))
+			s->parent_hint = 1;
 		return;
 	}
 	if ((sp == 2 && starts_with(p, n, "rw")) || (sp == 6 && starts_with(p, n, "rdonly")) ||
@@ -118,6 +121,8 @@ static void check_descriptor(const uint8_t *d, uint32_t n, struct inspect_report
 		inspect_fail(r, INSPECT_CHECK_DESCRIPTOR, "extent names a file in another directory");
 	if (s.extents == 0)
 		inspect_fail(r, INSPECT_CHECK_DESCRIPTOR, "no extents");
+	if (s.parent_hint)
+		inspect_fail(r, INSPECT_CHECK_BACKING_FILE, "image names a parent file");
 }
 
 /* Whether the 512-byte marker m is of type with zero size and padding;
