@@ -85,6 +85,7 @@ struct fmt_plan {
 
 struct info_sink;
 struct fmt_info;
+struct inspect_report;
 
 /*
  * A format driver: the same entry points for every format, so that an
@@ -113,14 +114,20 @@ struct fmt_driver {
 	 * check operation adds its entry point here. */
 	uint32_t (*info)(const struct fmt_source *src, const struct fmt_scratch *scratch,
 			 const struct info_sink *sink, struct fmt_info *out);
+	/* inspect runs the format's safety checks (fmt_inspect_fn in
+	 * inspect.h); NULL when it has none beyond info's. */
+	void (*inspect)(const struct fmt_source *src, const struct fmt_scratch *scratch,
+			const struct fmt_info *info, struct inspect_report *r);
 };
 
-/* FMT_DRIVER(name, NAME, min_scratch) defines name_driver for
- * FORMAT_NAME from name_probe, name_parse, name_plan and name_info. */
-#define FMT_DRIVER(name, upper, scratch)                                                      \
+/* FMT_DRIVER(name, NAME, min_scratch, inspect) defines name_driver for
+ * FORMAT_NAME from name_probe, name_parse, name_plan and name_info, with
+ * inspect (a function or NULL) as its inspect entry point. */
+#define FMT_DRIVER(name, upper, scratch, insp)                                                \
 	const struct fmt_driver name##_driver = {                                             \
 		.format = FORMAT_##upper, .min_scratch = (scratch), .probe = name##_probe, \
 		.parse = name##_parse, .plan = name##_plan, .info = name##_info,              \
+		.inspect = (insp),                                                            \
 	}
 
 /* The driver of format (FORMAT_*), or NULL. */

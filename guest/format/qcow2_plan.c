@@ -450,4 +450,4 @@ static uint32_t qcow2_plan(const struct fmt_plan *pl, struct plan_result *res)
 	return CREATE_ERR_OK;
 }
 
-FMT_DRIVER(qcow2, QCOW2, QCOW2_MIN_SCRATCH);
+FMT_DRIVER(qcow2, QCOW2, QCOW2_MIN_SCRATCH, NULL);

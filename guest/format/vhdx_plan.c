@@ -212,4 +212,4 @@ static uint32_t vhdx_plan(const struct fmt_plan *pl, struct plan_result *res)
 	return CREATE_ERR_OK;
 }
 
-FMT_DRIVER(vhdx, VHDX, VHDX_MIN_SCRATCH);
+FMT_DRIVER(vhdx, VHDX, VHDX_MIN_SCRATCH, NULL);

@@ -239,4 +239,4 @@ static uint32_t vmdk_plan(const struct fmt_plan *pl, struct plan_result *res)
 	return plan_split(&j, &desc, &pl->scratch, pl->sink, res);
 }
 
-FMT_DRIVER(vmdk, VMDK, VMDK_MIN_SCRATCH);
+FMT_DRIVER(vmdk, VMDK, VMDK_MIN_SCRATCH, NULL);

@@ -158,4 +158,4 @@ static uint32_t vpc_plan(const struct fmt_plan *pl, struct plan_result *res)
 	return CREATE_ERR_OK;
 }
 
-FMT_DRIVER(vpc, VPC, VPC_MIN_SCRATCH);
+FMT_DRIVER(vpc, VPC, VPC_MIN_SCRATCH, NULL);

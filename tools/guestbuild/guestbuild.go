@@ -55,6 +55,7 @@ var Binaries = []Binary{
 	{Name: "selftest", Kind: Operation, Sources: []string{"ops/selftest/selftest.c"}},
 	{Name: "create", Kind: Operation, Sources: []string{"ops/create/create.c"}, WithFormat: true},
 	{Name: "info", Kind: Operation, Sources: []string{"ops/info/info.c", "ops/info/enc/infoenc.c", "core/pb.c"}, WithFormat: true},
+	{Name: "inspect", Kind: Operation, Sources: []string{"ops/inspect/inspect.c", "ops/inspect/enc/inspectenc.c", "core/pb.c"}, WithFormat: true},
 }
 
 // hostile lists the misbehaving guests the VMM tests use: each is an
