@@ -145,6 +145,24 @@ static void fail_polyglot(struct inspect_report *r, uint64_t formats)
 	inspect_fail(r, INSPECT_CHECK_POLYGLOT, w.b);
 }
 
+/* The failures a driver found while it read the image (fmt_info's
+ * inspect_checks), with fixed reasons. */
+static void driver_checks(const struct fmt_info *info, struct inspect_report *r)
+{
+	static const struct {
+		uint32_t check;
+		const char *reason;
+	} found[] = {
+		{INSPECT_CHECK_UNKNOWN_FEATURES, "image uses a version or feature qemu does not know"},
+		{INSPECT_CHECK_BACKING_FILE, "image has a parent"},
+		{INSPECT_CHECK_DIRTY_LOG, "image has a log to replay"},
+		{INSPECT_CHECK_VIRTUAL_SIZE, "virtual size is beyond what the image's tables map"},
+	};
+	for (uint32_t i = 0; i < sizeof found / sizeof found[0]; i++)
+		if (info->inspect_checks & (1u << found[i].check))
+			inspect_fail(r, found[i].check, found[i].reason);
+}
+
 static uint32_t inspect_driver(uint32_t format, const struct fmt_source *src, const struct fmt_scratch *scratch,
 			       struct inspect_report *r)
 {
@@ -165,10 +183,12 @@ static uint32_t inspect_driver(uint32_t format, const struct fmt_source *src, co
 		return INSPECT_ERR_BAD_CONFIG;
 	if (e != INFO_ERR_OK) {
 		inspect_fail(r, INSPECT_CHECK_OPEN, info->reason ? info->reason : info_error_reason(e));
+		driver_checks(info, r);
 		return INSPECT_ERR_OK;
 	}
 	r->has_virtual_size = 1;
 	r->virtual_size = info->virtual_size;
+	driver_checks(info, r);
 	const struct fmt_driver *d = fmt_driver(format);
 	if (d && d->inspect)
 		d->inspect(src, &drv, info, r);

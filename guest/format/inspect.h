@@ -78,6 +78,16 @@ const struct fmt_recogniser *fmt_recogniser_at(uint32_t i);
 typedef void (*fmt_inspect_fn)(const struct fmt_source *src, const struct fmt_scratch *scratch,
 			       const struct fmt_info *info, struct inspect_report *r);
 
+/* The drivers' inspect entry points. */
+void qcow2_inspect(const struct fmt_source *, const struct fmt_scratch *, const struct fmt_info *, struct inspect_report *);
+void vmdk_inspect(const struct fmt_source *, const struct fmt_scratch *, const struct fmt_info *, struct inspect_report *);
+void vpc_inspect(const struct fmt_source *, const struct fmt_scratch *, const struct fmt_info *, struct inspect_report *);
+void vhdx_inspect(const struct fmt_source *, const struct fmt_scratch *, const struct fmt_info *, struct inspect_report *);
+
+/* Whether a file name has a protocol prefix, as qemu decides: a ':'
+ * before any '/'. */
+int inspect_has_protocol(const struct info_name *n);
+
 /*
  * Inspects src: the one way to a verdict, for the inspect operation and
  * the tests alike. Returns INSPECT_ERR_OK when r holds a verdict (safe

@@ -278,8 +278,10 @@ uint32_t qcow2_info(const struct fmt_source *src, const struct fmt_scratch *scra
 	if (get_be32(h) != QCOW_MAGIC)
 		return fail(out, "Image is not in qcow2 format");
 	uint32_t version = get_be32(h + 4);
-	if (version < 2 || version > 3)
+	if (version < 2 || version > 3) {
+		out->inspect_checks |= 1u << INSPECT_CHECK_UNKNOWN_FEATURES;
 		return info_fail_num(out, "Unsupported qcow2 version ", version, INFO_NUM_UNSIGNED);
+	}
 	uint64_t bf_off = get_be64(h + 8);
 	uint32_t bf_len = get_be32(h + 16);
 	uint32_t cbits = get_be32(h + 20);
@@ -325,9 +327,11 @@ uint32_t qcow2_info(const struct fmt_source *src, const struct fmt_scratch *scra
 	struct bitmaps_ext bm = {0};
 	/* qemu names the bits its feature table extension names; qemu-img
 	 * writes names only for the bits it knows, so the rest read so. */
-	if (incompat & ~(uint64_t)INCOMPAT_MASK)
+	if (incompat & ~(uint64_t)INCOMPAT_MASK) {
+		out->inspect_checks |= 1u << INSPECT_CHECK_UNKNOWN_FEATURES;
 		return info_fail_num(out, "Unsupported qcow2 feature(s): Unknown incompatible feature: ",
 				     incompat & ~(uint64_t)INCOMPAT_MASK, INFO_NUM_HEX);
+	}
 	if (refcount_order > 6)
 		return fail(out, "Reference count entry width too large; may not exceed 64 bits");
 	if (crypt > 2)
@@ -350,6 +354,8 @@ uint32_t qcow2_info(const struct fmt_source *src, const struct fmt_scratch *scra
 		return e;
 	uint32_t shift = cbits + l2_bits;
 	uint64_t l1_need = (size >> shift) + ((size & ((UINT64_C(1) << shift) - 1)) != 0);
+	if (l1_need > INT32_MAX || l1_size < l1_need)
+		out->inspect_checks |= 1u << INSPECT_CHECK_VIRTUAL_SIZE;
 	if (l1_need > INT32_MAX)
 		return fail(out, "Image is too big");
 	if (l1_size < l1_need)

@@ -11,6 +11,7 @@
  * Windows keep memory bounded: a refcount table can reach 64 MiB.
  */
 #include "info.h"
+#include "inspect.h"
 #include "qcow2.h"
 
 #include "endian.h"
@@ -450,4 +451,4 @@ static uint32_t qcow2_plan(const struct fmt_plan *pl, struct plan_result *res)
 	return CREATE_ERR_OK;
 }
 
-FMT_DRIVER(qcow2, QCOW2, QCOW2_MIN_SCRATCH, NULL);
+FMT_DRIVER(qcow2, QCOW2, QCOW2_MIN_SCRATCH, qcow2_inspect);
