@@ -2,7 +2,12 @@ package main
 
 import (
 	"encoding/json"
+	"fmt"
+	"math/rand"
+	"os"
+	"path/filepath"
 	"reflect"
+	"strings"
 	"testing"
 )
 
@@ -99,4 +104,87 @@ func TestInspectSafeImages(t *testing.T) {
 			t.Errorf("%q: status %d, failures %v, want %d %v", c.args, st, failed, c.status, c.failed)
 		}
 	}
+}
+
+// TestInspectMutations: seeded mutations of qemu-img's images, inspected
+// in one batch, each get a verdict line or a one-line error, in order,
+// status 0 or 1, never a panic or a hang.
+func TestInspectMutations(t *testing.T) {
+	dir := t.TempDir()
+	imgs := []infoImage{
+		{"q.qcow2", "qcow2", [][]string{qcreate("-f", "qcow2", "q.qcow2", "1G")}},
+		{"b.qcow2", "qcow2", [][]string{qcreate("-f", "qcow2", "-u", "-b", "x.raw", "-F", "raw", "b.qcow2", "1M")}},
+		{"s.vmdk", "vmdk", [][]string{qcreate("-f", "vmdk", "s.vmdk", "100M")}},
+		{"st.vmdk", "vmdk", [][]string{qcreate("-f", "vmdk", "-o", "subformat=streamOptimized", "st.vmdk", "100M")}},
+		{"d.vhd", "vpc", [][]string{qcreate("-f", "vpc", "d.vhd", "100M")}},
+		{"x.vhdx", "vhdx", [][]string{qcreate("-f", "vhdx", "x.vhdx", "100M")}},
+	}
+	makeImages(t, dir, imgs)
+	rng := rand.New(rand.NewSource(13))
+	var names []string
+	for _, img := range imgs {
+		orig, err := os.ReadFile(filepath.Join(dir, img.name))
+		if err != nil {
+			t.Fatal(err)
+		}
+		for k := 0; k < 20; k++ {
+			b := append([]byte(nil), orig...)
+			// Most of the metadata is in the first 64 KiB.
+			for n := 1 + rng.Intn(8); n > 0; n-- {
+				b[rng.Intn(min(len(b), 1<<16))] = byte(rng.Intn(256))
+			}
+			name := fmt.Sprintf("m%d-%s", k, img.name)
+			if err := os.WriteFile(filepath.Join(dir, name), b, 0o644); err != nil {
+				t.Fatal(err)
+			}
+			names = append(names, name)
+		}
+	}
+	out, stderr, status := instar(t, dir, append([]string{"inspect", "--output=json", "-j", "2", "--timeout", "20s"}, names...)...)
+	if status != 0 && status != 1 {
+		t.Fatalf("status %d: %s", status, stderr)
+	}
+	index := map[string]int{}
+	for i, n := range names {
+		index[n] = i
+	}
+	var seen []string
+	last := -1
+	for _, l := range strings.Split(strings.TrimSuffix(out, "\n"), "\n") {
+		var v inspectLine
+		if err := json.Unmarshal([]byte(l), &v); err != nil {
+			t.Fatalf("line %q: %v", l, err)
+		}
+		if i, ok := index[v.Filename]; !ok || i <= last {
+			t.Errorf("verdict for %q out of order", v.Filename)
+		} else {
+			last = i
+		}
+		seen = append(seen, v.Filename)
+	}
+	errs := 0
+	for _, l := range strings.Split(strings.TrimSuffix(stderr, "\n"), "\n") {
+		if l == "" {
+			continue
+		}
+		errs++
+		if !strings.HasPrefix(l, "instar: inspect: m") || strings.Contains(l, "panic") {
+			t.Errorf("stderr line %q", l)
+		}
+		name, _, _ := strings.Cut(strings.TrimPrefix(l, "instar: inspect: "), ":")
+		seen = append(seen, name)
+	}
+	if len(seen) != len(names) {
+		t.Fatalf("%d verdicts and errors for %d files", len(seen), len(names))
+	}
+	got := map[string]bool{}
+	for _, s := range seen {
+		got[s] = true
+	}
+	for _, n := range names {
+		if !got[n] {
+			t.Errorf("%s: neither a verdict nor an error", n)
+		}
+	}
+	t.Logf("%d mutated files: %d verdicts, %d one-line errors", len(names), len(names)-errs, errs)
 }
