@@ -56,3 +56,11 @@ func TestInspectSafeSmoke(t *testing.T) {
 		}
 	}
 }
+
+func TestInspectPrint(t *testing.T) {
+	p := os.Getenv("INSPECT_FILE")
+	if p == "" {
+		t.Skip()
+	}
+	t.Logf("%+v", inspectFile(t, p))
+}

@@ -3,6 +3,7 @@
  * descriptor, and writes the subformat's files.
  */
 #include "info.h"
+#include "inspect.h"
 #include "vmdk.h"
 
 #include "endian.h"
@@ -239,4 +240,4 @@ static uint32_t vmdk_plan(const struct fmt_plan *pl, struct plan_result *res)
 	return plan_split(&j, &desc, &pl->scratch, pl->sink, res);
 }
 
-FMT_DRIVER(vmdk, VMDK, VMDK_MIN_SCRATCH, NULL);
+FMT_DRIVER(vmdk, VMDK, VMDK_MIN_SCRATCH, vmdk_inspect);
