@@ -7,8 +7,7 @@ import (
 
 // TestInspectUnsafeImages: the known unsafe shapes qemu-img can make fail
 // their checks, status 1, and the rest of a batch is still inspected in
-// order. (vmdk descriptor, qed and container shapes join as the guest
-// checks them.)
+// order. (qed and container shapes join as the guest checks them.)
 func TestInspectUnsafeImages(t *testing.T) {
 	dir := t.TempDir()
 	makeImages(t, dir, []infoImage{
@@ -18,6 +17,8 @@ func TestInspectUnsafeImages(t *testing.T) {
 		{"data.qcow2", "qcow2", [][]string{qcreate("-f", "qcow2", "-o", "data_file=data.raw", "data.qcow2", "1M")}},
 		{"json.qcow2", "qcow2", [][]string{qcreate("-f", "qcow2", "-u", "-b", `json:{"file":{"driver":"file","filename":"/etc/passwd"}}`, "-F", "raw", "json.qcow2", "1M")}},
 		{"d.vhd", "vpc", [][]string{qcreate("-f", "vpc", "d.vhd", "1M")}},
+		// CVE-2022-47951's shape: a descriptor whose extent is another file.
+		{"flat.vmdk", "vmdk", [][]string{qcreate("-f", "vmdk", "-o", "subformat=monolithicFlat", "flat.vmdk", "1M")}},
 	})
 	cases := []struct {
 		name, format, check string
@@ -27,6 +28,7 @@ func TestInspectUnsafeImages(t *testing.T) {
 		{"data.qcow2", "qcow2", "data_file"},
 		{"json.qcow2", "qcow2", "protocol"},
 		{"json.qcow2", "qcow2", "backing_file"},
+		{"flat.vmdk", "vmdk", "descriptor"},
 	}
 	args := []string{"-j", "3", "base.raw"}
 	for _, c := range cases {
