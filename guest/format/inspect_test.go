@@ -49,21 +49,21 @@ type inspectCase struct {
 	format uint32
 	// make creates the image at img (in its own directory, the
 	// working directory of qemu-img) and edits it.
-	make  func(t *testing.T, dir, img string)
+	make  func(t testing.TB, dir, img string)
 	fails []uint32
 }
 
 // create returns a make that runs qemu-img create with args and the
 // image name then size.
-func create(size string, args ...string) func(t *testing.T, dir, img string) {
-	return func(t *testing.T, dir, img string) {
+func create(size string, args ...string) func(t testing.TB, dir, img string) {
+	return func(t testing.TB, dir, img string) {
 		runQemuImgIn(t, dir, append(append([]string{"create", "-q"}, args...), img, size)...)
 	}
 }
 
 // edited returns a make that runs mk then edit on the image's bytes.
-func edited(mk func(t *testing.T, dir, img string), edit func(t *testing.T, b []byte) []byte) func(t *testing.T, dir, img string) {
-	return func(t *testing.T, dir, img string) {
+func edited(mk func(t testing.TB, dir, img string), edit func(t testing.TB, b []byte) []byte) func(t testing.TB, dir, img string) {
+	return func(t testing.TB, dir, img string) {
 		mk(t, dir, img)
 		p := filepath.Join(dir, img)
 		b, err := os.ReadFile(p)
@@ -76,7 +76,7 @@ func edited(mk func(t *testing.T, dir, img string), edit func(t *testing.T, b []
 	}
 }
 
-func runQemuImgIn(t *testing.T, dir string, args ...string) {
+func runQemuImgIn(t testing.TB, dir string, args ...string) {
 	t.Helper()
 	cmd := exec.Command(qemuImg, args...)
 	cmd.Dir = dir
@@ -86,8 +86,8 @@ func runQemuImgIn(t *testing.T, dir string, args ...string) {
 }
 
 // replace replaces old by new (the same length) in b, once.
-func replace(old, new string) func(t *testing.T, b []byte) []byte {
-	return func(t *testing.T, b []byte) []byte {
+func replace(old, new string) func(t testing.TB, b []byte) []byte {
+	return func(t testing.TB, b []byte) []byte {
 		t.Helper()
 		if len(old) != len(new) {
 			t.Fatalf("replace %q by %q: lengths differ", old, new)
@@ -102,21 +102,21 @@ func replace(old, new string) func(t *testing.T, b []byte) []byte {
 }
 
 // be32 and le64 set fields.
-func setBE32(off int, v uint32) func(t *testing.T, b []byte) []byte {
-	return func(t *testing.T, b []byte) []byte { binary.BigEndian.PutUint32(b[off:], v); return b }
+func setBE32(off int, v uint32) func(t testing.TB, b []byte) []byte {
+	return func(t testing.TB, b []byte) []byte { binary.BigEndian.PutUint32(b[off:], v); return b }
 }
 
-func setBE64(off int, v uint64) func(t *testing.T, b []byte) []byte {
-	return func(t *testing.T, b []byte) []byte { binary.BigEndian.PutUint64(b[off:], v); return b }
+func setBE64(off int, v uint64) func(t testing.TB, b []byte) []byte {
+	return func(t testing.TB, b []byte) []byte { binary.BigEndian.PutUint64(b[off:], v); return b }
 }
 
-func setLE64(off int, v uint64) func(t *testing.T, b []byte) []byte {
-	return func(t *testing.T, b []byte) []byte { binary.LittleEndian.PutUint64(b[off:], v); return b }
+func setLE64(off int, v uint64) func(t testing.TB, b []byte) []byte {
+	return func(t testing.TB, b []byte) []byte { binary.LittleEndian.PutUint64(b[off:], v); return b }
 }
 
 // vpcType sets a dynamic vpc's disk type and its footer checksum.
-func vpcType(dt uint32) func(t *testing.T, b []byte) []byte {
-	return func(t *testing.T, b []byte) []byte {
+func vpcType(dt uint32) func(t testing.TB, b []byte) []byte {
+	return func(t testing.TB, b []byte) []byte {
 		for _, off := range []int{0, len(b) - 512} {
 			f := b[off : off+512]
 			binary.BigEndian.PutUint32(f[60:], dt)
@@ -132,7 +132,7 @@ func vpcType(dt uint32) func(t *testing.T, b []byte) []byte {
 }
 
 // vhdxLogGUID sets both vhdx headers' log GUID and their CRC-32C.
-func vhdxLogGUID(t *testing.T, b []byte) []byte {
+func vhdxLogGUID(t testing.TB, b []byte) []byte {
 	for _, off := range []int{64 << 10, 128 << 10} {
 		h := b[off : off+4096]
 		for i := 48; i < 64; i++ {
@@ -147,8 +147,8 @@ func vhdxLogGUID(t *testing.T, b []byte) []byte {
 // streamFooter gives a streamOptimized vmdk its grain directory at the
 // end, as VMware writes it: a footer marker, the header with the real
 // directory offset, and the end-of-stream marker. bad spoils one.
-func streamFooter(bad string) func(t *testing.T, b []byte) []byte {
-	return func(t *testing.T, b []byte) []byte {
+func streamFooter(bad string) func(t testing.TB, b []byte) []byte {
+	return func(t testing.TB, b []byte) []byte {
 		h := slices.Clone(b[:512])
 		b = b[:len(b)-512] // qemu's end-of-stream marker
 		marker := make([]byte, 512)
@@ -172,7 +172,7 @@ func streamFooter(bad string) func(t *testing.T, b []byte) []byte {
 
 func inspectCases() []inspectCase {
 	q, vm := uint32(shared.InspectFmtQcow2), uint32(shared.InspectFmtVmdk)
-	qc := func(opts string) func(t *testing.T, dir, img string) { return create("16M", "-f", "qcow2", "-o", opts) }
+	qc := func(opts string) func(t testing.TB, dir, img string) { return create("16M", "-f", "qcow2", "-o", opts) }
 	return []inspectCase{
 		{"raw", shared.InspectFmtRaw, create("1M", "-f", "raw"), nil},
 		{"qcow2 compat 0.10", q, qc("compat=0.10"), nil},
