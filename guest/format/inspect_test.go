@@ -212,6 +212,11 @@ func inspectCases() []inspectCase {
 			[]uint32{shared.InspectCheckOpen, shared.InspectCheckVirtualSize}},
 
 		{"vmdk monolithicFlat", vm, create("1M", "-f", "vmdk", "-o", "subformat=monolithicFlat"),
+			[]uint32{shared.InspectCheckDescriptor, shared.InspectCheckDescriptor}},
+		{"vmdk monolithicFlat naming a host file", vm, edited(create("1M", "-f", "vmdk", "-o", "subformat=monolithicFlat"),
+			replace(`"img-flat.vmdk"`, `"/etc/passwd_x"`)),
+			[]uint32{shared.InspectCheckDescriptor, shared.InspectCheckDescriptor, shared.InspectCheckDescriptor}},
+		{"vmdk extra extent", vm, edited(create("16M", "-f", "vmdk"), replace("# The Disk Data Base", `RW 1 SPARSE "x.vmdk"`)),
 			[]uint32{shared.InspectCheckDescriptor}},
 		{"vmdk twoGbMaxExtentSparse", vm, create("1M", "-f", "vmdk", "-o", "subformat=twoGbMaxExtentSparse"),
 			[]uint32{shared.InspectCheckOpen, shared.InspectCheckDescriptor}},
