@@ -56,6 +56,8 @@ type InspectResult struct {
 	HasVirtualSize bool
 	VirtualSize    uint64
 	Failures       []InspectFailure
+	// Stats counts the reads, for fuzz targets.
+	Stats ReadStats
 }
 
 //export instarInspectFailure
@@ -74,7 +76,8 @@ func Inspect(r io.ReaderAt, size int64) (InspectResult, error) {
 
 // InspectWithScratch is Inspect with scratchSize bytes of scratch.
 func InspectWithScratch(r io.ReaderAt, size int64, scratchSize int) (InspectResult, error) {
-	src := cgo.NewHandle(&sourceState{r: r, size: size})
+	state := &sourceState{r: r, size: size}
+	src := cgo.NewHandle(state)
 	defer src.Delete()
 	res := &InspectResult{}
 	sink := cgo.NewHandle(res)
@@ -86,6 +89,7 @@ func InspectWithScratch(r io.ReaderAt, size int64, scratchSize int) (InspectResu
 		C.uintptr_t(sink), &rep))
 	res.Formats, res.Format = uint64(rep.formats), uint32(rep.format)
 	res.HasVirtualSize, res.VirtualSize = rep.has_virtual_size != 0, uint64(rep.virtual_size)
+	res.Stats = state.stats
 	if code != 0 {
 		return *res, fmt.Errorf("inspect: error %d", code)
 	}

@@ -146,6 +146,16 @@ void vmdk_inspect(const struct fmt_source *src, const struct fmt_scratch *scratc
 	if (memcmp(h, "KDMV", 4) != 0) {
 		/* A descriptor file: its extents are other files. */
 		inspect_fail(r, INSPECT_CHECK_DESCRIPTOR, "image is a descriptor file whose extents are other files");
+		uint64_t n = src->size < VMDK_INSPECT_MAX_DESC ? src->size : VMDK_INSPECT_MAX_DESC;
+		if (n > scratch->size)
+			n = scratch->size;
+		for (uint32_t done = 0; done < n;) {
+			uint32_t k = n - done < MAX_TRANSFER ? (uint32_t)n - done : MAX_TRANSFER;
+			if (src->read(src->ctx, done, scratch->buf + done, k) != 0)
+				return;
+			done += k;
+		}
+		check_descriptor(scratch->buf, (uint32_t)n, r);
 		return;
 	}
 	uint64_t desc_off = get_le64(h + VMDK_H_DESC_OFFSET), desc_size = get_le64(h + VMDK_H_DESC_SIZE);
