@@ -110,6 +110,10 @@ var checkNumber = func() map[string]int {
 // refused.
 var hostOnly = map[uint32]bool{shared.InspectCheckExpectFormat: true, shared.InspectCheckAllowFormats: true}
 
+// readAsRaw are the formats qemu-img opens as raw, whose virtual size is
+// the file's size.
+var readAsRaw = map[string]bool{"raw": true, "gpt": true, "iso": true}
+
 // errorTexts are the host's words for the inspect error codes.
 var errorTexts = map[uint32]string{
 	shared.InspectErrReadFailed: "could not read the file",
@@ -150,6 +154,12 @@ func Inspect(ctx context.Context, path string, opts Options) (Verdict, error) {
 		return Verdict{}, fmt.Errorf("%s: %w", path, err)
 	}
 	v.Filename = path
+	if v.VirtualSize == nil && readAsRaw[v.Format] {
+		// qemu reads these as raw: the disk is the whole file, whose
+		// size the host knows without reading a byte of it.
+		vs := uint64(size)
+		v.VirtualSize = &vs
+	}
 	if err := AddHostChecks(&v, opts.ExpectFormat, opts.AllowFormats); err != nil {
 		return Verdict{}, err
 	}

@@ -114,20 +114,20 @@ struct fmt_driver {
 	 * check operation adds its entry point here. */
 	uint32_t (*info)(const struct fmt_source *src, const struct fmt_scratch *scratch,
 			 const struct info_sink *sink, struct fmt_info *out);
-	/* inspect runs the format's safety checks (see inspect.h); NULL
-	 * when the checks every format shares are all it has. */
+	/* inspect runs the format's safety checks (fmt_inspect_fn in
+	 * inspect.h); NULL when it has none beyond info's. */
 	void (*inspect)(const struct fmt_source *src, const struct fmt_scratch *scratch,
-			const struct fmt_info *info, uint32_t info_err, struct inspect_report *r);
+			const struct fmt_info *info, struct inspect_report *r);
 };
 
 /* FMT_DRIVER(name, NAME, min_scratch, inspect) defines name_driver for
- * FORMAT_NAME from name_probe, name_parse, name_plan, name_info and
- * inspect (a function, or NULL). */
-#define FMT_DRIVER(name, upper, scratch, inspect_fn)                                          \
+ * FORMAT_NAME from name_probe, name_parse, name_plan and name_info, with
+ * inspect (a function or NULL) as its inspect entry point. */
+#define FMT_DRIVER(name, upper, scratch, insp)                                                \
 	const struct fmt_driver name##_driver = {                                             \
 		.format = FORMAT_##upper, .min_scratch = (scratch), .probe = name##_probe, \
 		.parse = name##_parse, .plan = name##_plan, .info = name##_info,              \
-		.inspect = (inspect_fn),                                                   \
+		.inspect = (insp),                                                            \
 	}
 
 /* The driver of format (FORMAT_*), or NULL. */

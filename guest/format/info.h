@@ -77,6 +77,11 @@ struct fmt_info {
 	/* vmdk */
 	uint32_t vmdk_cid, vmdk_parent_cid;
 	struct info_name vmdk_create_type;
+	/* Bit 1<<INSPECT_CHECK_* for each safety check the image fails that
+	 * the driver found while reading it (with an error: what the
+	 * refusal is, such as an unknown feature or a vhdx parent); not part
+	 * of info's output. */
+	uint32_t inspect_checks;
 	/* On an error, qemu's words for it (a static string or reason_buf),
 	 * or NULL. */
 	const char *reason;

@@ -1,67 +1,75 @@
 /*
- * The way to a verdict: which formats claim a file, which one it is
- * taken to be, and that format's checks, with what every format shares
- * (a backing file, names with protocol prefixes, qemu's open-time
- * refusals).
+ * The way to an inspect verdict: every format that claims the file, the
+ * one it is taken to be, and that format's checks (inspect.h).
  */
 #include "inspect.h"
 
 #include "detect.h"
-#include "instar/mem.h"
 
-void inspect_fail(struct inspect_report *r, uint32_t check, const char *reason)
+static const char *const inspect_names[INSPECT_FMT_COUNT] = {
+	"raw", "qcow2", "vmdk", "vpc", "vhdx", "qcow", "qed", "vdi", "luks", "parallels", "bochs",
+	"cloop", "dmg", "iso", "gpt", "gzip", "xz", "zstd", "bzip2", "tar", "ova",
+};
+
+/* A reason being built, always NUL-terminated within INSPECT_MAX_REASON. */
+struct reason {
+	char b[INSPECT_MAX_REASON];
+	uint32_t n;
+};
+
+/* Reasons travel as protobuf strings and are printed: anything but
+ * printable ASCII becomes '?'. */
+static void reason_add(struct reason *w, const char *s)
 {
-	if (r->stopped)
-		return;
-	char buf[INSPECT_MAX_REASON];
-	uint32_t n = 0;
-	while (reason && reason[n] != 0 && n < sizeof buf - 1) {
-		buf[n] = reason[n];
-		n++;
+	while (*s != 0 && w->n < INSPECT_MAX_REASON - 1) {
+		uint8_t c = (uint8_t)*s++;
+		w->b[w->n++] = c >= 0x20 && c < 0x7f ? (char)c : '?';
 	}
-	buf[n] = 0;
-	r->failures++;
-	if (r->sink->failure(r->sink->ctx, check, buf) != 0)
-		r->stopped = 1;
+	w->b[w->n] = 0;
 }
 
-void inspect_failf(struct inspect_report *r, uint32_t check, const char *prefix, uint64_t v)
+static void reason_num(struct reason *w, uint64_t v)
 {
-	char buf[INSPECT_MAX_REASON];
-	uint32_t n = 0;
-	while (prefix[n] != 0 && n < sizeof buf - 21) {
-		buf[n] = prefix[n];
-		n++;
-	}
-	char digits[20];
+	char digits[21];
 	uint32_t k = 0;
 	do {
 		digits[k++] = (char)('0' + v % 10);
 		v /= 10;
 	} while (v != 0);
-	while (k > 0)
-		buf[n++] = digits[--k];
-	buf[n] = 0;
-	inspect_fail(r, check, buf);
+	while (k > 0 && w->n < INSPECT_MAX_REASON - 1)
+		w->b[w->n++] = digits[--k];
+	w->b[w->n] = 0;
 }
 
-int inspect_has_protocol(const uint8_t *name, uint32_t len)
+void inspect_fail(struct inspect_report *r, uint32_t check, const char *reason)
 {
-	for (uint32_t i = 0; i < len; i++) {
-		if (name[i] == '/')
-			return 0;
-		if (name[i] == ':')
-			return 1;
+	if (r->stopped)
+		return;
+	if (r->failures >= INSPECT_MAX_FAILURES) {
+		r->stopped = 1;
+		return;
 	}
-	return 0;
+	struct reason w = {.n = 0};
+	w.b[0] = 0;
+	reason_add(&w, reason ? reason : "");
+	r->failures++;
+	if (r->sink && r->sink->failure && r->sink->failure(r->sink->ctx, check, w.b) != 0)
+		r->stopped = 1;
 }
 
-/* The inspect format of a driver's FORMAT_*; INSPECT_FMT_COUNT for none. */
+void inspect_failf(struct inspect_report *r, uint32_t check, const char *prefix, uint64_t v)
+{
+	struct reason w = {.n = 0};
+	w.b[0] = 0;
+	reason_add(&w, prefix ? prefix : "");
+	reason_num(&w, v);
+	inspect_fail(r, check, w.b);
+}
+
+/* The INSPECT_FMT_* of a driver's FORMAT_*, or INSPECT_FMT_RAW. */
 static uint32_t inspect_format_of(uint32_t format)
 {
 	switch (format) {
-	case FORMAT_RAW:
-		return INSPECT_FMT_RAW;
 	case FORMAT_QCOW2:
 		return INSPECT_FMT_QCOW2;
 	case FORMAT_VMDK:
@@ -71,72 +79,21 @@ static uint32_t inspect_format_of(uint32_t format)
 	case FORMAT_VHDX:
 		return INSPECT_FMT_VHDX;
 	default:
-		return INSPECT_FMT_COUNT;
+		return INSPECT_FMT_RAW;
 	}
 }
 
-/* The driver whose format is fmt (INSPECT_FMT_*), or NULL. */
-static const struct fmt_driver *driver_of(uint32_t fmt)
+/* The FORMAT_* of a driver's INSPECT_FMT_*, or FORMAT_UNSET. */
+static uint32_t driver_format_of(uint32_t f)
 {
 	for (uint32_t i = 0; i < fmt_driver_count(); i++) {
 		const struct fmt_driver *d = fmt_driver_at(i);
-		if (inspect_format_of(d->format) == fmt)
-			return d;
+		if (d->format != FORMAT_RAW && inspect_format_of(d->format) == f)
+			return d->format;
 	}
-	return NULL;
+	return FORMAT_UNSET;
 }
 
-static const struct fmt_recogniser *recogniser_of(uint32_t fmt)
-{
-	for (uint32_t i = 0; i < fmt_recogniser_count(); i++)
-		if (fmt_recogniser_at(i)->format == fmt)
-			return fmt_recogniser_at(i);
-	return NULL;
-}
-
-static uint32_t count_bits(uint64_t v)
-{
-	uint32_t n = 0;
-	for (; v != 0; v &= v - 1)
-		n++;
-	return n;
-}
-
-static uint32_t lowest_bit(uint64_t v)
-{
-	uint32_t n = 0;
-	while (n < 64 && !(v & ((uint64_t)1 << n)))
-		n++;
-	return n;
-}
-
-/* The polyglot failure: "claimed by qcow2, iso". */
-static void fail_polyglot(struct inspect_report *r, uint64_t formats)
-{
-	char buf[INSPECT_MAX_REASON];
-	static const char prefix[] = "claimed by several formats:";
-	uint32_t n = 0;
-	for (; prefix[n] != 0; n++)
-		buf[n] = prefix[n];
-	for (uint32_t f = 0; f < INSPECT_FMT_COUNT; f++) {
-		if (!(formats & ((uint64_t)1 << f)))
-			continue;
-		const char *name = inspect_format_name(f);
-		uint32_t len = 0;
-		while (name[len] != 0)
-			len++;
-		if (n + 2 + len >= sizeof buf)
-			break;
-		buf[n++] = ' ';
-		for (uint32_t k = 0; k < len; k++)
-			buf[n++] = name[k];
-		buf[n++] = ',';
-	}
-	buf[n - 1] = 0; /* the last comma (or the colon, when none fit) */
-	inspect_fail(r, INSPECT_CHECK_POLYGLOT, buf);
-}
-
-/* Table entries are not part of a verdict. */
 static int discard_snapshot(void *ctx, const struct info_snapshot *s)
 {
 	(void)ctx;
@@ -158,97 +115,151 @@ static int discard_extent(void *ctx, const struct info_extent *e)
 	return 0;
 }
 
-/* Why info refused, when the driver gave no words of its own. */
-static const char *info_error_text(uint32_t err)
+/* Why info refused the image, when the driver has no words for it. */
+static const char *info_error_reason(uint32_t e)
 {
-	switch (err) {
-	case INFO_ERR_READ_FAILED:
-		return "the image could not be read";
+	switch (e) {
+	case INFO_ERR_INVALID:
+		return "image is not valid";
 	case INFO_ERR_UNSUPPORTED:
-		return "a format variant qemu-img cannot open";
+		return "image uses a feature that is not supported";
 	case INFO_ERR_TOO_BIG:
-		return "image tables too large";
+		return "image has too many table entries";
 	default:
-		return "the image is invalid";
+		return "image cannot be opened";
 	}
 }
 
-/* A driver format: qemu's open-time checks (its info entry point), then
- * the checks every format shares, then the driver's own. */
-static void inspect_driver(const struct fmt_driver *d, const struct fmt_source *src, struct fmt_scratch scratch,
-			   struct inspect_report *r)
+/* Sends the polyglot failure naming every claimant. */
+static void fail_polyglot(struct inspect_report *r, uint64_t formats)
 {
-	/* fmt_info is large: it lives at the start of scratch. */
-	uint32_t info_size = (uint32_t)((sizeof(struct fmt_info) + 63u) & ~63u);
-	if (scratch.size < info_size + d->min_scratch) {
-		inspect_fail(r, INSPECT_CHECK_OPEN, "not enough working memory to open the image");
-		return;
-	}
-	struct fmt_info *info = (struct fmt_info *)(void *)scratch.buf;
-	memset(info, 0, sizeof *info);
-	struct fmt_scratch rest = {scratch.buf + info_size, scratch.size - info_size};
-	struct info_sink sink = {discard_snapshot, discard_bitmap, discard_extent, NULL};
-	uint32_t err = fmt_info_image(d->format, src, &rest, &sink, info);
-	if (err != INFO_ERR_OK) {
-		inspect_fail(r, INSPECT_CHECK_OPEN, info->reason ? info->reason : info_error_text(err));
-	} else {
-		r->has_virtual_size = 1;
-		r->virtual_size = info->virtual_size;
-		if (info->backing.present) {
-			inspect_fail(r, INSPECT_CHECK_BACKING_FILE, "image has a backing file");
-			if (inspect_has_protocol(info->backing.bytes, info->backing.len))
-				inspect_fail(r, INSPECT_CHECK_PROTOCOL, "backing file name has a protocol prefix");
+	struct reason w = {.n = 0};
+	w.b[0] = 0;
+	reason_add(&w, "file is claimed by more than one format:");
+	for (uint32_t f = 1; f < INSPECT_FMT_COUNT; f++) {
+		if (formats & ((uint64_t)1 << f)) {
+			reason_add(&w, " ");
+			reason_add(&w, inspect_names[f]);
 		}
 	}
-	if (d->inspect)
-		d->inspect(src, &rest, info, err, r);
+	inspect_fail(r, INSPECT_CHECK_POLYGLOT, w.b);
+}
+
+/* The failures a driver found while it read the image (fmt_info's
+ * inspect_checks), with fixed reasons. */
+static void driver_checks(const struct fmt_info *info, struct inspect_report *r)
+{
+	static const struct {
+		uint32_t check;
+		const char *reason;
+	} found[] = {
+		{INSPECT_CHECK_UNKNOWN_FEATURES, "image uses a version or feature qemu does not know"},
+		{INSPECT_CHECK_BACKING_FILE, "image has a parent"},
+		{INSPECT_CHECK_DIRTY_LOG, "image has a log to replay"},
+		{INSPECT_CHECK_VIRTUAL_SIZE, "virtual size is beyond what the image's tables map"},
+		{INSPECT_CHECK_DESCRIPTOR, "image is a descriptor file whose extents are other files"},
+	};
+	for (uint32_t i = 0; i < sizeof found / sizeof found[0]; i++)
+		if (info->inspect_checks & (1u << found[i].check))
+			inspect_fail(r, found[i].check, found[i].reason);
+}
+
+static uint32_t inspect_driver(uint32_t format, const struct fmt_source *src, const struct fmt_scratch *scratch,
+			       struct inspect_report *r)
+{
+	/* info lives at the start of scratch (no hidden state); the driver
+	 * gets the rest. */
+	size_t info_room = (sizeof(struct fmt_info) + 63) & ~(size_t)63;
+	if (scratch->size < info_room)
+		return INSPECT_ERR_BAD_CONFIG;
+	for (size_t i = 0; i < sizeof(struct fmt_info); i++)
+		scratch->buf[i] = 0;
+	struct fmt_info *info = (struct fmt_info *)(void *)scratch->buf;
+	struct fmt_scratch drv = {scratch->buf + info_room, scratch->size - info_room};
+	struct info_sink discard = {discard_snapshot, discard_bitmap, discard_extent, 0};
+	uint32_t e = fmt_info_image(format, src, &drv, &discard, info);
+	if (e == INFO_ERR_READ_FAILED)
+		return INSPECT_ERR_READ_FAILED;
+	if (e == INFO_ERR_BAD_CONFIG)
+		return INSPECT_ERR_BAD_CONFIG;
+	if (e != INFO_ERR_OK) {
+		inspect_fail(r, INSPECT_CHECK_OPEN, info->reason ? info->reason : info_error_reason(e));
+		driver_checks(info, r);
+		return INSPECT_ERR_OK;
+	}
+	r->has_virtual_size = 1;
+	r->virtual_size = info->virtual_size;
+	driver_checks(info, r);
+	const struct fmt_driver *d = fmt_driver(format);
+	if (d && d->inspect)
+		d->inspect(src, &drv, info, r);
+	return INSPECT_ERR_OK;
 }
 
 uint32_t fmt_inspect_image(const struct fmt_source *src, const struct fmt_scratch *scratch,
 			   const struct inspect_sink *sink, struct inspect_report *r)
 {
-	if (!src || !src->read || !scratch || !scratch->buf || !sink || !sink->failure || !r)
+	if (!src || !src->read || !scratch || !scratch->buf || !r)
 		return INSPECT_ERR_BAD_CONFIG;
-	if (scratch->size < INSPECT_HEAD_SIZE)
-		return INSPECT_ERR_BAD_CONFIG;
-	memset(r, 0, sizeof *r);
+	r->formats = 0;
+	r->format = INSPECT_FMT_RAW;
+	r->has_virtual_size = 0;
+	r->virtual_size = 0;
+	r->failures = 0;
 	r->sink = sink;
-	uint8_t *head = scratch->buf;
+	r->stopped = 0;
+	/* The head, then room for a recogniser's own reads. */
+	if (scratch->size < (size_t)INSPECT_HEAD_SIZE * 2)
+		return INSPECT_ERR_BAD_CONFIG;
 	uint32_t head_len = src->size < INSPECT_HEAD_SIZE ? (uint32_t)src->size : INSPECT_HEAD_SIZE;
-	if (head_len > 0 && src->read(src->ctx, 0, head, head_len) != 0)
+	if (head_len > 0 && src->read(src->ctx, 0, scratch->buf, head_len) != 0)
 		return INSPECT_ERR_READ_FAILED;
-	struct inspect_input in = {src, head, head_len};
+	struct inspect_input in = {src, scratch->buf, head_len};
 	struct fmt_scratch rest = {scratch->buf + INSPECT_HEAD_SIZE, scratch->size - INSPECT_HEAD_SIZE};
 
 	uint32_t probe_len = head_len < DETECT_PROBE_SIZE ? head_len : DETECT_PROBE_SIZE;
 	for (uint32_t i = 0; i < fmt_driver_count(); i++) {
 		const struct fmt_driver *d = fmt_driver_at(i);
-		uint32_t f = inspect_format_of(d->format);
-		if (f != INSPECT_FMT_RAW && f < INSPECT_FMT_COUNT && d->probe && d->probe(head, probe_len) > PROBE_FALLBACK)
-			r->formats |= (uint64_t)1 << f;
+		if (d->format == FORMAT_RAW || !d->probe)
+			continue;
+		if (d->probe(in.head, probe_len) > PROBE_FALLBACK)
+			r->formats |= (uint64_t)1 << inspect_format_of(d->format);
 	}
 	for (uint32_t i = 0; i < fmt_recogniser_count(); i++) {
-		const struct fmt_recogniser *g = fmt_recogniser_at(i);
-		if (g->format < INSPECT_FMT_COUNT && g->match(&in))
-			r->formats |= (uint64_t)1 << g->format;
+		const struct fmt_recogniser *c = fmt_recogniser_at(i);
+		if (!c || c->format == INSPECT_FMT_RAW || c->format >= INSPECT_FMT_COUNT || !c->match)
+			continue;
+		if (c->match(&in))
+			r->formats |= (uint64_t)1 << c->format;
 	}
 
-	const uint64_t hybrid_iso = ((uint64_t)1 << INSPECT_FMT_ISO) | ((uint64_t)1 << INSPECT_FMT_GPT);
-	uint32_t claimants = count_bits(r->formats);
-	if (claimants == 0)
-		r->format = INSPECT_FMT_RAW;
-	else if (claimants == 1 || r->formats == hybrid_iso)
-		r->format = r->formats == hybrid_iso ? INSPECT_FMT_ISO : lowest_bit(r->formats);
-	else {
+	/* An ISO with a partition table in its system area is a hybrid ISO:
+	 * one format, iso. */
+	const uint64_t hybrid = ((uint64_t)1 << INSPECT_FMT_ISO) | ((uint64_t)1 << INSPECT_FMT_GPT);
+	uint64_t claim = r->formats;
+	if ((claim & hybrid) == hybrid)
+		claim &= ~((uint64_t)1 << INSPECT_FMT_GPT);
+	if (claim == 0)
+		return INSPECT_ERR_OK;
+	if ((claim & (claim - 1)) != 0) {
 		fail_polyglot(r, r->formats);
-		r->format = lowest_bit(r->formats);
+		/* Taken as the lowest-numbered claimant so that its checks run
+		 * too; the verdict is unsafe either way. */
 	}
-
-	const struct fmt_driver *d = driver_of(r->format);
-	const struct fmt_recogniser *g = recogniser_of(r->format);
-	if (d)
-		inspect_driver(d, src, rest, r);
-	else if (g && g->check)
-		g->check(&in, &rest, r);
+	uint32_t f = 0;
+	while (!(claim & ((uint64_t)1 << f)))
+		f++;
+	r->format = f;
+	uint32_t df = driver_format_of(f);
+	if (df != FORMAT_UNSET)
+		return inspect_driver(df, src, scratch, r);
+	for (uint32_t i = 0; i < fmt_recogniser_count(); i++) {
+		const struct fmt_recogniser *c = fmt_recogniser_at(i);
+		if (c && c->format == f && c->match && c->match(&in)) {
+			if (c->check)
+				c->check(&in, &rest, r);
+			break;
+		}
+	}
 	return INSPECT_ERR_OK;
 }

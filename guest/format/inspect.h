@@ -71,18 +71,22 @@ const struct fmt_recogniser *fmt_recogniser_at(uint32_t i);
 
 /*
  * A driver's inspect entry point (struct fmt_driver's inspect): the
- * format's own checks, run after its info entry point, whose result
- * (info_err, INFO_ERR_*) and report it is given: checks that need no
- * more than the image's first bytes still run on an image qemu would
- * not open, so that the failure is named as OpenStack names it. It
- * reads through src within scratch as info does.
+ * format's own checks, run after its info entry point filled info
+ * without error (qemu would open it). It reads through src within
+ * scratch as info does.
  */
 typedef void (*fmt_inspect_fn)(const struct fmt_source *src, const struct fmt_scratch *scratch,
-			       const struct fmt_info *info, uint32_t info_err, struct inspect_report *r);
+			       const struct fmt_info *info, struct inspect_report *r);
 
-/* Whether name[0..len) has a protocol prefix as qemu reads one: a ':'
- * before any '/' ("json:{...}", "nbd:host:1"). */
-int inspect_has_protocol(const uint8_t *name, uint32_t len);
+/* The drivers' inspect entry points. */
+void qcow2_inspect(const struct fmt_source *, const struct fmt_scratch *, const struct fmt_info *, struct inspect_report *);
+void vmdk_inspect(const struct fmt_source *, const struct fmt_scratch *, const struct fmt_info *, struct inspect_report *);
+void vpc_inspect(const struct fmt_source *, const struct fmt_scratch *, const struct fmt_info *, struct inspect_report *);
+void vhdx_inspect(const struct fmt_source *, const struct fmt_scratch *, const struct fmt_info *, struct inspect_report *);
+
+/* Whether a file name has a protocol prefix, as qemu decides: a ':'
+ * before any '/'. */
+int inspect_has_protocol(const struct info_name *n);
 
 /*
  * Inspects src: the one way to a verdict, for the inspect operation and

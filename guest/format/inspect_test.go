@@ -3,203 +3,276 @@
 package format
 
 import (
+	"bytes"
 	"encoding/binary"
+	"hash/crc32"
 	"os"
-	"sort"
-	"strings"
+	"os/exec"
+	"path/filepath"
+	"slices"
 	"testing"
 
 	"instar/shared"
 )
 
-// inspectScratch is what the inspect guest has, about.
-const inspectScratch = 12 << 20
-
-// checkNames are a verdict's failed checks by name, sorted, each once.
-func checkNames(r InspectResult) []string {
-	seen := map[string]bool{}
-	var names []string
-	for _, f := range r.FailureList {
-		n := shared.InspectChecks[f.Check].Name
-		if !seen[n] {
-			seen[n] = true
-			names = append(names, n)
-		}
+// inspectFile inspects the file at path.
+func inspectFile(t *testing.T, path string) InspectResult {
+	t.Helper()
+	f, err := os.Open(path)
+	if err != nil {
+		t.Fatal(err)
 	}
-	sort.Strings(names)
-	return names
+	defer f.Close()
+	st, err := f.Stat()
+	if err != nil {
+		t.Fatal(err)
+	}
+	res, err := Inspect(f, st.Size())
+	if err != nil {
+		t.Fatal(err)
+	}
+	return res
 }
 
-// TestInspectSamples inspects the images qemu-img makes for the info
-// tests: each is safe, or fails exactly the checks listed.
-func TestInspectSamples(t *testing.T) {
-	paths := makeInfoSamples(t)
-	want := map[string][]string{
-		"qcow2-backing":      {"backing_file"},
-		"qcow2-backing-json": {"backing_file", "protocol"},
-		"qcow2-datafile":     {"data_file"},
-		"vmdk-flat":          {"descriptor"},
-		"vmdk-2gflat":        {"descriptor"},
-	}
-	formats := map[string]uint32{"raw": shared.InspectFmtRaw, "qcow2": shared.InspectFmtQcow2,
-		"vmdk": shared.InspectFmtVmdk, "vpc": shared.InspectFmtVpc, "vhdx": shared.InspectFmtVhdx}
-	for _, s := range infoSamples() {
-		data, err := os.ReadFile(paths[s.name])
-		if err != nil {
-			t.Fatal(err)
-		}
-		got, code := Inspect(bytesReader(data), int64(len(data)), inspectScratch)
-		if code != shared.InspectErrOK {
-			t.Errorf("%s: inspect = %d", s.name, code)
-			continue
-		}
-		wantFormat := formats[s.format]
-		if s.name == "vpc-fixed" {
-			wantFormat = shared.InspectFmtRaw // its footer is at the end: qemu probes it as raw
-		}
-		if got.Format != wantFormat {
-			t.Errorf("%s: format %d, want %d", s.name, got.Format, wantFormat)
-		}
-		if g, w := strings.Join(checkNames(got), ","), strings.Join(want[s.name], ","); g != w {
-			t.Errorf("%s: failed checks %q, want %q (%v)", s.name, g, w, got.FailureList)
-		}
-		if int(got.Failures) != len(got.FailureList) {
-			t.Errorf("%s: %d failures counted, %d sent", s.name, got.Failures, len(got.FailureList))
-		}
-		if !got.HasVirtualSize && len(want[s.name]) == 0 {
-			t.Errorf("%s: safe but no virtual size", s.name)
-		}
+// runQemuImg runs qemu-img with args, failing the test on an error.
+func runQemuImg(t *testing.T, args ...string) {
+	t.Helper()
+	if out, err := exec.Command(qemuImg, args...).CombinedOutput(); err != nil {
+		t.Fatalf("qemu-img %v: %v\n%s", args, err, out)
 	}
 }
 
-// TestInspectUnsafeShapes edits qemu-img's images into the shapes the
-// checks refuse; each must fail the checks listed (and may fail open).
-func TestInspectUnsafeShapes(t *testing.T) {
-	paths := makeInfoSamples(t)
-	read := func(name string) []byte {
-		d, err := os.ReadFile(paths[name])
+// inspectCase is one image made with qemu-img, perhaps edited, and the
+// checks it must fail (none: safe).
+type inspectCase struct {
+	name   string
+	format uint32
+	// make creates the image at img (in its own directory, the
+	// working directory of qemu-img) and edits it.
+	make  func(t testing.TB, dir, img string)
+	fails []uint32
+}
+
+// create returns a make that runs qemu-img create with args and the
+// image name then size.
+func create(size string, args ...string) func(t testing.TB, dir, img string) {
+	return func(t testing.TB, dir, img string) {
+		runQemuImgIn(t, dir, append(append([]string{"create", "-q"}, args...), img, size)...)
+	}
+}
+
+// edited returns a make that runs mk then edit on the image's bytes.
+func edited(mk func(t testing.TB, dir, img string), edit func(t testing.TB, b []byte) []byte) func(t testing.TB, dir, img string) {
+	return func(t testing.TB, dir, img string) {
+		mk(t, dir, img)
+		p := filepath.Join(dir, img)
+		b, err := os.ReadFile(p)
 		if err != nil {
 			t.Fatal(err)
 		}
-		return d
+		if err := os.WriteFile(p, edit(t, b), 0o644); err != nil {
+			t.Fatal(err)
+		}
 	}
-	// descriptor returns a sparse vmdk's embedded descriptor region.
-	descriptor := func(d []byte) []byte {
-		off := binary.LittleEndian.Uint64(d[28:]) * 512
-		size := binary.LittleEndian.Uint64(d[36:]) * 512
-		return d[off : off+size]
+}
+
+func runQemuImgIn(t testing.TB, dir string, args ...string) {
+	t.Helper()
+	cmd := exec.Command(qemuImg, args...)
+	cmd.Dir = dir
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("qemu-img %v: %v\n%s", args, err, out)
 	}
-	replaceIn := func(region []byte, old, new string) {
-		i := strings.Index(string(region), old)
+}
+
+// replace replaces old by new (the same length) in b, once.
+func replace(old, new string) func(t testing.TB, b []byte) []byte {
+	return func(t testing.TB, b []byte) []byte {
+		t.Helper()
+		if len(old) != len(new) {
+			t.Fatalf("replace %q by %q: lengths differ", old, new)
+		}
+		i := bytes.Index(b, []byte(old))
 		if i < 0 {
-			t.Fatalf("%q not in the descriptor", old)
+			t.Fatalf("%q not in the image", old)
 		}
-		copy(region[i:], new)
-	}
-	cases := []struct {
-		name, sample string
-		edit         func(d []byte) []byte
-		want         []string
-	}{
-		{"qcow2 version 4", "qcow2", func(d []byte) []byte { binary.BigEndian.PutUint32(d[4:], 4); return d },
-			[]string{"unknown_features"}},
-		{"qcow2 unknown incompatible bit", "qcow2", func(d []byte) []byte { d[72+6] |= 0x80; return d },
-			[]string{"unknown_features"}},
-		{"qcow2 data file bit without a name", "qcow2", func(d []byte) []byte { d[72+7] |= 0x04; return d },
-			[]string{"data_file", "data_file_extension"}},
-		{"qcow2 data file name without the bit", "qcow2-datafile", func(d []byte) []byte { d[72+7] &^= 0x04; return d },
-			[]string{"data_file_extension"}},
-		{"qcow2 backing offset, header unreadable", "qcow2-backing", func(d []byte) []byte {
-			binary.BigEndian.PutUint64(d[24:], 1<<62) // a size qemu refuses
-			return d
-		}, []string{"backing_file"}},
-		{"vmdk unknown descriptor line", "vmdk", func(d []byte) []byte {
-			replaceIn(descriptor(d), "# Extent description", "rm -rf /home/a/b/cc")
-			return d
-		}, []string{"descriptor"}},
-		{"vmdk extent in another directory", "vmdk", func(d []byte) []byte {
-			replaceIn(descriptor(d), "RW 20480 SPARSE \"img\"", "RW 20480 SPARSE \"/e/x\"")
-			return d
-		}, []string{"descriptor"}},
-		{"vmdk no extent", "vmdk", func(d []byte) []byte {
-			replaceIn(descriptor(d), "RW 20480 SPARSE \"img\"", "#W 20480 SPARSE \"img\"")
-			return d
-		}, []string{"descriptor"}},
-		{"vmdk other createType", "vmdk", func(d []byte) []byte {
-			replaceIn(descriptor(d), "createType=\"monolithicSparse\"", "createType=\"vmfsSparse\"      ")
-			return d
-		}, []string{"descriptor"}},
-		{"vmdk descriptor moved", "vmdk", func(d []byte) []byte { binary.LittleEndian.PutUint64(d[28:], 2); return d },
-			[]string{"descriptor"}},
-		{"vmdk child of another image", "vmdk", func(d []byte) []byte {
-			replaceIn(descriptor(d), "# Extent description", "parentFileNameHint=b")
-			return d
-		}, []string{"backing_file"}},
-		{"streamOptimized with a footer", "vmdk-stream", withFooter, nil},
-		{"streamOptimized bad end-of-stream marker", "vmdk-stream", func(d []byte) []byte {
-			d = withFooter(d)
-			d[len(d)-1] = 1
-			return d
-		}, []string{"footer"}},
-		{"streamOptimized footer with another descriptor", "vmdk-stream", func(d []byte) []byte {
-			d = withFooter(d)
-			binary.LittleEndian.PutUint64(d[len(d)-1024+36:], 7)
-			return d
-		}, []string{"footer"}},
-		{"streamOptimized footer pointing at a footer", "vmdk-stream", func(d []byte) []byte {
-			d = withFooter(d)
-			binary.LittleEndian.PutUint64(d[len(d)-1024+56:], ^uint64(0))
-			return d
-		}, []string{"footer"}},
-		{"streamOptimized bad footer marker", "vmdk-stream", func(d []byte) []byte {
-			d = withFooter(d)
-			d[len(d)-1536+12] = 2
-			return d
-		}, []string{"footer"}},
-	}
-	for _, c := range cases {
-		d := c.edit(read(c.sample))
-		got, code := Inspect(bytesReader(d), int64(len(d)), inspectScratch)
-		if code != shared.InspectErrOK {
-			t.Errorf("%s: inspect = %d", c.name, code)
-			continue
-		}
-		names := checkNames(got)
-		have := map[string]bool{}
-		for _, n := range names {
-			have[n] = true
-		}
-		for _, w := range c.want {
-			if !have[w] {
-				t.Errorf("%s: failed %v, want %s among them (%v)", c.name, names, w, got.FailureList)
-			}
-		}
-		for _, n := range names {
-			if n != "open" && !contains(c.want, n) {
-				t.Errorf("%s: %s failed too (%v)", c.name, n, got.FailureList)
-			}
-		}
+		copy(b[i:], new)
+		return b
 	}
 }
 
-// withFooter turns qemu-img's streamOptimized vmdk into the shape VMware
-// writes: the header's grain directory offset "at the end", and a footer
-// marker, the header as footer, and an end-of-stream marker appended.
-func withFooter(d []byte) []byte {
-	header := append([]byte(nil), d[:512]...)
-	binary.LittleEndian.PutUint64(d[56:], ^uint64(0))
-	marker := make([]byte, 512)
-	binary.LittleEndian.PutUint32(marker[12:], 3)
-	d = append(d, marker...)
-	d = append(d, header...)
-	return append(d, make([]byte, 512)...)
+// be32 and le64 set fields.
+func setBE32(off int, v uint32) func(t testing.TB, b []byte) []byte {
+	return func(t testing.TB, b []byte) []byte { binary.BigEndian.PutUint32(b[off:], v); return b }
 }
 
-func contains(list []string, s string) bool {
-	for _, x := range list {
-		if x == s {
-			return true
+func setBE64(off int, v uint64) func(t testing.TB, b []byte) []byte {
+	return func(t testing.TB, b []byte) []byte { binary.BigEndian.PutUint64(b[off:], v); return b }
+}
+
+func setLE64(off int, v uint64) func(t testing.TB, b []byte) []byte {
+	return func(t testing.TB, b []byte) []byte { binary.LittleEndian.PutUint64(b[off:], v); return b }
+}
+
+// vpcType sets a dynamic vpc's disk type and its footer checksum.
+func vpcType(dt uint32) func(t testing.TB, b []byte) []byte {
+	return func(t testing.TB, b []byte) []byte {
+		for _, off := range []int{0, len(b) - 512} {
+			f := b[off : off+512]
+			binary.BigEndian.PutUint32(f[60:], dt)
+			binary.BigEndian.PutUint32(f[64:], 0)
+			var sum uint32
+			for _, c := range f[:512] {
+				sum += uint32(c)
+			}
+			binary.BigEndian.PutUint32(f[64:], ^sum)
 		}
+		return b
 	}
-	return false
+}
+
+// vhdxLogGUID sets both vhdx headers' log GUID and their CRC-32C.
+func vhdxLogGUID(t testing.TB, b []byte) []byte {
+	for _, off := range []int{64 << 10, 128 << 10} {
+		h := b[off : off+4096]
+		for i := 48; i < 64; i++ {
+			h[i] = byte(i)
+		}
+		binary.LittleEndian.PutUint32(h[4:], 0)
+		binary.LittleEndian.PutUint32(h[4:], crc32.Checksum(h, crc32.MakeTable(crc32.Castagnoli)))
+	}
+	return b
+}
+
+// streamFooter gives a streamOptimized vmdk its grain directory at the
+// end, as VMware writes it: a footer marker, the header with the real
+// directory offset, and the end-of-stream marker. bad spoils one.
+func streamFooter(bad string) func(t testing.TB, b []byte) []byte {
+	return func(t testing.TB, b []byte) []byte {
+		h := slices.Clone(b[:512])
+		b = b[:len(b)-512] // qemu's end-of-stream marker
+		marker := make([]byte, 512)
+		binary.LittleEndian.PutUint64(marker, 1)
+		binary.LittleEndian.PutUint32(marker[12:], 3)
+		footer := slices.Clone(h)
+		eos := make([]byte, 512)
+		switch bad {
+		case "marker":
+			binary.LittleEndian.PutUint32(marker[12:], 2)
+		case "footer":
+			binary.LittleEndian.PutUint64(footer[12:], 1<<20)
+		case "eos":
+			eos[0] = 1
+		}
+		binary.LittleEndian.PutUint64(b[56:], ^uint64(0))
+		b = append(append(append(b, marker...), footer...), eos...)
+		return b
+	}
+}
+
+func inspectCases() []inspectCase {
+	q, vm := uint32(shared.InspectFmtQcow2), uint32(shared.InspectFmtVmdk)
+	qc := func(opts string) func(t testing.TB, dir, img string) { return create("16M", "-f", "qcow2", "-o", opts) }
+	return []inspectCase{
+		{"raw", shared.InspectFmtRaw, create("1M", "-f", "raw"), nil},
+		{"qcow2 compat 0.10", q, qc("compat=0.10"), nil},
+		{"qcow2 compat 1.1", q, qc("compat=1.1"), nil},
+		{"qcow2 cluster 512", q, qc("cluster_size=512"), nil},
+		{"qcow2 cluster 2M", q, qc("cluster_size=2M"), nil},
+		{"qcow2 lazy refcounts", q, qc("lazy_refcounts=on"), nil},
+		{"qcow2 extended l2", q, qc("extended_l2=on"), nil},
+		{"qcow2 zstd refcount 1", q, qc("compression_type=zstd,refcount_bits=1"), nil},
+		{"qcow2 large", q, create("2T", "-f", "qcow2"), nil},
+		{"vmdk monolithicSparse", vm, create("16M", "-f", "vmdk"), nil},
+		{"vmdk streamOptimized", vm, create("16M", "-f", "vmdk", "-o", "subformat=streamOptimized"), nil},
+		{"vmdk streamOptimized footer", vm, edited(create("16M", "-f", "vmdk", "-o", "subformat=streamOptimized"), streamFooter("")), nil},
+		{"vpc dynamic", shared.InspectFmtVpc, create("16M", "-f", "vpc"), nil},
+		{"vpc fixed is raw", shared.InspectFmtRaw, create("16M", "-f", "vpc", "-o", "subformat=fixed"), nil},
+		{"vhdx dynamic", shared.InspectFmtVhdx, create("16M", "-f", "vhdx"), nil},
+		{"vhdx fixed", shared.InspectFmtVhdx, create("16M", "-f", "vhdx", "-o", "subformat=fixed"), nil},
+
+		{"qcow2 backing", q, create("16M", "-f", "qcow2", "-u", "-b", "base.raw", "-F", "raw"),
+			[]uint32{shared.InspectCheckBackingFile}},
+		{"qcow2 backing protocol", q, create("16M", "-f", "qcow2", "-u", "-b", "nbd:host:10809", "-F", "raw"),
+			[]uint32{shared.InspectCheckBackingFile, shared.InspectCheckProtocol}},
+		{"qcow2 backing path with colon", q, create("16M", "-f", "qcow2", "-u", "-b", "./a:b", "-F", "raw"),
+			[]uint32{shared.InspectCheckBackingFile}},
+		{"qcow2 data file", q, qc("data_file=data.raw"), []uint32{shared.InspectCheckDataFile}},
+		{"qcow2 data file protocol", q, edited(qc("data_file=./x:data.raw"), replace("./x:data.raw", "nbd:data.raw")),
+			[]uint32{shared.InspectCheckDataFile, shared.InspectCheckProtocol}},
+		{"qcow2 data file extension without bit", q, edited(qc("data_file=data.raw"), setBE64(72, 0)),
+			[]uint32{shared.InspectCheckDataFile, shared.InspectCheckDataFileExtension}},
+		{"qcow2 data file bit without extension", q, edited(qc("compat=1.1"), setBE64(72, 4)),
+			[]uint32{shared.InspectCheckDataFile, shared.InspectCheckDataFileExtension}},
+		{"qcow2 version 4", q, edited(qc("compat=1.1"), setBE32(4, 4)),
+			[]uint32{shared.InspectCheckOpen, shared.InspectCheckUnknownFeatures}},
+		{"qcow2 unknown incompatible feature", q, edited(qc("compat=1.1"), setBE64(72, 1<<20)),
+			[]uint32{shared.InspectCheckOpen, shared.InspectCheckUnknownFeatures}},
+		{"qcow2 size beyond l1", q, edited(qc("compat=1.1"), setBE64(24, 1<<40)),
+			[]uint32{shared.InspectCheckOpen, shared.InspectCheckVirtualSize}},
+
+		{"vmdk monolithicFlat", vm, create("1M", "-f", "vmdk", "-o", "subformat=monolithicFlat"),
+			[]uint32{shared.InspectCheckDescriptor, shared.InspectCheckDescriptor}},
+		{"vmdk monolithicFlat naming a host file", vm, edited(create("1M", "-f", "vmdk", "-o", "subformat=monolithicFlat"),
+			replace(`"img-flat.vmdk"`, `"/etc/passwd_x"`)),
+			[]uint32{shared.InspectCheckDescriptor, shared.InspectCheckDescriptor, shared.InspectCheckDescriptor}},
+		{"vmdk extra extent", vm, edited(create("16M", "-f", "vmdk"), replace("# The Disk Data Base", `RW 1 SPARSE "x.vmdk"`)),
+			[]uint32{shared.InspectCheckDescriptor}},
+		{"vmdk twoGbMaxExtentSparse", vm, create("1M", "-f", "vmdk", "-o", "subformat=twoGbMaxExtentSparse"),
+			[]uint32{shared.InspectCheckOpen, shared.InspectCheckDescriptor}},
+		{"vmdk create type", vm, edited(create("16M", "-f", "vmdk"), replace(`createType="monolithicSparse"`, `createType="vmfsSparse"      `)),
+			[]uint32{shared.InspectCheckDescriptor}},
+		{"vmdk bad line", vm, edited(create("16M", "-f", "vmdk"), replace("# Disk DescriptorFile", "X Disk DescriptorFile")),
+			[]uint32{shared.InspectCheckDescriptor}},
+		{"vmdk extent elsewhere", vm, edited(create("16M", "-f", "vmdk"), replace(`"img.vmdk"`, `"/mg.vmdk"`)),
+			[]uint32{shared.InspectCheckDescriptor}},
+		{"vmdk no extent", vm, edited(create("16M", "-f", "vmdk"), replace(`RW 32768 SPARSE`, `#W 32768 SPARSE`)),
+			[]uint32{shared.InspectCheckDescriptor}},
+		{"vmdk descriptor elsewhere", vm, edited(create("16M", "-f", "vmdk"), setLE64(28, 2)),
+			[]uint32{shared.InspectCheckDescriptor}},
+		{"vmdk parent", vm, edited(create("16M", "-f", "vmdk"), replace(`parentCID=ffffffff`, `parentCID=12345678`)),
+			[]uint32{shared.InspectCheckBackingFile}},
+		{"vmdk parent hint", vm, edited(create("16M", "-f", "vmdk"), replace("ddb.virtualHWVersion", "parentFileNameHint  ")),
+			[]uint32{shared.InspectCheckBackingFile}},
+		{"vmdk footer marker", vm, edited(create("16M", "-f", "vmdk", "-o", "subformat=streamOptimized"), streamFooter("marker")),
+			[]uint32{shared.InspectCheckOpen}},
+		{"vmdk footer mismatch", vm, edited(create("16M", "-f", "vmdk", "-o", "subformat=streamOptimized"), streamFooter("footer")),
+			[]uint32{shared.InspectCheckFooter}},
+		{"vmdk end of stream", vm, edited(create("16M", "-f", "vmdk", "-o", "subformat=streamOptimized"), streamFooter("eos")),
+			[]uint32{shared.InspectCheckOpen}},
+
+		{"vpc differencing", shared.InspectFmtVpc, edited(create("16M", "-f", "vpc"), vpcType(4)),
+			[]uint32{shared.InspectCheckBackingFile}},
+		{"vhdx log guid", shared.InspectFmtVhdx, edited(create("16M", "-f", "vhdx"), vhdxLogGUID),
+			[]uint32{shared.InspectCheckDirtyLog}},
+	}
+}
+
+func TestInspect(t *testing.T) {
+	needQemuImg(t)
+	for _, c := range inspectCases() {
+		t.Run(c.name, func(t *testing.T) {
+			dir := t.TempDir()
+			c.make(t, dir, "img.vmdk")
+			res := inspectFile(t, filepath.Join(dir, "img.vmdk"))
+			var got []uint32
+			for _, f := range res.Failures {
+				got = append(got, f.Check)
+			}
+			if res.Format != c.format || !slices.Equal(got, c.fails) {
+				t.Errorf("format %d failures %+v; want format %d checks %v", res.Format, res.Failures, c.format, c.fails)
+			}
+			if c.format != shared.InspectFmtRaw && len(c.fails) == 0 && !res.HasVirtualSize {
+				t.Errorf("no virtual size")
+			}
+		})
+	}
+}
+
+func TestInspectPrint(t *testing.T) {
+	p := os.Getenv("INSPECT_FILE")
+	if p == "" {
+		t.Skip()
+	}
+	t.Logf("%+v", inspectFile(t, p))
 }

@@ -76,10 +76,4 @@ uint32_t qcow2_parse(const struct fmt_source *src, const struct fmt_scratch *scr
 /* The driver's probe: "QFI\xfb", version 2 or later. */
 int qcow2_probe(const uint8_t *buf, uint32_t len);
 
-struct fmt_info;
-struct inspect_report;
-/* The format's inspect entry point (inspect.h). */
-void qcow2_inspect(const struct fmt_source *src, const struct fmt_scratch *scratch, const struct fmt_info *info,
-		uint32_t info_err, struct inspect_report *r);
-
 #endif

@@ -6,7 +6,6 @@
  * read through a window in scratch and reported entry by entry.
  */
 #include "info.h"
-#include "inspect.h"
 #include "qcow2.h"
 
 #include "endian.h"
@@ -279,8 +278,10 @@ uint32_t qcow2_info(const struct fmt_source *src, const struct fmt_scratch *scra
 	if (get_be32(h) != QCOW_MAGIC)
 		return fail(out, "Image is not in qcow2 format");
 	uint32_t version = get_be32(h + 4);
-	if (version < 2 || version > 3)
+	if (version < 2 || version > 3) {
+		out->inspect_checks |= 1u << INSPECT_CHECK_UNKNOWN_FEATURES;
 		return info_fail_num(out, "Unsupported qcow2 version ", version, INFO_NUM_UNSIGNED);
+	}
 	uint64_t bf_off = get_be64(h + 8);
 	uint32_t bf_len = get_be32(h + 16);
 	uint32_t cbits = get_be32(h + 20);
@@ -326,9 +327,11 @@ uint32_t qcow2_info(const struct fmt_source *src, const struct fmt_scratch *scra
 	struct bitmaps_ext bm = {0};
 	/* qemu names the bits its feature table extension names; qemu-img
 	 * writes names only for the bits it knows, so the rest read so. */
-	if (incompat & ~(uint64_t)INCOMPAT_MASK)
+	if (incompat & ~(uint64_t)INCOMPAT_MASK) {
+		out->inspect_checks |= 1u << INSPECT_CHECK_UNKNOWN_FEATURES;
 		return info_fail_num(out, "Unsupported qcow2 feature(s): Unknown incompatible feature: ",
 				     incompat & ~(uint64_t)INCOMPAT_MASK, INFO_NUM_HEX);
+	}
 	if (refcount_order > 6)
 		return fail(out, "Reference count entry width too large; may not exceed 64 bits");
 	if (crypt > 2)
@@ -351,6 +354,8 @@ uint32_t qcow2_info(const struct fmt_source *src, const struct fmt_scratch *scra
 		return e;
 	uint32_t shift = cbits + l2_bits;
 	uint64_t l1_need = (size >> shift) + ((size & ((UINT64_C(1) << shift) - 1)) != 0);
+	if (l1_need > INT32_MAX || l1_size < l1_need)
+		out->inspect_checks |= 1u << INSPECT_CHECK_VIRTUAL_SIZE;
 	if (l1_need > INT32_MAX)
 		return fail(out, "Image is too big");
 	if (l1_size < l1_need)
@@ -397,80 +402,4 @@ uint32_t qcow2_info(const struct fmt_source *src, const struct fmt_scratch *scra
 	out->qcow2_data_file_raw = (autoclear & AUTOCLEAR_DATA_FILE_RAW) != 0;
 	out->qcow2_external_data = (incompat & INCOMPAT_DATA_FILE) != 0;
 	return INFO_ERR_OK;
-}
-
-/* The incompatible feature bits qemu 7.2 knows. */
-#define INCOMPAT_KNOWN (INCOMPAT_DIRTY | INCOMPAT_CORRUPT | INCOMPAT_DATA_FILE | INCOMPAT_COMPRESSION | INCOMPAT_EXTL2)
-#define EXT_DATA_FILE 0x44415441u /* "DATA" */
-/* How much of the header cluster inspect reads for the extensions. */
-#define INSPECT_HEADER_READ 65536u
-
-/* Whether the header extensions at h[off..n) hold a data-file name. */
-static int has_data_file_ext(const uint8_t *h, uint32_t n, uint32_t off)
-{
-	while (off <= n && n - off >= 8) {
-		uint32_t type = get_be32(h + off), len = get_be32(h + off + 4);
-		if (type == 0)
-			return 0;
-		if (type == EXT_DATA_FILE)
-			return 1;
-		uint64_t next = (uint64_t)off + 8 + (((uint64_t)len + 7) & ~7ull);
-		if (next > n)
-			return 0;
-		off = (uint32_t)next;
-	}
-	return 0;
-}
-
-/*
- * qcow2's checks, from the header alone, as OpenStack's inspector makes
- * them (so that they are named even when qemu would not open the image):
- * the version, unknown incompatible features, the external data file bit
- * and its header extension, a backing file; and a data file name with a
- * protocol prefix.
- */
-void qcow2_inspect(const struct fmt_source *src, const struct fmt_scratch *scratch, const struct fmt_info *info,
-		   uint32_t info_err, struct inspect_report *r)
-{
-	uint32_t n = src->size < INSPECT_HEADER_READ ? (uint32_t)src->size : INSPECT_HEADER_READ;
-	if (n > scratch->size)
-		n = (uint32_t)scratch->size;
-	if (n < 72 || src->read(src->ctx, 0, scratch->buf, n) != 0) {
-		if (info_err == INFO_ERR_OK)
-			inspect_fail(r, INSPECT_CHECK_OPEN, "qcow2 header could not be read");
-		return;
-	}
-	const uint8_t *h = scratch->buf;
-	uint32_t version = get_be32(h + 4);
-	if (version != 2 && version != 3) {
-		inspect_failf(r, INSPECT_CHECK_UNKNOWN_FEATURES, "unsupported qcow2 version ", version);
-		return;
-	}
-	uint64_t incompat = 0;
-	uint32_t ext_off = 72;
-	if (version == 3) {
-		if (n < 104) {
-			inspect_fail(r, INSPECT_CHECK_UNKNOWN_FEATURES, "qcow2 version 3 header too short");
-			return;
-		}
-		incompat = get_be64(h + 72);
-		ext_off = get_be32(h + 100);
-	}
-	if (incompat & ~(uint64_t)INCOMPAT_KNOWN)
-		inspect_fail(r, INSPECT_CHECK_UNKNOWN_FEATURES, "unknown qcow2 incompatible features");
-	int bit = (incompat & INCOMPAT_DATA_FILE) != 0, ext = has_data_file_ext(h, n, ext_off);
-	if (bit)
-		inspect_fail(r, INSPECT_CHECK_DATA_FILE, "image has an external data file");
-	if (bit && !ext)
-		inspect_fail(r, INSPECT_CHECK_DATA_FILE_EXTENSION, "external data file bit without a data-file name");
-	if (!bit && ext)
-		inspect_fail(r, INSPECT_CHECK_DATA_FILE_EXTENSION, "data-file name without the external data file bit");
-	if (info_err == INFO_ERR_OK) {
-		if (info->qcow2_data_file.present &&
-		    inspect_has_protocol(info->qcow2_data_file.bytes, info->qcow2_data_file.len))
-			inspect_fail(r, INSPECT_CHECK_PROTOCOL, "data file name has a protocol prefix");
-	} else if (get_be64(h + 8) != 0) {
-		/* info did not get as far as the name: the offset says it. */
-		inspect_fail(r, INSPECT_CHECK_BACKING_FILE, "image has a backing file");
-	}
 }

@@ -11,6 +11,7 @@
  * Windows keep memory bounded: a refcount table can reach 64 MiB.
  */
 #include "info.h"
+#include "inspect.h"
 #include "qcow2.h"
 
 #include "endian.h"

@@ -57,6 +57,8 @@ struct vhdx_parse_state {
 	uint64_t meta_offset;
 	uint32_t block_size;
 	uint64_t disk_size;
+	/* Bit 1<<INSPECT_CHECK_* for each safety check found failed. */
+	uint32_t checks;
 };
 
 static int is_zero(const uint8_t *p, uint32_t n)
@@ -248,8 +250,10 @@ static uint32_t parse_metadata(struct vhdx_parse_state *st)
 				  (1u << M_PSS);
 	if ((present & required) != required)
 		return P_ERR;
-	if (present & (1u << M_PARENT))
+	if (present & (1u << M_PARENT)) {
+		st->checks |= 1u << INSPECT_CHECK_BACKING_FILE;
 		return P_ERR; /* differencing images are not supported */
+	}
 
 	uint8_t fp[8], vds[8], lss[4];
 	if (read_padded(st->src, st->meta_offset + offset[M_FP], fp, 8) != 0 ||
@@ -260,8 +264,10 @@ static uint32_t parse_metadata(struct vhdx_parse_state *st)
 	if (st->block_size < VHDX_MIN_BLOCK || st->block_size > VHDX_MAX_BLOCK ||
 	    (st->block_size & (st->block_size - 1)) != 0)
 		return P_ERR;
-	if (get_le32(fp + 4) & VHDX_FP_HAS_PARENT)
+	if (get_le32(fp + 4) & VHDX_FP_HAS_PARENT) {
+		st->checks |= 1u << INSPECT_CHECK_BACKING_FILE;
 		return P_ERR; /* differencing images are not supported */
+	}
 	if (get_le32(lss) != VHDX_SECTOR)
 		return P_ERR;
 	st->disk_size = get_le64(vds);
@@ -309,6 +315,7 @@ static uint32_t check_log(struct vhdx_parse_state *st)
 {
 	if (is_zero(st->log_guid, 16))
 		return CREATE_ERR_OK;
+	st->checks |= 1u << INSPECT_CHECK_DIRTY_LOG;
 	uint32_t chunk = st->io_size & ~(VHDX_LOG_SECTOR - 1);
 	uint8_t *buf = st->io;
 	for (uint64_t base = 0; base < st->log_length; base += chunk) {
@@ -420,8 +427,10 @@ static uint32_t vhdx_open(const struct fmt_source *src, const struct fmt_scratch
 	    (err = parse_region_table(&st)) != CREATE_ERR_OK ||
 	    (err = check_log(&st)) != CREATE_ERR_OK ||
 	    (err = parse_metadata(&st)) != CREATE_ERR_OK ||
-	    (err = check_bat(&st)) != CREATE_ERR_OK)
+	    (err = check_bat(&st)) != CREATE_ERR_OK) {
+		out->checks = st.checks;
 		return err;
+	}
 	*out = st;
 	return CREATE_ERR_OK;
 }
@@ -444,7 +453,9 @@ uint32_t vhdx_info(const struct fmt_source *src, const struct fmt_scratch *scrat
 {
 	(void)sink;
 	struct vhdx_parse_state st;
+	st.checks = 0;
 	uint32_t err = vhdx_open(src, scratch, &st);
+	out->inspect_checks |= st.checks;
 	if (err == CREATE_ERR_BACKING_READ_FAILED)
 		return INFO_ERR_READ_FAILED;
 	if (err != CREATE_ERR_OK) {

@@ -46,10 +46,4 @@ uint32_t vmdk_parse(const struct fmt_source *src, const struct fmt_scratch *scra
 /* The driver's probe: "KDMV", "COWD" or a text descriptor. */
 int vmdk_probe(const uint8_t *buf, uint32_t len);
 
-struct fmt_info;
-struct inspect_report;
-/* The format's inspect entry point (inspect.h). */
-void vmdk_inspect(const struct fmt_source *src, const struct fmt_scratch *scratch, const struct fmt_info *info,
-		uint32_t info_err, struct inspect_report *r);
-
 #endif

@@ -1,206 +1,182 @@
 /*
- * vmdk's safety checks, as OpenStack's inspector makes them and a little
- * stricter: the descriptor (embedded in a sparse file, or the whole file)
- * must be a monolithicSparse or streamOptimized one made only of lines
- * understood, naming no other file; a streamOptimized image whose grain
- * directory is at its end must end in a footer matching its header and
- * an end-of-stream marker.
+ * vmdk's inspect entry point: only a monolithic sparse or
+ * streamOptimized file, whose one extent is itself, is safe. Its
+ * embedded descriptor is read line by line; a streamOptimized file with
+ * its grain directory at the end must end in a footer that matches its
+ * header. qemu sizes the grain directory from the capacity, so no
+ * virtual size is beyond what it maps.
  */
 #include "inspect.h"
-#include "vmdk.h"
-#include "vmdk_internal.h"
 
 #include "endian.h"
 #include "instar/mem.h"
+#include "read_padded.h"
+#include "vmdk.h"
+#include "vmdk_internal.h"
 
-#define VMDK_MAGIC 0x564d444bu /* "KDMV" */
-/* The longest descriptor qemu reads. */
-#define DESC_MAX (1024u * 1024u - 1u)
-#define GD_AT_END 0xffffffffffffffffull
-#define MARKER_EOS 0u
-#define MARKER_FOOTER 3u
+#define VMDK_GD_END UINT64_C(0xFFFFFFFFFFFFFFFF)
+/* The longest embedded descriptor read: qemu reads at most 1 MiB. */
+#define VMDK_INSPECT_MAX_DESC (1024u * 1024)
 
-static uint8_t lower(uint8_t c)
-{
-	return c >= 'A' && c <= 'Z' ? (uint8_t)(c + 32) : c;
-}
-
-/* Whether p[0..n) starts with the lower-case word w, case-insensitively. */
-static int starts_with(const uint8_t *p, uint32_t n, const char *w)
+static int has_prefix(const uint8_t *p, uint32_t n, const char *s)
 {
 	uint32_t i = 0;
-	for (; w[i] != 0; i++)
-		if (i >= n || lower(p[i]) != (uint8_t)w[i])
+	for (; s[i] != 0; i++)
+		if (i >= n || p[i] != (uint8_t)s[i])
 			return 0;
 	return 1;
 }
 
-static int is_space(uint8_t c)
+/* Whether line p[0..n) is key = "value" (spaces allowed) with value v. */
+static int value_is(const uint8_t *p, uint32_t n, const char *v)
 {
-	return c == ' ' || c == '\t' || c == '\r' || c == '\v' || c == '\f';
+	uint32_t i = 0;
+	while (i < n && p[i] != '=')
+		i++;
+	i++;
+	while (i < n && (p[i] == ' ' || p[i] == '\t'))
+		i++;
+	if (i < n && p[i] == '"')
+		i++;
+	uint32_t k = 0;
+	for (; v[k] != 0; k++, i++)
+		if (i >= n || p[i] != (uint8_t)v[k])
+			return 0;
+	if (i < n && p[i] == '"')
+		i++;
+	while (i < n && (p[i] == ' ' || p[i] == '\t' || p[i] == '\r'))
+		i++;
+	return i >= n;
 }
 
-/* What a descriptor holds, for the checks. */
-struct desc_scan {
-	uint32_t extents;
-	int unknown_line, slash_in_extent, not_ascii;
-	int create_type_ok, create_type_seen;
-	int parent_hint; /* a parentFileNameHint: a child of another image */
-};
-
-static void scan_line(const uint8_t *p, uint32_t n, struct desc_scan *s)
-{
-	while (n > 0 && is_space(p[0])) {
-		p++;
-		n--;
-	}
-	while (n > 0 && is_space(p[n - 1]))
-		n--;
-	if (n == 0 || p[0] == '#')
-		return;
-	if (starts_with(p, n, "ddb"))
-		return;
-	uint32_t eq = 0, sp = 0;
-	while (eq < n && p[eq] != '=')
-		eq++;
-	while (sp < n && p[sp] != ' ' && p[sp] != '\t')
-		sp++;
-	if (eq < n && eq <= sp) {
-		/* key=value: createType is the one whose value matters. */
-		if (eq == 10 && starts_with(p, n, "createtype")) {
-			s->create_type_seen = 1;
-			const uint8_t *v = p + eq + 1;
-			uint32_t vn = n - eq - 1;
-			while (vn > 0 && is_space(v[0])) {
-				v++;
-				vn--;
-			}
-			s->create_type_ok = (vn == 18 && starts_with(v, vn, "\"monolithicsparse\"")) ||
-					    (vn == 17 && starts_with(v, vn, "\"streamoptimized\""));
-		}
-		if (eq == 18 && starts_with(p, n, "parentfilenamehint"))
-			s->parent_hint = 1;
-		return;
-	}
-	if ((sp == 2 && starts_with(p, n, "rw")) || (sp == 6 && starts_with(p, n, "rdonly")) ||
-	    (sp == 8 && starts_with(p, n, "noaccess"))) {
-		s->extents++;
-		for (uint32_t i = 0; i < n; i++)
-			if (p[i] == '/')
-				s->slash_in_extent = 1;
-		return;
-	}
-	s->unknown_line = 1;
-}
-
+/* Checks the descriptor d[0..n) line by line. */
 static void check_descriptor(const uint8_t *d, uint32_t n, struct inspect_report *r)
 {
-	struct desc_scan s = {0};
-	uint32_t end = 0;
-	while (end < n && d[end] != 0)
-		end++;
-	for (uint32_t i = 0; i < end; i++)
-		if (d[i] >= 0x80)
-			s.not_ascii = 1;
-	if (s.not_ascii) {
-		inspect_fail(r, INSPECT_CHECK_DESCRIPTOR, "descriptor is not ASCII text");
-		return;
+	uint32_t extents = 0;
+	int bad_line = 0, other_file = 0, bad_type = 0, parent_hint = 0;
+	for (uint32_t at = 0; at < n && d[at] != 0;) {
+		uint32_t end = at;
+		while (end < n && d[end] != 0 && d[end] != '\n')
+			end++;
+		const uint8_t *p = d + at;
+		uint32_t len = end - at;
+		while (len > 0 && (*p == ' ' || *p == '\t')) {
+			p++;
+			len--;
+		}
+		while (len > 0 && (p[len - 1] == '\r' || p[len - 1] == ' ' || p[len - 1] == '\t'))
+			len--;
+		if (len == 0 || p[0] == '#') {
+			/* blank or a comment */
+		} else if (has_prefix(p, len, "RW ") || has_prefix(p, len, "RDONLY ") ||
+			   has_prefix(p, len, "NOACCESS ")) {
+			extents++;
+			for (uint32_t i = 0; i < len; i++)
+				if (p[i] == '/' || p[i] == '\\')
+					other_file = 1;
+		} else if (has_prefix(p, len, "ddb.")) {
+			/* disk database entries */
+		} else {
+			uint32_t eq = 0;
+			while (eq < len && p[eq] != '=')
+				eq++;
+			if (eq == len)
+				bad_line = 1;
+			else if (has_prefix(p, len, "createType") &&
+				 !value_is(p, len, "monolithicSparse") && !value_is(p, len, "streamOptimized"))
+				bad_type = 1;
+			else if (has_prefix(p, len, "parentFileNameHint"))
+				parent_hint = 1;
+		}
+		at = end < n && d[end] == '\n' ? end + 1 : end;
 	}
-	for (uint32_t start = 0; start < end;) {
-		uint32_t stop = start;
-		while (stop < end && d[stop] != '\n')
-			stop++;
-		scan_line(d + start, stop - start, &s);
-		start = stop + 1;
-	}
-	if (!s.create_type_seen || !s.create_type_ok)
-		inspect_fail(r, INSPECT_CHECK_DESCRIPTOR, "createType is not monolithicSparse or streamOptimized");
-	if (s.unknown_line)
-		inspect_fail(r, INSPECT_CHECK_DESCRIPTOR, "descriptor line not understood");
-	if (s.slash_in_extent)
-		inspect_fail(r, INSPECT_CHECK_DESCRIPTOR, "extent names a file in another directory");
-	if (s.extents == 0)
-		inspect_fail(r, INSPECT_CHECK_DESCRIPTOR, "no extents");
-	if (s.parent_hint)
-		inspect_fail(r, INSPECT_CHECK_BACKING_FILE, "image names a parent file");
+	if (bad_type)
+		inspect_fail(r, INSPECT_CHECK_DESCRIPTOR, "descriptor has a create type other than monolithicSparse or streamOptimized");
+	if (bad_line)
+		inspect_fail(r, INSPECT_CHECK_DESCRIPTOR, "descriptor has a line that is not understood");
+	if (other_file)
+		inspect_fail(r, INSPECT_CHECK_DESCRIPTOR, "descriptor has an extent naming another file");
+	if (extents == 0)
+		inspect_fail(r, INSPECT_CHECK_DESCRIPTOR, "descriptor has no extent");
+	if (extents > 1)
+		inspect_fail(r, INSPECT_CHECK_DESCRIPTOR, "descriptor has more than one extent");
+	if (parent_hint)
+		inspect_fail(r, INSPECT_CHECK_BACKING_FILE, "descriptor names a parent file");
 }
 
-/* Whether the 512-byte marker m is of type with zero size and padding;
- * the end-of-stream marker's value must be zero too. */
-static int marker_ok(const uint8_t *m, uint32_t type)
+static int all_zero(const uint8_t *p, uint32_t n)
 {
-	if (get_le32(m + 8) != 0 || get_le32(m + 12) != type)
-		return 0;
-	if (type == MARKER_EOS && get_le64(m) != 0)
-		return 0;
-	for (uint32_t i = 16; i < VMDK_SECTOR; i++)
-		if (m[i] != 0)
+	for (uint32_t i = 0; i < n; i++)
+		if (p[i] != 0)
 			return 0;
 	return 1;
 }
 
-static void check_footer(const struct fmt_source *src, const uint8_t *h, uint8_t *buf, struct inspect_report *r)
+/* The footer of a streamOptimized file with its grain directory at the
+ * end: a footer marker, a header copy, an end-of-stream marker. */
+static void check_footer(const struct fmt_source *src, const uint8_t *h, struct inspect_report *r)
 {
-	if (src->size < 4 * VMDK_SECTOR || src->read(src->ctx, src->size - 3 * VMDK_SECTOR, buf, 3 * VMDK_SECTOR) != 0) {
-		inspect_fail(r, INSPECT_CHECK_FOOTER, "no room for a footer");
+	uint64_t len = padded_length(src);
+	uint8_t f[3 * VMDK_SECTOR];
+	if (len < 4 * VMDK_SECTOR || read_padded(src, len - 3 * VMDK_SECTOR, f, sizeof f) != 0) {
+		inspect_fail(r, INSPECT_CHECK_FOOTER, "image has no footer");
 		return;
 	}
-	const uint8_t *f = buf + VMDK_SECTOR;
-	if (get_le32(f + VMDK_H_MAGIC) != get_le32(h + VMDK_H_MAGIC))
-		inspect_fail(r, INSPECT_CHECK_FOOTER, "header and footer signatures differ");
-	if (get_le32(f + VMDK_H_VERSION) != get_le32(h + VMDK_H_VERSION))
-		inspect_fail(r, INSPECT_CHECK_FOOTER, "header and footer versions differ");
-	if (get_le64(f + VMDK_H_DESC_OFFSET) != get_le64(h + VMDK_H_DESC_OFFSET) ||
-	    get_le64(f + VMDK_H_DESC_SIZE) != get_le64(h + VMDK_H_DESC_SIZE))
-		inspect_fail(r, INSPECT_CHECK_FOOTER, "footer names a different descriptor");
-	if (get_le64(f + VMDK_H_GD) == GD_AT_END)
-		inspect_fail(r, INSPECT_CHECK_FOOTER, "footer points at another footer");
-	if (!marker_ok(buf, MARKER_FOOTER))
-		inspect_fail(r, INSPECT_CHECK_FOOTER, "footer marker is invalid");
-	if (!marker_ok(buf + 2 * VMDK_SECTOR, MARKER_EOS))
-		inspect_fail(r, INSPECT_CHECK_FOOTER, "end-of-stream marker is invalid");
+	const uint8_t *marker = f, *footer = f + VMDK_SECTOR, *eos = f + 2 * VMDK_SECTOR;
+	if (get_le32(marker + 8) != 0 || get_le32(marker + 12) != 3)
+		inspect_fail(r, INSPECT_CHECK_FOOTER, "footer marker is not a footer marker");
+	if (!all_zero(eos, VMDK_SECTOR))
+		inspect_fail(r, INSPECT_CHECK_FOOTER, "end-of-stream marker is not zero");
+	/* Every header field but the grain directory's offset is the same. */
+	if (memcmp(footer, h, VMDK_H_GD) != 0 ||
+	    memcmp(footer + VMDK_H_OVERHEAD, h + VMDK_H_OVERHEAD, VMDK_H_COMPRESS + 2 - VMDK_H_OVERHEAD) != 0)
+		inspect_fail(r, INSPECT_CHECK_FOOTER, "footer does not match the header");
+	if (get_le64(footer + VMDK_H_GD) == VMDK_GD_END)
+		inspect_fail(r, INSPECT_CHECK_FOOTER, "footer has no grain directory");
 }
 
 void vmdk_inspect(const struct fmt_source *src, const struct fmt_scratch *scratch, const struct fmt_info *info,
-		  uint32_t info_err, struct inspect_report *r)
+		  struct inspect_report *r)
 {
-	(void)info;
-	(void)info_err;
-	/* header, footer sectors, then the descriptor */
-	if (scratch->size < 4 * VMDK_SECTOR + DESC_MAX) {
-		inspect_fail(r, INSPECT_CHECK_DESCRIPTOR, "not enough working memory for the descriptor");
+	if (info->vmdk_parent_cid != 0xFFFFFFFFu)
+		inspect_fail(r, INSPECT_CHECK_BACKING_FILE, "image has a parent");
+	uint8_t h[VMDK_SECTOR];
+	if (read_padded(src, 0, h, VMDK_SECTOR) != 0)
 		return;
-	}
-	uint8_t *h = scratch->buf, *tail = h + VMDK_SECTOR, *desc = h + 4 * VMDK_SECTOR;
-	if (src->size >= VMDK_SECTOR && src->read(src->ctx, 0, h, VMDK_SECTOR) == 0 &&
-	    get_le32(h + VMDK_H_MAGIC) == VMDK_MAGIC) {
-		uint64_t off = get_le64(h + VMDK_H_DESC_OFFSET), size = get_le64(h + VMDK_H_DESC_SIZE);
-		if (off != VMDK_DESC_OFFSET || size == 0) {
-			inspect_fail(r, INSPECT_CHECK_DESCRIPTOR, "descriptor is not where the header says");
-			return;
+	if (memcmp(h, "KDMV", 4) != 0) {
+		/* A descriptor file: its extents are other files. */
+		inspect_fail(r, INSPECT_CHECK_DESCRIPTOR, "image is a descriptor file whose extents are other files");
+		uint64_t n = src->size < VMDK_INSPECT_MAX_DESC ? src->size : VMDK_INSPECT_MAX_DESC;
+		if (n > scratch->size)
+			n = scratch->size;
+		for (uint32_t done = 0; done < n;) {
+			uint32_t k = n - done < MAX_TRANSFER ? (uint32_t)n - done : MAX_TRANSFER;
+			if (src->read(src->ctx, done, scratch->buf + done, k) != 0)
+				return;
+			done += k;
 		}
-		uint64_t bytes = size * VMDK_SECTOR;
-		if (size > DESC_MAX / VMDK_SECTOR)
-			bytes = DESC_MAX;
-		if (off * VMDK_SECTOR > src->size || bytes > src->size - off * VMDK_SECTOR ||
-		    src->read(src->ctx, off * VMDK_SECTOR, desc, (uint32_t)bytes) != 0) {
-			inspect_fail(r, INSPECT_CHECK_DESCRIPTOR, "descriptor lies past the end of the file");
-			return;
+		check_descriptor(scratch->buf, (uint32_t)n, r);
+		return;
+	}
+	uint64_t desc_off = get_le64(h + VMDK_H_DESC_OFFSET), desc_size = get_le64(h + VMDK_H_DESC_SIZE);
+	if (desc_off != 1) {
+		inspect_fail(r, INSPECT_CHECK_DESCRIPTOR, "descriptor is not at sector 1");
+	} else {
+		uint64_t bytes = desc_size * VMDK_SECTOR;
+		uint32_t cap = scratch->size < VMDK_INSPECT_MAX_DESC ? (uint32_t)scratch->size : VMDK_INSPECT_MAX_DESC;
+		if (desc_size == 0 || desc_size > cap / VMDK_SECTOR) {
+			inspect_fail(r, INSPECT_CHECK_DESCRIPTOR, "descriptor size is out of range");
+		} else {
+			uint32_t n = (uint32_t)bytes, done = 0;
+			while (done < n) {
+				uint32_t k = n - done < MAX_TRANSFER ? n - done : MAX_TRANSFER;
+				if (read_padded(src, desc_off * VMDK_SECTOR + done, scratch->buf + done, k) != 0)
+					return;
+				done += k;
+			}
+			check_descriptor(scratch->buf, n, r);
 		}
-		check_descriptor(desc, (uint32_t)bytes, r);
-		if (get_le64(h + VMDK_H_GD) == GD_AT_END)
-			check_footer(src, h, tail, r);
-		return;
 	}
-	/* A descriptor file: the whole file is the descriptor. */
-	uint64_t n = src->size;
-	if (n > DESC_MAX) {
-		inspect_fail(r, INSPECT_CHECK_DESCRIPTOR, "descriptor file too large");
-		return;
-	}
-	if (n > 0 && src->read(src->ctx, 0, desc, (uint32_t)n) != 0) {
-		inspect_fail(r, INSPECT_CHECK_DESCRIPTOR, "descriptor could not be read");
-		return;
-	}
-	check_descriptor(desc, (uint32_t)n, r);
+	if (get_le64(h + VMDK_H_GD) == VMDK_GD_END)
+		check_footer(src, h, r);
 }

@@ -387,6 +387,7 @@ static uint32_t descriptor_info(const struct fmt_source *src, const struct fmt_s
 		if (x.is_extent) {
 			if (!vmdk_streq(x.type, "FLAT") && !vmdk_streq(x.type, "VMFS")) {
 				out->reason = "vmdk images with sparse extent files are not supported yet";
+				out->inspect_checks |= 1u << INSPECT_CHECK_DESCRIPTOR;
 				return INFO_ERR_UNSUPPORTED;
 			}
 			struct info_extent e = {

@@ -3,6 +3,7 @@
  * descriptor, and writes the subformat's files.
  */
 #include "info.h"
+#include "inspect.h"
 #include "vmdk.h"
 
 #include "endian.h"

@@ -7,6 +7,7 @@
  *            it creates the file (so later opens can probe alignment).
  */
 #include "info.h"
+#include "inspect.h"
 #include "vpc.h"
 
 #include "endian.h"
@@ -158,4 +159,4 @@ static uint32_t vpc_plan(const struct fmt_plan *pl, struct plan_result *res)
 	return CREATE_ERR_OK;
 }
 
-FMT_DRIVER(vpc, VPC, VPC_MIN_SCRATCH, NULL);
+FMT_DRIVER(vpc, VPC, VPC_MIN_SCRATCH, vpc_inspect);

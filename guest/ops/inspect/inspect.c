@@ -1,11 +1,11 @@
 /*
- * The inspect operation: over input device 0 (the file, read-only), find
- * every format that claims it, the one it is taken to be, and run that
- * format's safety checks; send one InspectFailureMessage per failed
- * check as it fails (at most INSPECT_MAX_FAILURES), then the completion
- * with an InspectResultMessage. It names no format.
+ * The inspect operation: over input device 0 (the file, read-only), a
+ * safety verdict (fmt_inspect_image): one InspectFailureMessage per
+ * failed check as it fails (at most INSPECT_MAX_FAILURES), then the
+ * completion with an InspectResultMessage. It names no format.
  */
 #include "instar/op.h"
+#include "format.h"
 #include "inspect.h"
 #include "enc/inspectenc.h"
 
@@ -15,11 +15,6 @@
 /* One message at a time is encoded here. */
 static uint8_t msg[MAX_MESSAGE_SIZE];
 
-struct sender {
-	const struct call_table *ct;
-	uint32_t sent;
-};
-
 static int source_read(void *ctx, uint64_t offset, void *buf, uint32_t len)
 {
 	const struct call_table *ct = ctx;
@@ -28,37 +23,37 @@ static int source_read(void *ctx, uint64_t offset, void *buf, uint32_t len)
 
 static int on_failure(void *ctx, uint32_t check, const char *reason)
 {
-	struct sender *s = ctx;
-	if (s->sent >= INSPECT_MAX_FAILURES)
-		return -1;
+	const struct call_table *ct = ctx;
 	uint32_t n = inspectenc_failure(msg, sizeof msg, check, reason);
 	if (n == 0)
 		return -1;
-	s->ct->send_message(msg, n);
-	s->sent++;
-	return s->sent >= INSPECT_MAX_FAILURES ? -1 : 0;
+	ct->send_message(msg, n);
+	return 0;
+}
+
+static void finish(const struct call_table *ct, uint32_t err, const struct inspect_report *r)
+{
+	uint32_t n = inspectenc_complete(msg, sizeof msg, err, r);
+	if (n == 0) {
+		ct->send_complete("inspect", 0, 0); /* the host reports the missing result */
+		return;
+	}
+	ct->send_message(msg, n);
 }
 
 OPERATION_ENTRY void _start(const struct call_table *ct)
 {
 	static struct inspect_report report;
 	const struct inspect_config *cfg = (const struct inspect_config *)(uintptr_t)OPERATION_CONFIG_ADDR;
-	uint32_t err;
 	if (cfg->magic != INSPECT_CONFIG_MAGIC || ct->get_input_device_count() < 1) {
-		err = INSPECT_ERR_BAD_CONFIG;
-	} else {
-		struct fmt_source src = {.read = source_read, .ctx = (void *)ct, .size = ct->get_input_size(0)};
-		struct fmt_scratch scratch = {.buf = SCRATCH_BASE, .size = SCRATCH_SIZE};
-		struct sender s = {ct, 0};
-		struct inspect_sink sink = {.failure = on_failure, .ctx = &s};
-		err = fmt_inspect_image(&src, &scratch, &sink, &report);
-		if (err == INSPECT_ERR_OK && report.stopped)
-			err = INSPECT_ERR_TOO_BIG;
-		report.failures = s.sent;
+		finish(ct, INSPECT_ERR_BAD_CONFIG, &report);
+		return;
 	}
-	uint32_t n = inspectenc_complete(msg, sizeof msg, err, &report);
-	if (n != 0)
-		ct->send_message(msg, n);
-	else
-		ct->send_complete("inspect", 0, 0); /* the host reports the missing result */
+	struct fmt_source src = {.read = source_read, .ctx = (void *)ct, .size = ct->get_input_size(0)};
+	struct fmt_scratch scratch = {.buf = SCRATCH_BASE, .size = SCRATCH_SIZE};
+	struct inspect_sink sink = {.failure = on_failure, .ctx = (void *)ct};
+	uint32_t err = fmt_inspect_image(&src, &scratch, &sink, &report);
+	if (err != INSPECT_ERR_OK)
+		report.failures = 0;
+	finish(ct, err, &report);
 }

@@ -15,19 +15,20 @@ static uint32_t wrap(uint8_t *out, uint32_t cap, uint32_t field, const struct pb
 
 uint32_t inspectenc_failure(uint8_t *out, uint32_t cap, uint32_t check, const char *reason)
 {
-	uint8_t buf[INSPECT_MAX_REASON + 16];
+	uint8_t buf[INSPECT_MAX_REASON + 32];
 	struct pb_buf p;
 	pb_init(&p, buf, sizeof buf);
+	uint32_t n = 0;
+	while (reason && reason[n] != 0 && n < INSPECT_MAX_REASON - 1)
+		n++;
 	pb_uint_field(&p, 1, check);
-	pb_string_field(&p, 2, reason);
-	if (p.overflow)
-		return 0;
+	pb_bytes_field(&p, 2, (const uint8_t *)reason, n);
 	return wrap(out, cap, GM_INSPECT_FAILURE, &p);
 }
 
 uint32_t inspectenc_complete(uint8_t *out, uint32_t cap, uint32_t err, const struct inspect_report *r)
 {
-	uint8_t rbuf[64], cbuf[128];
+	uint8_t rbuf[96], cbuf[160];
 	struct pb_buf res, c;
 	pb_init(&res, rbuf, sizeof rbuf);
 	pb_uint_field(&res, 1, err);
@@ -42,7 +43,5 @@ uint32_t inspectenc_complete(uint8_t *out, uint32_t cap, uint32_t err, const str
 	pb_uint_field(&c, 2, 0);
 	pb_bool_field(&c, 3, err == INSPECT_ERR_OK);
 	pb_message_field(&c, 4, &res);
-	if (res.overflow || c.overflow)
-		return 0;
 	return wrap(out, cap, GM_COMPLETE, &c);
 }
