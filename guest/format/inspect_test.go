@@ -131,6 +131,22 @@ func vpcType(dt uint32) func(t testing.TB, b []byte) []byte {
 	}
 }
 
+// vpcMaxEntries sets a dynamic vpc's block table length and the dynamic
+// header's checksum.
+func vpcMaxEntries(n uint32) func(t testing.TB, b []byte) []byte {
+	return func(t testing.TB, b []byte) []byte {
+		d := b[512 : 512+1024]
+		binary.BigEndian.PutUint32(d[28:], n)
+		binary.BigEndian.PutUint32(d[36:], 0)
+		var sum uint32
+		for _, c := range d {
+			sum += uint32(c)
+		}
+		binary.BigEndian.PutUint32(d[36:], ^sum)
+		return b
+	}
+}
+
 // vhdxLogGUID sets both vhdx headers' log GUID and their CRC-32C.
 func vhdxLogGUID(t testing.TB, b []byte) []byte {
 	for _, off := range []int{64 << 10, 128 << 10} {
@@ -264,6 +280,8 @@ func inspectCases() []inspectCase {
 
 		{"vpc differencing", shared.InspectFmtVpc, edited(create("16M", "-f", "vpc"), vpcType(4)),
 			[]uint32{shared.InspectCheckBackingFile}},
+		{"vpc size beyond the bat", shared.InspectFmtVpc, edited(create("16M", "-f", "vpc"), vpcMaxEntries(2)),
+			[]uint32{shared.InspectCheckOpen, shared.InspectCheckVirtualSize}},
 		{"vhdx size beyond the bat", shared.InspectFmtVhdx, edited(create("16M", "-f", "vhdx"), vhdxSize(1<<40)),
 			[]uint32{shared.InspectCheckOpen, shared.InspectCheckVirtualSize}},
 		{"vhdx log guid", shared.InspectFmtVhdx, edited(create("16M", "-f", "vhdx"), vhdxLogGUID),
