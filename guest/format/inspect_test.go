@@ -131,6 +131,22 @@ func vpcType(dt uint32) func(t testing.TB, b []byte) []byte {
 	}
 }
 
+// vpcMaxEntries sets a dynamic vpc's block table length and the dynamic
+// header's checksum.
+func vpcMaxEntries(n uint32) func(t testing.TB, b []byte) []byte {
+	return func(t testing.TB, b []byte) []byte {
+		d := b[512 : 512+1024]
+		binary.BigEndian.PutUint32(d[28:], n)
+		binary.BigEndian.PutUint32(d[36:], 0)
+		var sum uint32
+		for _, c := range d {
+			sum += uint32(c)
+		}
+		binary.BigEndian.PutUint32(d[36:], ^sum)
+		return b
+	}
+}
+
 // vhdxLogGUID sets both vhdx headers' log GUID and their CRC-32C.
 func vhdxLogGUID(t testing.TB, b []byte) []byte {
 	for _, off := range []int{64 << 10, 128 << 10} {
@@ -142,6 +158,27 @@ func vhdxLogGUID(t testing.TB, b []byte) []byte {
 		binary.LittleEndian.PutUint32(h[4:], crc32.Checksum(h, crc32.MakeTable(crc32.Castagnoli)))
 	}
 	return b
+}
+
+// vhdxSize sets a vhdx's virtual disk size metadata item (found by its
+// GUID in the metadata table).
+func vhdxSize(size uint64) func(t testing.TB, b []byte) []byte {
+	return func(t testing.TB, b []byte) []byte {
+		t.Helper()
+		// 2FA54224-CD1B-4876-B211-5DBED83BF4B8, as stored.
+		guid := []byte{0x24, 0x42, 0xa5, 0x2f, 0x1b, 0xcd, 0x76, 0x48, 0xb2, 0x11, 0x5d, 0xbe, 0xd8, 0x3b, 0xf4, 0xb8}
+		meta := bytes.Index(b, []byte("metadata"))
+		i := -1
+		if meta >= 0 {
+			i = bytes.Index(b[meta:min(len(b), meta+64<<10)], guid)
+		}
+		if i < 0 {
+			t.Fatal("no virtual disk size item")
+		}
+		off := binary.LittleEndian.Uint32(b[meta+i+16:])
+		binary.LittleEndian.PutUint64(b[meta+int(off):], size)
+		return b
+	}
 }
 
 // streamFooter gives a streamOptimized vmdk its grain directory at the
@@ -243,6 +280,10 @@ func inspectCases() []inspectCase {
 
 		{"vpc differencing", shared.InspectFmtVpc, edited(create("16M", "-f", "vpc"), vpcType(4)),
 			[]uint32{shared.InspectCheckBackingFile}},
+		{"vpc size beyond the bat", shared.InspectFmtVpc, edited(create("16M", "-f", "vpc"), vpcMaxEntries(2)),
+			[]uint32{shared.InspectCheckOpen, shared.InspectCheckVirtualSize}},
+		{"vhdx size beyond the bat", shared.InspectFmtVhdx, edited(create("16M", "-f", "vhdx"), vhdxSize(1<<40)),
+			[]uint32{shared.InspectCheckOpen, shared.InspectCheckVirtualSize}},
 		{"vhdx log guid", shared.InspectFmtVhdx, edited(create("16M", "-f", "vhdx"), vhdxLogGUID),
 			[]uint32{shared.InspectCheckDirtyLog}},
 	}

@@ -369,13 +369,17 @@ static uint32_t check_bat(struct vhdx_parse_state *st)
 	/* As qemu: block and entry counts in 32 bits, one sector bitmap entry
 	 * per chunk_ratio payload entries. */
 	uint64_t blocks = (st->disk_size + st->block_size - 1) / st->block_size;
-	if (st->disk_size > UINT64_MAX - st->block_size || blocks > UINT32_MAX)
+	if (st->disk_size > UINT64_MAX - st->block_size || blocks > UINT32_MAX) {
+		st->checks |= 1u << INSPECT_CHECK_VIRTUAL_SIZE;
 		return P_ERR;
+	}
 	uint32_t chunk_ratio = (uint32_t)((1ull << 23) * VHDX_SECTOR / st->block_size);
 	uint32_t nblocks = (uint32_t)blocks;
 	uint32_t entries = nblocks + (uint32_t)(nblocks - 1u) / chunk_ratio;
-	if (entries < nblocks || entries > st->bat_length / 8)
+	if (entries < nblocks || entries > st->bat_length / 8) {
+		st->checks |= 1u << INSPECT_CHECK_VIRTUAL_SIZE;
 		return P_ERR;
+	}
 	/* qemu reads the whole BAT region in one request, even past the end
 	 * of the file. */
 	if (st->bat_length > VHDX_BDRV_REQUEST_MAX || st->bat_offset > VHDX_BDRV_MAX_LENGTH - st->bat_length)

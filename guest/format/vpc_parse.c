@@ -138,6 +138,25 @@ int vpc_probe(const uint8_t *b, uint32_t n)
 	return probe_has(b, n, 0, "conectix", 8) ? PROBE_MATCH : 0;
 }
 
+/* Marks a refused dynamic image whose block table cannot map its size
+ * (inspect's virtual_size check). */
+static void vpc_size_check(const struct fmt_source *src, struct fmt_info *out)
+{
+	uint8_t footer[VPC_FOOTER_SIZE], dyn[VPC_DYN_HEADER_SIZE];
+	if (src->size < VPC_FOOTER_SIZE || read_padded(src, 0, footer, VPC_FOOTER_SIZE) != 0 ||
+	    memcmp(footer + VPC_F_COOKIE, "conectix", 8) != 0 ||
+	    read_padded(src, get_be64(footer + VPC_F_DATA_OFFSET), dyn, sizeof dyn) != 0 ||
+	    memcmp(dyn + VPC_D_COOKIE, "cxsparse", 8) != 0)
+		return;
+	uint64_t sectors = (uint64_t)get_be16(footer + VPC_F_GEOMETRY) * footer[VPC_F_GEOMETRY + 2] *
+			   footer[VPC_F_GEOMETRY + 3];
+	if (creator_gives_exact_size(footer + VPC_F_CREATOR_APP) || sectors == VPC_CHS_MAX_SECTORS)
+		sectors = get_be64(footer + VPC_F_CURRENT_SIZE) / VPC_SECTOR;
+	uint64_t entries = get_be32(dyn + VPC_D_MAX_ENTRIES), block = get_be32(dyn + VPC_D_BLOCK_SIZE);
+	if (sectors > VPC_MAX_SECTORS || entries > VPC_MAX_TABLE_ENTRIES || entries * block < sectors * VPC_SECTOR)
+		out->inspect_checks |= 1u << INSPECT_CHECK_VIRTUAL_SIZE;
+}
+
 /* qemu's vpc_get_info: a dynamic image's block size is its cluster size;
  * a fixed one has none. */
 uint32_t vpc_info(const struct fmt_source *src, const struct fmt_scratch *scratch, const struct info_sink *sink,
@@ -149,6 +168,7 @@ uint32_t vpc_info(const struct fmt_source *src, const struct fmt_scratch *scratc
 	if (err == CREATE_ERR_BACKING_READ_FAILED)
 		return INFO_ERR_READ_FAILED;
 	if (err != CREATE_ERR_OK) {
+		vpc_size_check(src, out);
 		out->reason = "the image is not a valid vpc image";
 		return INFO_ERR_INVALID;
 	}
