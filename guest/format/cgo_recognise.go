@@ -65,6 +65,7 @@ type Recognised struct {
 	HasVirtualSize bool
 	VirtualSize    uint64
 	Failures       []InspectFailure
+	Reads          ReadStats // what match and check read through the source
 }
 
 // RecogniserCount is how many recognisers there are.
@@ -81,7 +82,8 @@ func instarRecogniseFailure(h C.uintptr_t, check C.uint32_t, reason *C.char) C.i
 // of scratch: its match, then its check if it matched. ok is false when
 // there is no recogniser i or the head cannot be read.
 func Recognise(i int, r io.ReaderAt, size int64, scratchSize int) (res Recognised, ok bool) {
-	src := cgo.NewHandle(&sourceState{r: r, size: size})
+	st := &sourceState{r: r, size: size}
+	src := cgo.NewHandle(st)
 	defer src.Delete()
 	out := &Recognised{}
 	sink := cgo.NewHandle(out)
@@ -100,5 +102,6 @@ func Recognise(i int, r io.ReaderAt, size int64, scratchSize int) (res Recognise
 	}
 	out.Format, out.Matched = uint32(format), m == 1
 	out.HasVirtualSize, out.VirtualSize = rep.has_virtual_size != 0, uint64(rep.virtual_size)
+	out.Reads = st.stats
 	return *out, true
 }

@@ -16,23 +16,23 @@ static int head_has(const struct inspect_input *in, uint32_t off, const char *ma
 	return 1;
 }
 
-/* qcow version 1: "QFI\xfb", big-endian version 1, size at 12. */
+/* qcow version 1: "QFI\xfb", big-endian version 1, size at 24. */
 static int qcow_match(const struct inspect_input *in)
 {
-	return head_has(in, 0, "QFI\xfb", 4) && in->head_len >= 20 && get_be32(in->head + 4) == 1;
+	return head_has(in, 0, "QFI\xfb", 4) && in->head_len >= 32 && get_be32(in->head + 4) == 1;
 }
 
 static void qcow_check(const struct inspect_input *in, const struct fmt_scratch *scratch, struct inspect_report *r)
 {
 	(void)scratch;
 	r->has_virtual_size = 1;
-	r->virtual_size = get_be64(in->head + 12);
+	r->virtual_size = get_be64(in->head + 24);
 	inspect_fail(r, INSPECT_CHECK_UNKNOWN_FEATURES, "qcow version 1 is not supported");
 }
 
 const struct fmt_recogniser qcow_recogniser = {INSPECT_FMT_QCOW, qcow_match, qcow_check};
 
-/* qed: "QED\0", little-endian image size at 40. */
+/* qed: "QED\0", little-endian image size at 48. */
 static int qed_match(const struct inspect_input *in)
 {
 	return head_has(in, 0, "QED\0", 4);
@@ -41,9 +41,9 @@ static int qed_match(const struct inspect_input *in)
 static void qed_check(const struct inspect_input *in, const struct fmt_scratch *scratch, struct inspect_report *r)
 {
 	(void)scratch;
-	if (in->head_len >= 48) {
+	if (in->head_len >= 56) {
 		r->has_virtual_size = 1;
-		r->virtual_size = get_le64(in->head + 40);
+		r->virtual_size = get_le64(in->head + 48);
 	}
 	inspect_fail(r, INSPECT_CHECK_BANNED, "qed images are not accepted");
 }
