@@ -52,12 +52,6 @@ import (
 	"unsafe"
 )
 
-// InspectFailure is one failed check: a shared.InspectCheck* and its reason.
-type InspectFailure struct {
-	Check  uint32
-	Reason string
-}
-
 // Recognised is what one recogniser said of a file.
 type Recognised struct {
 	Format         uint32 // shared.InspectFmt*

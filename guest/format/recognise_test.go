@@ -18,7 +18,7 @@ import (
 // recogniseCase is one file and what the recognisers should say of it.
 type recogniseCase struct {
 	name  string
-	tools []string                              // skipped without them
+	tools []string                              // the test fails without them (tools/prereq installs them)
 	make  func(t *testing.T, dir string) []byte // the file's bytes
 	want  []uint32                              // InspectFmt* that match
 	fails []uint32                              // InspectCheck* that fail, sorted
@@ -297,7 +297,7 @@ func TestRecognise(t *testing.T) {
 		t.Run(c.name, func(t *testing.T) {
 			for _, tool := range c.tools {
 				if _, err := exec.LookPath(tool); err != nil {
-					t.Skipf("no %s", tool)
+					t.Fatalf("%s is needed (mage check installs it): %v", tool, err)
 				}
 			}
 			b := c.make(t, t.TempDir())

@@ -45,6 +45,14 @@ var (
 	AptCache = Tool{Command: "apt-cache", Package: "apt"} // vmtest finds its kernel package
 	AptGet   = Tool{Command: "apt-get", Package: "apt"}   // and downloads it
 	Man      = Tool{Command: "man", Package: "man-db"}    // mage debcheck, for the man pages
+	// The recognisers' tests make their inputs with the real tools.
+	Genisoimage = Tool{Command: "genisoimage", Package: "genisoimage"}
+	Sgdisk      = Tool{Command: "sgdisk", Package: "gdisk"}
+	Sfdisk      = Tool{Command: "sfdisk", Package: "fdisk"}
+	MkfsFat     = Tool{Command: "mkfs.fat", Package: "dosfstools"}
+	Cryptsetup  = Tool{Command: "cryptsetup", Package: "cryptsetup-bin"}
+	Zstd        = Tool{Command: "zstd", Package: "zstd"}
+	Bzip2       = Tool{Command: "bzip2", Package: "bzip2"}
 	// BashCompletion is the library cobra's bash completion script uses.
 	BashCompletion = Tool{File: "/usr/share/bash-completion/bash_completion", Package: "bash-completion"}
 )
