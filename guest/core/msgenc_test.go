@@ -9,28 +9,12 @@ import (
 
 	"instar/shared"
 	"instar/shared/guestmsg"
+	"instar/shared/guestmsg/msgtest"
 	"instar/shared/guestpb"
 )
 
-// decode decodes what encode writes with the host's decoder, after
-// checking that the protobuf library reads it too.
-func decode(t *testing.T, encode func([]byte) int) *guestmsg.GuestMessage {
-	t.Helper()
-	b := make([]byte, Cap)
-	n := encode(b)
-	if n == 0 || n > shared.MaxMessageSize {
-		t.Fatalf("encoded %d bytes; want 1 to %d", n, shared.MaxMessageSize)
-	}
-	var pb guestpb.GuestMessage
-	if err := proto.Unmarshal(b[:n], &pb); err != nil {
-		t.Fatalf("the protobuf library cannot decode what the guest encodes: %v", err)
-	}
-	var m guestmsg.GuestMessage
-	if err := m.Unmarshal(b[:n]); err != nil {
-		t.Fatalf("the host cannot decode what the guest encodes: %v", err)
-	}
-	return &m
-}
+// decode is msgtest.Decode: both decoders read what the guest encodes.
+var decode = msgtest.Decode
 
 // maxText is longer than the encoder's 1024-byte string cap, with bytes
 // that must not reach the host as they are.

@@ -6,32 +6,13 @@ import (
 	"strings"
 	"testing"
 
-	"google.golang.org/protobuf/proto"
-
 	"instar/shared"
 	"instar/shared/guestmsg"
-	"instar/shared/guestpb"
+	"instar/shared/guestmsg/msgtest"
 )
 
-// decode checks that the protobuf library and the host's decoder both
-// read what encode writes, and returns the host's reading.
-func decode(t *testing.T, encode func([]byte) int) *guestmsg.GuestMessage {
-	t.Helper()
-	b := make([]byte, Cap)
-	n := encode(b)
-	if n == 0 || n > shared.MaxMessageSize {
-		t.Fatalf("encoded %d bytes; want 1 to %d", n, shared.MaxMessageSize)
-	}
-	var pb guestpb.GuestMessage
-	if err := proto.Unmarshal(b[:n], &pb); err != nil {
-		t.Fatalf("the protobuf library cannot decode it: %v", err)
-	}
-	var m guestmsg.GuestMessage
-	if err := m.Unmarshal(b[:n]); err != nil {
-		t.Fatalf("the host cannot decode it: %v", err)
-	}
-	return &m
-}
+// decode is msgtest.Decode: both decoders read what the guest encodes.
+var decode = msgtest.Decode
 
 func TestCompleteCarriesNamesAsStored(t *testing.T) {
 	// Names from an image are bytes, control characters and invalid
