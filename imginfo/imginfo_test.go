@@ -24,12 +24,12 @@ func needQemu(t *testing.T) {
 	t.Helper()
 	for _, p := range []string{"qemu-img", "qemu-io"} {
 		if _, err := exec.LookPath(p); err != nil {
-			t.Skipf("%s not installed: %v", p, err)
+			t.Fatalf("%s is needed (mage check installs it): %v", p, err)
 		}
 	}
 	out, err := exec.Command("qemu-img", "--version").Output()
 	if err != nil || !bytes.HasPrefix(out, []byte("qemu-img version 7.2.")) {
-		t.Skipf("the oracle is qemu-img 7.2; found %q (%v)", bytes.SplitN(out, []byte("\n"), 2)[0], err)
+		t.Fatalf("the oracle is qemu-img 7.2; found %q (%v)", bytes.SplitN(out, []byte("\n"), 2)[0], err)
 	}
 }
 

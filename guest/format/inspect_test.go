@@ -310,10 +310,3 @@ func TestInspect(t *testing.T) {
 	}
 }
 
-func TestInspectPrint(t *testing.T) {
-	p := os.Getenv("INSPECT_FILE")
-	if p == "" {
-		t.Skip()
-	}
-	t.Logf("%+v", inspectFile(t, p))
-}

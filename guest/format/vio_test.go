@@ -33,7 +33,7 @@ const scratchDefault = 2<<20 + 64<<10
 func needQemuImg(t *testing.T) {
 	t.Helper()
 	if _, err := os.Stat(qemuImg); err != nil {
-		t.Skipf("%s not available: %v", qemuImg, err)
+		t.Fatalf("%s is needed (mage check installs it): %v", qemuImg, err)
 	}
 }
 

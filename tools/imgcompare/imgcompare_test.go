@@ -11,7 +11,7 @@ import (
 func needQemuImg(t *testing.T) {
 	t.Helper()
 	if _, err := exec.LookPath(QemuImg); err != nil {
-		t.Skip("qemu-img not installed (apt-get install -y qemu-utils)")
+		t.Fatal("qemu-img is needed (mage check installs it: qemu-utils)")
 	}
 }
 
