@@ -309,4 +309,3 @@ func TestInspect(t *testing.T) {
 		})
 	}
 }
-
