@@ -227,21 +227,30 @@ var parserTargets = map[uint32][]string{
 func TestSeedCorpora(t *testing.T) {
 	for format, targets := range parserTargets {
 		for _, target := range targets {
-			seeds := readCorpus(t, target)
-			if len(seeds) == 0 {
-				t.Errorf("%s has no seeds", target)
-			}
-			accepted := 0
-			for _, in := range seeds {
-				im := decodeImage(in)
-				if _, code := Parse(format, im, im.size, MinScratch(format)); code == shared.CreateErrOK {
-					accepted++
-				}
-			}
-			if accepted < len(seeds)/2 {
-				t.Errorf("%s: the parser accepts %d of %d seeds", target, accepted, len(seeds))
-			}
+			checkSeeds(t, target, "the parser", func(im *fuzzImage) bool {
+				_, code := Parse(format, im, im.size, MinScratch(format))
+				return code == shared.CreateErrOK
+			})
 		}
+	}
+}
+
+// checkSeeds checks that target has seeds and that what (the entry point
+// accepts says yes of) takes at least half of them.
+func checkSeeds(t *testing.T, target, what string, accepts func(*fuzzImage) bool) {
+	t.Helper()
+	seeds := readCorpus(t, target)
+	if len(seeds) == 0 {
+		t.Errorf("%s has no seeds", target)
+	}
+	accepted := 0
+	for _, in := range seeds {
+		if accepts(decodeImage(in)) {
+			accepted++
+		}
+	}
+	if accepted < len(seeds)/2 {
+		t.Errorf("%s: %s accepts %d of %d seeds", target, what, accepted, len(seeds))
 	}
 	if len(readCorpus(t, "FuzzDetect")) == 0 {
 		t.Error("FuzzDetect has no seeds")
