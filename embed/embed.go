@@ -7,6 +7,7 @@ import (
 	"embed"
 	"errors"
 	"fmt"
+	"io"
 	"io/fs"
 	"sync"
 
@@ -29,20 +30,30 @@ var ErrNoGuest = errors.New("this instar was built without its guest: build it w
 
 var loadOnce = sync.OnceValues(func() (*bundle.Bundle, error) { return load(files) })
 
-// load reads and verifies the bundle in fsys.
+// load reads the bundle in fsys in place: its index now, each binary
+// when it is asked for (so a command copies and hashes only the binaries
+// it runs).
 func load(fsys fs.FS) (*bundle.Bundle, error) {
-	archive, err := fs.ReadFile(fsys, bundleFile)
+	f, err := fsys.Open(bundleFile)
 	if errors.Is(err, fs.ErrNotExist) {
 		return nil, ErrNoGuest
 	}
 	if err != nil {
 		return nil, fmt.Errorf("read embedded guest bundle: %w", err)
 	}
-	return bundle.Read(archive)
+	st, err := f.Stat()
+	if err != nil {
+		return nil, fmt.Errorf("read embedded guest bundle: %w", err)
+	}
+	r, ok := f.(io.ReaderAt)
+	if !ok {
+		return nil, errors.New("read embedded guest bundle: the file system gives no random access")
+	}
+	return bundle.Read(r, st.Size())
 }
 
-// Load returns the bundle embedded in this executable, verified on first
-// use, or ErrNoGuest.
+// Load returns the bundle embedded in this executable, its index read on
+// first use and each binary verified on its own first use, or ErrNoGuest.
 func Load() (*bundle.Bundle, error) { return loadOnce() }
 
 // Guest returns core and the named operation from the embedded bundle:

@@ -45,6 +45,14 @@ const (
 	// DeviceTableSize is the space reserved for the device table.
 	DeviceTableSize = 0x2000
 
+	// InputHeadAddr is where the host copies the first bytes of input
+	// device 0 before the guest runs (DeviceTable.HeadSize says how
+	// many): every format keeps its header there, so a probe and a
+	// header parse need no exit.
+	InputHeadAddr = 0x100000
+	// InputHeadSize is the most of input 0 copied to InputHeadAddr.
+	InputHeadSize = 0x10000
+
 	// ScratchMemBase is the start of the operation's scratch memory.
 	ScratchMemBase = 0x300000
 	// ScratchMemEnd is the end (exclusive) of scratch memory.
@@ -98,6 +106,7 @@ var MemoryMap = []Region{
 	{"call-table", CallTableAddr, CallTableSize},
 	{"operation-config", OperationConfigAddr, OperationConfigSize},
 	{"device-table", DeviceTableAddr, DeviceTableSize},
+	{"input-head", InputHeadAddr, InputHeadSize},
 	{"scratch", ScratchMemBase, AllocHeapBase - ScratchMemBase},
 	{"alloc-heap", AllocHeapBase, AllocHeapSize},
 	{"stack-guard", StackGuardAddr, StackGuardSize},
@@ -197,9 +206,12 @@ type DeviceTable struct {
 	Magic       uint32
 	InputCount  uint32
 	OutputCount uint32
-	Reserved    uint32
-	Inputs      [MaxInputs]DeviceInfo
-	Outputs     [MaxOutputs]DeviceInfo
+	// HeadSize is how many bytes of input 0, from its start, the host
+	// copied to InputHeadAddr: a read that lies within them is served
+	// from there by the guest, without an exit.
+	HeadSize uint32
+	Inputs   [MaxInputs]DeviceInfo
+	Outputs  [MaxOutputs]DeviceInfo
 }
 
 // CallTableMagic marks a call table that core has filled ("CALL").

@@ -281,6 +281,20 @@ func validSectorSize(s uint32) bool {
 	return s >= 512 && s <= shared.MaxSectorSize && s&(s-1) == 0
 }
 
+// loadHead copies the first bytes of in, up to InputHeadSize, to
+// InputHeadAddr and returns how many it copied: as many as were read, so a
+// file that shrank or failed is read by requests, which report it. One
+// read of the part every format's header lies in saves the guest an exit
+// per header read.
+func (m *machine) loadHead(in Input) uint32 {
+	n := min(in.Size, shared.InputHeadSize)
+	if n == 0 {
+		return 0
+	}
+	got, _ := in.R.ReadAt(m.mem[shared.InputHeadAddr:shared.InputHeadAddr+n], 0)
+	return uint32(got)
+}
+
 // load writes the operation config and the device table into guest RAM
 // (loadImages has written the images).
 func (m *machine) load() {
@@ -292,6 +306,9 @@ func (m *machine) load() {
 	}
 	for i, in := range m.cfg.Inputs {
 		t.Inputs[i] = shared.DeviceInfo{Size: in.Size, SectorSize: in.SectorSize}
+	}
+	if len(m.cfg.Inputs) > 0 {
+		t.HeadSize = m.loadHead(m.cfg.Inputs[0])
 	}
 	for i, out := range m.cfg.Outputs {
 		t.Outputs[i] = shared.DeviceInfo{Size: out.Limit, SectorSize: out.SectorSize}

@@ -178,6 +178,8 @@ func TestOutOfRangeRequests(t *testing.T) {
 		fmt.Sprintf("read-into-page-tables=%d", shared.StatusBadBuffer),
 		fmt.Sprintf("read-past-ram=%d", shared.StatusBadBuffer),
 		fmt.Sprintf("read-too-long=%d", shared.StatusBadRequest),
+		fmt.Sprintf("head-read-into-page-tables=%d", shared.StatusBadBuffer),
+		fmt.Sprintf("head-read-past-ram=%d", shared.StatusBadBuffer),
 		fmt.Sprintf("write-past-limit=%d", shared.StatusOutOfRange),
 		fmt.Sprintf("write-empty-at-limit=%d", shared.StatusOK),
 		fmt.Sprintf("write-no-device=%d", shared.StatusBadRequest),
@@ -195,6 +197,77 @@ func TestOutOfRangeRequests(t *testing.T) {
 	copy(wantOut[outLimit-4096:outLimit], bytes.Repeat([]byte{0xEE}, 4096))
 	if !bytes.Equal(out.Data, wantOut) {
 		t.Error("the output device was written outside the one allowed page")
+	}
+}
+
+// countingReader counts its reads and serves only the first good bytes of
+// data: past them it fails, as a file that shrank or a failing disk does.
+type countingReader struct {
+	data  []byte
+	good  int
+	reads int
+}
+
+func (c *countingReader) ReadAt(p []byte, off int64) (int, error) {
+	c.reads++
+	if off < 0 || off >= int64(c.good) {
+		return 0, errors.New("read failed")
+	}
+	n := copy(p, c.data[off:c.good])
+	if n < len(p) {
+		return n, errors.New("read failed")
+	}
+	return n, nil
+}
+
+// TestInputHead checks input 0's head: the VMM copies its first bytes into
+// guest RAM once, reads within them need no request, and a head the host
+// could read only in part, or not at all, leaves the rest to requests,
+// which report the failure.
+func TestInputHead(t *testing.T) {
+	acc := accelerator(t)
+	core, op, err := embed.Guest("selftest")
+	if err != nil {
+		t.Fatal(err)
+	}
+	data := make([]byte, selftest.Size)
+	for i := range data {
+		data[i] = byte(i*7 + i>>8)
+	}
+	for _, tc := range []struct {
+		name      string
+		good      int
+		reads     int  // the host's reads of the input, the head's included
+		succeeded bool // the guest read the whole input
+	}{
+		{"whole input in the head", len(data), 1, true},
+		{"head read in part", 1000, 2, false},
+		{"head unreadable", 0, 2, false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			in := &countingReader{data: data, good: tc.good}
+			out := &selftest.Image{Data: make([]byte, len(data))}
+			res, err := run(acc, core, op, vmm.Config{
+				Inputs:  []vmm.Input{{R: in, Size: uint64(len(data)), SectorSize: selftest.SectorSize}},
+				Outputs: []vmm.Output{{W: out, Limit: uint64(len(data)), SectorSize: selftest.SectorSize}},
+			})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if in.reads != tc.reads || res.Complete.GetSuccess() != tc.succeeded {
+				t.Fatalf("%d host reads, success %v (%v); want %d, %v", in.reads, res.Complete.GetSuccess(), res.Errors, tc.reads, tc.succeeded)
+			}
+			if !tc.succeeded {
+				return
+			}
+			want := bytes.Clone(data)
+			for i := range want {
+				want[i] ^= selftest.XOR
+			}
+			if !bytes.Equal(out.Data, want) {
+				t.Error("the guest read other bytes than the input's")
+			}
+		})
 	}
 }
 

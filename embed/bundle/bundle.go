@@ -5,7 +5,6 @@
 package bundle
 
 import (
-	"bytes"
 	"crypto/sha256"
 	"encoding/hex"
 	"errors"
@@ -13,6 +12,7 @@ import (
 	"io"
 	"strconv"
 	"strings"
+	"sync"
 
 	"github.com/u-root/u-root/pkg/cpio"
 )
@@ -78,26 +78,50 @@ type Binary struct {
 	Data []byte
 }
 
-// Bundle is a verified set of guest binaries.
+// Bundle is a guest bundle whose archive and manifest agree: every member
+// is listed, every listed member is there with its size. A member's
+// contents are read and checked against its sha256 when it is first
+// asked for, so a command pays for the binaries it runs only.
 type Bundle struct {
-	Entries  []Entry
-	binaries map[string]*Binary
+	Entries []Entry
+	members map[string]*member
+	mu      sync.Mutex
 }
 
-// Get returns the named binary.
+type member struct {
+	entry Entry
+	data  *io.SectionReader
+	bin   *Binary // once read and verified
+}
+
+// Get returns the named binary, read and verified on first use.
 func (b *Bundle) Get(name string) (*Binary, error) {
-	bin, ok := b.binaries[name]
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	m, ok := b.members[name]
 	if !ok {
 		return nil, fmt.Errorf("guest binary %q is not in the bundle", name)
 	}
-	return bin, nil
+	if m.bin != nil {
+		return m.bin, nil
+	}
+	data := make([]byte, m.entry.Size)
+	if _, err := m.data.ReadAt(data, 0); err != nil && !(err == io.EOF && len(data) == 0) {
+		return nil, fmt.Errorf("read guest bundle member %s: %w", name, err)
+	}
+	sum := sha256.Sum256(data)
+	if hex.EncodeToString(sum[:]) != m.entry.SHA256 {
+		return nil, fmt.Errorf("guest bundle member %s does not match its manifest entry (sha256)", name)
+	}
+	m.bin = &Binary{Entry: m.entry, Data: data}
+	return m.bin, nil
 }
 
 // endReader notes a read that reached the end of the archive: the cpio
 // reader ends at the trailer record without one, so an archive that ends
 // with such a read has no trailer.
 type endReader struct {
-	r      *bytes.Reader
+	r      io.ReaderAt
 	hitEnd bool
 }
 
@@ -109,13 +133,13 @@ func (e *endReader) ReadAt(p []byte, off int64) (int, error) {
 	return n, err
 }
 
-// readMembers returns the regular-file members of a newc archive by name.
-// Anything but regular files, a repeated name, and an archive without its
-// trailer are refused.
-func readMembers(archive []byte) (map[string][]byte, error) {
-	src := &endReader{r: bytes.NewReader(archive)}
+// readMembers returns the regular-file members of a newc archive of size
+// bytes by name, each as a section of the archive. Anything but regular
+// files, a repeated name, and an archive without its trailer are refused.
+func readMembers(archive io.ReaderAt, size int64) (map[string]*io.SectionReader, error) {
+	src := &endReader{r: archive}
 	rr := cpio.Newc.Reader(src)
-	members := map[string][]byte{}
+	members := map[string]*io.SectionReader{}
 	for {
 		rec, err := rr.ReadRecord()
 		if err == io.EOF && !src.hitEnd {
@@ -133,54 +157,55 @@ func readMembers(archive []byte) (map[string][]byte, error) {
 		if _, dup := members[rec.Name]; dup {
 			return nil, fmt.Errorf("%s is in the archive twice", rec.Name)
 		}
-		// The member's data is a section of the archive: alias it, as
-		// nothing writes to either.
 		sr, ok := rec.ReaderAt.(*io.SectionReader)
 		if !ok {
 			return nil, fmt.Errorf("member %s: the cpio reader gave no section of the archive", rec.Name)
 		}
 		_, off, n := sr.Outer()
-		if off < 0 || n != int64(rec.FileSize) || uint64(n) > uint64(len(archive)) || off > int64(len(archive))-n {
+		if off < 0 || n != int64(rec.FileSize) || n > size || off > size-n {
 			return nil, fmt.Errorf("member %s: data runs past the end of the archive", rec.Name)
 		}
-		members[rec.Name] = archive[off : off+n : off+n]
+		members[rec.Name] = sr
 	}
 }
 
-// Read parses and verifies a bundle: every manifest entry must have a member
-// of exactly that size and sha256, and every member must be in the manifest.
-// The binaries' Data alias archive.
-func Read(archive []byte) (*Bundle, error) {
-	members, err := readMembers(archive)
+// Read parses a bundle of size bytes: every manifest entry must have a
+// member of exactly that size, and every member must be in the manifest.
+// Each member's sha256 is checked by Get.
+func Read(archive io.ReaderAt, size int64) (*Bundle, error) {
+	members, err := readMembers(archive, size)
 	if err != nil {
 		return nil, fmt.Errorf("read guest bundle: %w", err)
 	}
-	mj, ok := members[ManifestName]
+	ms, ok := members[ManifestName]
 	if !ok {
 		return nil, fmt.Errorf("guest bundle has no %s", ManifestName)
 	}
 	delete(members, ManifestName)
+	mj := make([]byte, ms.Size())
+	if _, err := ms.ReadAt(mj, 0); err != nil && !(err == io.EOF && len(mj) == 0) {
+		return nil, fmt.Errorf("read guest bundle manifest: %w", err)
+	}
 	manifest, err := ParseManifest(mj)
 	if err != nil {
 		return nil, fmt.Errorf("guest bundle manifest: %w", err)
 	}
-	b := &Bundle{Entries: manifest, binaries: map[string]*Binary{}}
+	b := &Bundle{Entries: manifest, members: map[string]*member{}}
 	for _, e := range manifest {
 		data, ok := members[e.Name]
 		if !ok {
 			return nil, fmt.Errorf("guest bundle manifest lists %s, which the archive lacks", e.Name)
 		}
 		delete(members, e.Name)
-		sum := sha256.Sum256(data)
-		if uint64(len(data)) != e.Size || hex.EncodeToString(sum[:]) != e.SHA256 {
+		if uint64(data.Size()) != e.Size {
 			return nil, fmt.Errorf("guest bundle member %s does not match its manifest entry (size %d, want %d)",
-				e.Name, len(data), e.Size)
+				e.Name, data.Size(), e.Size)
 		}
 		if e.MemSize < e.Size {
 			return nil, fmt.Errorf("guest bundle member %s: in-memory size %d is below its file size %d",
 				e.Name, e.MemSize, e.Size)
 		}
-		b.binaries[e.Name] = &Binary{Entry: e, Data: data}
+		b.members[e.Name] = &member{entry: e, data: data}
 	}
 	for name := range members {
 		return nil, fmt.Errorf("guest bundle member %s is not in the manifest", name)

@@ -26,8 +26,28 @@ func packed(t *testing.T, bins []Binary) []byte {
 	return buf.Bytes()
 }
 
+// read reads a whole archive held in memory.
+func read(archive []byte) (*Bundle, error) {
+	return Read(bytes.NewReader(archive), int64(len(archive)))
+}
+
+// readAll reads an archive and gets every binary its manifest lists: the
+// first error either gives.
+func readAll(archive []byte) error {
+	b, err := read(archive)
+	if err != nil {
+		return err
+	}
+	for _, e := range b.Entries {
+		if _, err := b.Get(e.Name); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
 func TestRoundTrip(t *testing.T) {
-	b, err := Read(packed(t, sample))
+	b, err := read(packed(t, sample))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -108,13 +128,13 @@ func TestReadRefusesDisagreement(t *testing.T) {
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
-			_, err := Read(rewrite(t, good, c.edit))
+			err := readAll(rewrite(t, good, c.edit))
 			if err == nil || !strings.Contains(err.Error(), c.want) {
-				t.Fatalf("Read = %v, want an error containing %q", err, c.want)
+				t.Fatalf("Read and Get = %v, want an error containing %q", err, c.want)
 			}
 		})
 	}
-	if _, err := Read([]byte("not a cpio archive")); err == nil {
+	if _, err := read([]byte("not a cpio archive")); err == nil {
 		t.Error("Read accepted garbage")
 	}
 }
@@ -149,7 +169,7 @@ func TestReadRefusesMalformedArchives(t *testing.T) {
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
-			_, err := Read(c.archive)
+			_, err := read(c.archive)
 			if err == nil || !strings.Contains(err.Error(), c.want) {
 				t.Fatalf("Read = %v, want an error containing %q", err, c.want)
 			}
@@ -183,14 +203,14 @@ func TestReadRefusesDuplicates(t *testing.T) {
 		return bytes.Join(append(members, newcMember("TRAILER!!!", nil)), nil)
 	}
 	core := newcMember("core", []byte("abc"))
-	b, err := Read(build(newcMember(ManifestName, manifest), core))
+	b, err := read(build(newcMember(ManifestName, manifest), core))
 	if err != nil {
 		t.Fatalf("Read of the hand-made archive: %v", err)
 	}
 	if bin, err := b.Get("core"); err != nil || string(bin.Data) != "abc" {
 		t.Fatalf("core = %v, %v", bin, err)
 	}
-	if _, err := Read(build(newcMember(ManifestName, manifest), core, core)); err == nil || !strings.Contains(err.Error(), "twice") {
+	if _, err := read(build(newcMember(ManifestName, manifest), core, core)); err == nil || !strings.Contains(err.Error(), "twice") {
 		t.Fatalf("Read = %v, want a duplicate refused", err)
 	}
 }

@@ -30,7 +30,7 @@ static int32_t ct_read_input_sector(uint32_t dev, uint64_t sector, void *buf)
 	uint32_t ss = in_sector_size(dev);
 	if (ss == 0 || sector > UINT64_MAX / ss)
 		return STATUS_BAD_REQUEST;
-	return dev_request(&core_dev, REQ_READ, dev, sector * ss, buf, ss);
+	return dev_read(&core_dev, dev, sector * ss, buf, ss);
 }
 
 static int32_t ct_write_output_sector(uint64_t sector, const void *buf)
@@ -84,7 +84,7 @@ static void ct_debug_print(const char *text)
 
 static int32_t ct_read_input(uint32_t dev, uint64_t offset, void *buf, uint32_t len)
 {
-	return dev_request(&core_dev, REQ_READ, dev, offset, buf, len);
+	return dev_read(&core_dev, dev, offset, buf, len);
 }
 
 static int32_t ct_write_output(uint32_t dev, uint64_t offset, const void *buf, uint32_t len)

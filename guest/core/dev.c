@@ -1,4 +1,5 @@
 #include "dev.h"
+#include "instar/mem.h"
 #include "portio.h"
 
 void dev_init(struct dev *d)
@@ -8,6 +9,13 @@ void dev_init(struct dev *d)
 		    t->output_count <= MAX_OUTPUTS)
 			   ? t
 			   : 0;
+	/* The host's claim is bounded by the region and by the input itself,
+	 * so a wrong one can only make the guest read what it could have
+	 * asked for. */
+	d->head_size = 0;
+	if (d->table && d->table->input_count > 0 && d->table->head_size <= INPUT_HEAD_SIZE &&
+	    d->table->head_size <= d->table->inputs[0].size)
+		d->head_size = d->table->head_size;
 }
 
 int32_t dev_request(struct dev *d, uint32_t op, uint32_t device, uint64_t offset,
@@ -23,6 +31,26 @@ int32_t dev_request(struct dev *d, uint32_t op, uint32_t device, uint64_t offset
 	r->reserved = 0;
 	outl(PORT_REQUEST, (uint32_t)(uintptr_t)&d->req);
 	return r->status;
+}
+
+/* A buffer the guest may copy into itself: in RAM, clear of the unmapped
+ * VMM-private region and the stack guard page. Anything else goes to the
+ * host, which refuses it as it refuses any bad buffer. */
+static int guest_buffer(uintptr_t buf, uint64_t len)
+{
+	if (buf < CORE_LOAD_ADDR || buf > GUEST_RAM_SIZE || len > GUEST_RAM_SIZE - buf)
+		return 0;
+	return buf + len <= STACK_GUARD_ADDR || buf >= STACK_GUARD_ADDR + STACK_GUARD_SIZE;
+}
+
+int32_t dev_read(struct dev *d, uint32_t device, uint64_t offset, void *buf, uint64_t len)
+{
+	if (device == 0 && len > 0 && len <= d->head_size && offset <= d->head_size - len &&
+	    guest_buffer((uintptr_t)buf, len)) {
+		memcpy(buf, (const uint8_t *)(uintptr_t)INPUT_HEAD_ADDR + offset, len);
+		return STATUS_OK;
+	}
+	return dev_request(d, REQ_READ, device, offset, buf, len);
 }
 
 uint32_t dev_input_count(const struct dev *d)

@@ -7,12 +7,14 @@
 
 struct dev {
 	const struct device_table *table; /* NULL when the host's is invalid */
+	uint32_t head_size; /* bytes of input 0 at INPUT_HEAD_ADDR */
 	struct request req;
 };
 
 void dev_init(struct dev *d);
 int32_t dev_request(struct dev *d, uint32_t op, uint32_t device, uint64_t offset,
 		    const void *buf, uint64_t len);
+int32_t dev_read(struct dev *d, uint32_t device, uint64_t offset, void *buf, uint64_t len);
 uint32_t dev_input_count(const struct dev *d);
 uint32_t dev_output_count(const struct dev *d);
 const struct device_info *dev_input(const struct dev *d, uint32_t i);

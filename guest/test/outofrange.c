@@ -28,6 +28,10 @@ OPERATION_ENTRY void _start(const struct call_table *ct)
 	report(ct, "read-past-ram", raw_request(&r));
 	r = (struct request){.op = REQ_READ, .length = MAX_TRANSFER + 1, .buffer = SCRATCH_MEM_BASE};
 	report(ct, "read-too-long", raw_request(&r));
+	/* Through the call table a read within input 0's head is served in
+	 * the guest; a buffer the host would refuse must still be refused. */
+	report(ct, "head-read-into-page-tables", ct->read_input(0, 0, (void *)(uintptr_t)0x1000, 16));
+	report(ct, "head-read-past-ram", ct->read_input(0, 0, (void *)(uintptr_t)(GUEST_RAM_SIZE - 8), 16));
 	r = (struct request){.op = REQ_WRITE, .offset = out_limit - 1, .length = 2, .buffer = SCRATCH_MEM_BASE};
 	report(ct, "write-past-limit", raw_request(&r));
 	r = (struct request){.op = REQ_WRITE, .offset = out_limit, .length = 0, .buffer = SCRATCH_MEM_BASE};

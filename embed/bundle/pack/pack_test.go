@@ -39,7 +39,8 @@ func TestReadsBack(t *testing.T) {
 			Data:  bytes.Repeat([]byte{byte(n + 1)}, n*3),
 		})
 	}
-	b, err := bundle.Read(pack(t, bins))
+	archive := pack(t, bins)
+	b, err := bundle.Read(bytes.NewReader(archive), int64(len(archive)))
 	if err != nil {
 		t.Fatal(err)
 	}

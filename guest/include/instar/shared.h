@@ -204,6 +204,15 @@
 #define DEVICE_TABLE_ADDR 0x83000
 /* DeviceTableSize is the space reserved for the device table. */
 #define DEVICE_TABLE_SIZE 0x2000
+/*
+ * InputHeadAddr is where the host copies the first bytes of input
+ * device 0 before the guest runs (DeviceTable.HeadSize says how
+ * many): every format keeps its header there, so a probe and a
+ * header parse need no exit.
+ */
+#define INPUT_HEAD_ADDR 0x100000
+/* InputHeadSize is the most of input 0 copied to InputHeadAddr. */
+#define INPUT_HEAD_SIZE 0x10000
 /* ScratchMemBase is the start of the operation's scratch memory. */
 #define SCRATCH_MEM_BASE 0x300000
 /* ScratchMemEnd is the end (exclusive) of scratch memory. */
@@ -448,7 +457,7 @@ struct device_table {
 	uint32_t magic;
 	uint32_t input_count;
 	uint32_t output_count;
-	uint32_t reserved;
+	uint32_t head_size;
 	struct device_info inputs[MAX_INPUTS];
 	struct device_info outputs[MAX_OUTPUTS];
 };
@@ -456,7 +465,7 @@ _Static_assert(sizeof(struct device_table) == 4224, "struct device_table size");
 _Static_assert(offsetof(struct device_table, magic) == 0, "device_table.magic offset");
 _Static_assert(offsetof(struct device_table, input_count) == 4, "device_table.input_count offset");
 _Static_assert(offsetof(struct device_table, output_count) == 8, "device_table.output_count offset");
-_Static_assert(offsetof(struct device_table, reserved) == 12, "device_table.reserved offset");
+_Static_assert(offsetof(struct device_table, head_size) == 12, "device_table.head_size offset");
 _Static_assert(offsetof(struct device_table, inputs) == 16, "device_table.inputs offset");
 _Static_assert(offsetof(struct device_table, outputs) == 144, "device_table.outputs offset");
 
