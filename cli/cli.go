@@ -14,6 +14,7 @@ import (
 	"io"
 	"os"
 	"strings"
+	"time"
 
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
@@ -148,6 +149,27 @@ var errHelp = errors.New("help requested")
 func helpOption() getopt.Option {
 	return getopt.Option{Short: 'h', Long: "help", Help: "print this help",
 		Set: func(string) error { return errHelp }}
+}
+
+// guestOptions are the options of every command that runs guests: the
+// accelerator, and each guest's deadline. plural says whether the command
+// may run more than one guest.
+func guestOptions(accelName *string, timeout *time.Duration, plural bool) []getopt.Option {
+	guest, each := "the guest", "the guest"
+	if plural {
+		guest, each = "the guests", "each guest"
+	}
+	return []getopt.Option{
+		{Long: "accel", Arg: "NAME", Help: "accelerator for " + guest + ": auto (default), kvm or process", Set: getopt.String(accelName)},
+		{Long: "timeout", Arg: "DURATION", Help: "stop " + each + " after this long (default 60s)", Set: func(v string) error {
+			d, err := time.ParseDuration(v)
+			if err != nil || d <= 0 {
+				return fmt.Errorf("invalid duration %q (want e.g. 90s or 5m)", v)
+			}
+			*timeout = d
+			return nil
+		}},
+	}
 }
 
 // withOptions makes c parse its arguments with getopt and the table of

@@ -48,7 +48,7 @@ type createCmd struct {
 }
 
 func (c *createCmd) options() []getopt.Option {
-	return []getopt.Option{
+	return append([]getopt.Option{
 		{Short: 'q', Long: "quiet", Help: "print nothing but errors", Set: getopt.Bool(&c.quiet)},
 		{Short: 'f', Long: "format", Arg: "FMT", Help: "image format: raw (default), qcow2, vmdk, vpc or vhdx", Set: getopt.String(&c.format)},
 		{Short: 'b', Long: "backing", Arg: "FILE", Help: "backing file (a relative name is resolved against the image's directory)",
@@ -67,16 +67,7 @@ func (c *createCmd) options() []getopt.Option {
 		{Long: "object", Arg: "OBJ", Help: "an object, as qemu-img's --object: secret,id=ID,data=TEXT or file=FILE[,format=base64]",
 			Set: c.objects.add},
 		{Long: "output", Arg: "FMT", Help: "output format: human (default) or json", Set: getopt.String(&c.out)},
-		{Long: "accel", Arg: "NAME", Help: "accelerator for the guest: auto (default), kvm or process", Set: getopt.String(&c.accel)},
-		{Long: "timeout", Arg: "DURATION", Help: "stop the guest after this long (default 60s)", Set: func(v string) error {
-			d, err := time.ParseDuration(v)
-			if err != nil || d <= 0 {
-				return fmt.Errorf("invalid duration %q (want e.g. 90s or 5m)", v)
-			}
-			c.timeout = d
-			return nil
-		}},
-	}
+	}, guestOptions(&c.accel, &c.timeout, false)...)
 }
 
 // validOptionList is qemu-img's test of an -o argument: not empty, no

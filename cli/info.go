@@ -54,7 +54,7 @@ type infoCmd struct {
 }
 
 func (c *infoCmd) options() []getopt.Option {
-	return []getopt.Option{
+	return append([]getopt.Option{
 		{Short: 'f', Long: "format", Arg: "FMT", Help: "image format (default: probed as qemu-img probes)", Set: getopt.String(&c.format)},
 		{Long: "output", Arg: "FMT", Help: "output format: human (default) or json", Set: getopt.String(&c.out)},
 		{Long: "backing-chain", Help: "show every image of the backing chain", Set: getopt.Bool(&c.chain)},
@@ -63,16 +63,7 @@ func (c *infoCmd) options() []getopt.Option {
 		{Long: "image-opts", Help: "refused: instar reads only a file name", Set: getopt.Bool(&c.imageOpts)},
 		{Long: "allow-path", Arg: "DIR", Help: "a directory backing files may also lie in (repeatable)",
 			Set: func(v string) error { c.allow = append(c.allow, v); return nil }},
-		{Long: "accel", Arg: "NAME", Help: "accelerator for the guest: auto (default), kvm or process", Set: getopt.String(&c.accel)},
-		{Long: "timeout", Arg: "DURATION", Help: "stop each guest after this long (default 60s)", Set: func(v string) error {
-			d, err := time.ParseDuration(v)
-			if err != nil || d <= 0 {
-				return fmt.Errorf("invalid duration %q (want e.g. 90s or 5m)", v)
-			}
-			c.timeout = d
-			return nil
-		}},
-	}
+	}, guestOptions(&c.accel, &c.timeout, true)...)
 }
 
 func (c *infoCmd) run(stdout io.Writer, args []string) error {

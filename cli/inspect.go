@@ -56,7 +56,7 @@ type inspectCmd struct {
 }
 
 func (c *inspectCmd) options() []getopt.Option {
-	return []getopt.Option{
+	return append([]getopt.Option{
 		{Long: "expect-format", Arg: "FMT", Help: "fail expect_format unless the file is FMT (vhd names vpc)", Set: getopt.String(&c.expect)},
 		{Long: "allow-formats", Arg: "LIST", Help: "fail allow_formats unless the file is one of the comma-separated formats", Set: getopt.String(&c.allow)},
 		{Long: "output", Arg: "FMT", Help: "output format: human (default) or json (one line per file)", Set: getopt.String(&c.out)},
@@ -68,16 +68,7 @@ func (c *inspectCmd) options() []getopt.Option {
 			c.jobs = n
 			return nil
 		}},
-		{Long: "accel", Arg: "NAME", Help: "accelerator for the guests: auto (default), kvm or process", Set: getopt.String(&c.accel)},
-		{Long: "timeout", Arg: "DURATION", Help: "stop each guest after this long (default 60s)", Set: func(v string) error {
-			d, err := time.ParseDuration(v)
-			if err != nil || d <= 0 {
-				return fmt.Errorf("invalid duration %q (want e.g. 90s or 5m)", v)
-			}
-			c.timeout = d
-			return nil
-		}},
-	}
+	}, guestOptions(&c.accel, &c.timeout, true)...)
 }
 
 // usageStatus makes getopt's refusals exit with status 2, as inspect's

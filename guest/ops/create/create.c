@@ -5,19 +5,18 @@
  * through the call table, and report a CreateResult. It names no format:
  * everything about one is in its driver.
  */
-#include "instar/op.h"
-#include "format.h"
+#include "instar/opinput.h"
 #include "detect.h"
 #include "gather.h"
 
-#define SCRATCH_BASE ((uint8_t *)(uintptr_t)SCRATCH_MEM_BASE)
+#define SCRATCH_BASE OP_SCRATCH_BASE
 /* The planners' scratch; the gather's staging buffer, its run list and the
  * batch's descriptors follow it, below the heap. Half the batch's byte
  * bound stages a full list of 512-byte L2 tables. */
 #define GATHER_SIZE ((uint32_t)MAX_BATCH_BYTES / 2)
 #define GATHER_RUNS ((uint32_t)MAX_BATCH)
 #define GATHER_AREA (GATHER_SIZE + GATHER_RUNS * (sizeof(struct fmt_write) + sizeof(struct request)))
-#define SCRATCH_SIZE ((size_t)(ALLOC_HEAP_BASE - SCRATCH_MEM_BASE) - GATHER_AREA)
+#define SCRATCH_SIZE (OP_SCRATCH_SIZE - GATHER_AREA)
 #define GATHER_BASE (SCRATCH_BASE + SCRATCH_SIZE)
 #define GATHER_RUN_LIST ((struct fmt_write *)(uintptr_t)(GATHER_BASE + GATHER_SIZE))
 #define BATCH_ENTRIES ((struct request *)(uintptr_t)(GATHER_RUN_LIST + GATHER_RUNS))
@@ -50,12 +49,6 @@ static int list_write(void *ctx, const struct fmt_write *w, uint32_t n)
 	return ct->write_output_batch(e, n);
 }
 
-static int source_read(void *ctx, uint64_t offset, void *buf, uint32_t len)
-{
-	const struct call_table *ct = ctx;
-	return ct->read_input(0, offset, buf, len);
-}
-
 static void finish(struct create *c, uint32_t err)
 {
 	c->result.error = err;
@@ -71,11 +64,6 @@ static int ct_has_backing(const struct call_table *ct)
 	return ct->get_input_device_count() >= 1;
 }
 
-static struct fmt_source backing_source(const struct call_table *ct)
-{
-	return (struct fmt_source){.read = source_read, .ctx = (void *)ct, .size = ct->get_input_size(0)};
-}
-
 /* probe_backing parses the attached backing file; it fills the detected
  * format and, when the config gives no size, the virtual size. */
 static uint32_t probe_backing(struct create *c, uint64_t *virtual_size)
@@ -83,7 +71,7 @@ static uint32_t probe_backing(struct create *c, uint64_t *virtual_size)
 	const struct create_config *cfg = c->cfg;
 	if (!ct_has_backing(c->ct))
 		return CREATE_ERR_BAD_CONFIG;
-	struct fmt_source src = backing_source(c->ct);
+	struct fmt_source src = op_input_source(c->ct);
 	struct fmt_scratch scratch = {.buf = SCRATCH_BASE, .size = SCRATCH_SIZE};
 	struct backing_info info = {0};
 	uint32_t err;
@@ -112,7 +100,7 @@ static uint32_t plan(struct create *c, uint64_t virtual_size)
 	struct fmt_gather gather;
 	fmt_gather_init(&gather, &direct, GATHER_BASE, GATHER_SIZE, GATHER_RUN_LIST, GATHER_RUNS);
 	struct fmt_sink sink = fmt_gather_sink(&gather);
-	struct fmt_source backing = backing_source(c->ct);
+	struct fmt_source backing = op_input_source(c->ct);
 	struct fmt_scratch scratch = {.buf = SCRATCH_BASE, .size = SCRATCH_SIZE};
 	uint32_t err = fmt_plan_image(c->cfg, virtual_size, scratch, &sink, ct_has_backing(c->ct) ? &backing : 0,
 				      &c->plan);

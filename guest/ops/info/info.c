@@ -6,22 +6,12 @@
  * it is read, then the completion with an InfoResultMessage. It names no
  * format: everything about one is in its driver.
  */
-#include "instar/op.h"
-#include "format.h"
+#include "instar/opinput.h"
 #include "info.h"
 #include "enc/infoenc.h"
 
-#define SCRATCH_BASE ((uint8_t *)(uintptr_t)SCRATCH_MEM_BASE)
-#define SCRATCH_SIZE ((size_t)(ALLOC_HEAP_BASE - SCRATCH_MEM_BASE))
-
 /* One message at a time is encoded here. */
 static uint8_t msg[MAX_MESSAGE_SIZE];
-
-static int source_read(void *ctx, uint64_t offset, void *buf, uint32_t len)
-{
-	const struct call_table *ct = ctx;
-	return ct->read_input(0, offset, buf, len);
-}
 
 /* send sends n encoded bytes; an entry that does not fit in a message
  * (0) stops the driver. */
@@ -66,8 +56,8 @@ OPERATION_ENTRY void _start(const struct call_table *ct)
 		finish(ct, INFO_ERR_BAD_CONFIG, &info);
 		return;
 	}
-	struct fmt_source src = {.read = source_read, .ctx = (void *)ct, .size = ct->get_input_size(0)};
-	struct fmt_scratch scratch = {.buf = SCRATCH_BASE, .size = SCRATCH_SIZE};
+	struct fmt_source src = op_input_source(ct);
+	struct fmt_scratch scratch = {.buf = OP_SCRATCH_BASE, .size = OP_SCRATCH_SIZE};
 	struct info_sink sink = {.snapshot = on_snapshot, .bitmap = on_bitmap, .extent = on_extent,
 				 .ctx = (void *)ct};
 	finish(ct, fmt_info_image(cfg->format, &src, &scratch, &sink, &info), &info);

@@ -4,22 +4,12 @@
  * failed check as it fails (at most INSPECT_MAX_FAILURES), then the
  * completion with an InspectResultMessage. It names no format.
  */
-#include "instar/op.h"
-#include "format.h"
+#include "instar/opinput.h"
 #include "inspect.h"
 #include "enc/inspectenc.h"
 
-#define SCRATCH_BASE ((uint8_t *)(uintptr_t)SCRATCH_MEM_BASE)
-#define SCRATCH_SIZE ((size_t)(ALLOC_HEAP_BASE - SCRATCH_MEM_BASE))
-
 /* One message at a time is encoded here. */
 static uint8_t msg[MAX_MESSAGE_SIZE];
-
-static int source_read(void *ctx, uint64_t offset, void *buf, uint32_t len)
-{
-	const struct call_table *ct = ctx;
-	return ct->read_input(0, offset, buf, len);
-}
 
 static int on_failure(void *ctx, uint32_t check, const char *reason)
 {
@@ -49,8 +39,8 @@ OPERATION_ENTRY void _start(const struct call_table *ct)
 		finish(ct, INSPECT_ERR_BAD_CONFIG, &report);
 		return;
 	}
-	struct fmt_source src = {.read = source_read, .ctx = (void *)ct, .size = ct->get_input_size(0)};
-	struct fmt_scratch scratch = {.buf = SCRATCH_BASE, .size = SCRATCH_SIZE};
+	struct fmt_source src = op_input_source(ct);
+	struct fmt_scratch scratch = {.buf = OP_SCRATCH_BASE, .size = OP_SCRATCH_SIZE};
 	struct inspect_sink sink = {.failure = on_failure, .ctx = (void *)ct};
 	uint32_t err = fmt_inspect_image(&src, &scratch, &sink, &report);
 	if (err != INSPECT_ERR_OK)
