@@ -1,21 +1,11 @@
 #include "qcow2_header.h"
+#include "qcow2_format.h"
 #include "instar/shared.h"
 
 #include "endian.h"
 #include "instar/mem.h"
 
-#define QCOW_MAGIC 0x514649fbu          /* "QFI\xfb" */
-#define EXT_BACKING_FORMAT 0xe2792acau
-#define EXT_FEATURE_TABLE 0x6803f857u
-#define EXT_DATA_FILE 0x44415441u       /* "DATA" */
-#define V2_HEADER_LEN 72u               /* up to incompatible_features */
-#define V3_HEADER_LEN 112u              /* with compression_type, padded */
 
-#define INCOMPAT_DATA_FILE (1u << 2)
-#define INCOMPAT_COMPRESSION (1u << 3)
-#define INCOMPAT_EXTL2 (1u << 4)
-#define COMPAT_LAZY_REFCOUNTS (1u << 0)
-#define AUTOCLEAR_DATA_FILE_RAW (1u << 1)
 
 /* The feature name table qemu writes for compat 1.1 with clusters above
  * 4 KiB (smaller clusters would leave too little room for a backing
@@ -56,7 +46,7 @@ static int has_feature_table(const struct q2_geom *g)
 
 uint32_t q2_header_len(const struct q2_geom *g)
 {
-	uint32_t n = g->version >= 3 ? V3_HEADER_LEN : V2_HEADER_LEN;
+	uint32_t n = g->version >= 3 ? QCOW2_HEADER_SIZE : QCOW2_V2_HEADER_LEN;
 	const char *fmt = g->backing ? format_name(g->backing_format) : 0;
 	if (fmt)
 		n += 8 + pad8(cstrlen(fmt));
@@ -92,36 +82,36 @@ void q2_render_header(const struct q2_geom *g, const struct q2_header_layout *l,
 	put_be32(buf + 56, (uint32_t)l->rt_clusters);
 	/* nb_snapshots (60) and snapshots_offset (64) stay 0 */
 
-	uint32_t p = V2_HEADER_LEN;
+	uint32_t p = QCOW2_V2_HEADER_LEN;
 	if (g->version >= 3) {
 		uint64_t incompat = 0, compat = 0, autoclear = 0;
 		if (g->data_file)
-			incompat |= INCOMPAT_DATA_FILE;
+			incompat |= QCOW2_INCOMPAT_DATA_FILE;
 		if (g->data_file_raw)
-			autoclear |= AUTOCLEAR_DATA_FILE_RAW;
+			autoclear |= QCOW2_AUTOCLEAR_DATA_FILE_RAW;
 		if (g->zstd)
-			incompat |= INCOMPAT_COMPRESSION;
+			incompat |= QCOW2_INCOMPAT_COMPRESSION;
 		if (g->extended_l2)
-			incompat |= INCOMPAT_EXTL2;
+			incompat |= QCOW2_INCOMPAT_EXTL2;
 		if (g->lazy_refcounts)
-			compat |= COMPAT_LAZY_REFCOUNTS;
+			compat |= QCOW2_COMPAT_LAZY_REFCOUNTS;
 		put_be64(buf + 72, incompat);
 		put_be64(buf + 80, compat);
 		put_be64(buf + 88, autoclear);
 		put_be32(buf + 96, g->refcount_order);
-		put_be32(buf + 100, V3_HEADER_LEN);
+		put_be32(buf + 100, QCOW2_HEADER_SIZE);
 		buf[104] = g->zstd ? 1 : 0; /* compression_type; 105..111 padding */
-		p = V3_HEADER_LEN;
+		p = QCOW2_HEADER_SIZE;
 	}
 
 	const char *fmt = g->backing ? format_name(g->backing_format) : 0;
 	if (fmt)
-		p += put_ext(buf + p, EXT_BACKING_FORMAT, fmt, cstrlen(fmt));
+		p += put_ext(buf + p, QCOW2_EXT_BACKING_FORMAT, fmt, cstrlen(fmt));
 	/* the data file's name as recorded, not NUL-terminated */
 	if (g->data_file)
-		p += put_ext(buf + p, EXT_DATA_FILE, g->data_file, g->data_file_len);
+		p += put_ext(buf + p, QCOW2_EXT_DATA_FILE, g->data_file, g->data_file_len);
 	if (has_feature_table(g)) {
-		put_be32(buf + p, EXT_FEATURE_TABLE);
+		put_be32(buf + p, QCOW2_EXT_FEATURE_TABLE);
 		put_be32(buf + p + 4, NFEATURES * FEATURE_ENTRY);
 		p += 8;
 		for (uint32_t i = 0; i < NFEATURES; i++) {

@@ -6,38 +6,14 @@
  * read through a window in scratch and reported entry by entry.
  */
 #include "info.h"
+#include "qcow2_format.h"
 #include "qcow2.h"
 
 #include "endian.h"
 #include "instar/mem.h"
 #include "read_padded.h"
 
-#define QCOW_MAGIC 0x514649fbu
-#define HEADER_READ 112u          /* sizeof(QCowHeader) in qemu 7.2 */
-#define INCOMPAT_DIRTY 0x1u
-#define INCOMPAT_CORRUPT 0x2u
-#define INCOMPAT_DATA_FILE 0x4u
-#define INCOMPAT_COMPRESSION 0x8u
-#define INCOMPAT_EXTL2 0x10u
-#define INCOMPAT_MASK 0x1fu
-#define COMPAT_LAZY_REFCOUNTS 0x1u
-#define AUTOCLEAR_BITMAPS 0x1u
-#define AUTOCLEAR_DATA_FILE_RAW 0x2u
-#define MAX_L1_BYTES (UINT64_C(32) << 20)
-#define MAX_REFTABLE_BYTES (UINT64_C(8) << 20)
-#define MAX_SNAPSHOTS 65536u
-#define SNAPSHOT_HEADER 40u
-#define MAX_SNAPSHOTS_BYTES (UINT64_C(64) << 20)
-#define MAX_SNAPSHOT_EXTRA 1024u
-#define MAX_BITMAPS 65535u
-#define MAX_BITMAP_DIR ((uint64_t)1024 * MAX_BITMAPS)
-#define BITMAP_ENTRY 24u
 
-#define EXT_END 0u
-#define EXT_BACKING_FORMAT 0xe2792acau
-#define EXT_CRYPTO 0x0537be77u
-#define EXT_BITMAPS 0x23852875u
-#define EXT_DATA_FILE 0x44415441u
 
 /* A read window over the file in scratch: sequential tables of any
  * length are read a window at a time. */
@@ -105,9 +81,9 @@ static uint32_t extensions(const struct fmt_source *src, uint64_t hlen, uint64_t
 		if (off > end || len > end - off)
 			return fail(out, "Header extension too large");
 		switch (magic) {
-		case EXT_END:
+		case QCOW2_EXT_END:
 			return INFO_ERR_OK;
-		case EXT_BACKING_FORMAT: {
+		case QCOW2_EXT_BACKING_FORMAT: {
 			uint8_t f[16];
 			if (len >= sizeof f)
 				return fail(out, "ERROR: ext_backing_format: len too large");
@@ -116,17 +92,17 @@ static uint32_t extensions(const struct fmt_source *src, uint64_t hlen, uint64_t
 			info_copy_name(&out->backing_format, f, len, sizeof f - 1);
 			break;
 		}
-		case EXT_CRYPTO:
+		case QCOW2_EXT_CRYPTO:
 			if (crypt != 2)
 				return fail(out, "CRYPTO header extension only expected with LUKS encryption method");
 			if (len != 16)
 				return fail(out, "CRYPTO header extension size is not 16");
 			break;
-		case EXT_BITMAPS: {
+		case QCOW2_EXT_BITMAPS: {
 			uint8_t b[24];
 			if (len != sizeof b)
 				return fail(out, "bitmaps_ext: Invalid extension length");
-			if (!(autoclear & AUTOCLEAR_BITMAPS))
+			if (!(autoclear & QCOW2_AUTOCLEAR_BITMAPS))
 				break; /* qemu warns that every bitmap is inconsistent, and ignores them */
 			if (read_padded(src, off, b, sizeof b) != 0)
 				return INFO_ERR_READ_FAILED;
@@ -135,18 +111,18 @@ static uint32_t extensions(const struct fmt_source *src, uint64_t hlen, uint64_t
 			bm->dir_off = get_be64(b + 16);
 			if (get_be32(b + 4) != 0)
 				return fail(out, "bitmaps_ext: Reserved field is not zero");
-			if (bm->count > MAX_BITMAPS)
+			if (bm->count > QCOW2_MAX_BITMAPS)
 				return fail(out, "bitmaps_ext: Image has too many bitmaps");
 			if (bm->count == 0)
 				return fail(out, "found bitmaps extension with zero bitmaps");
 			if (bm->dir_off & (cs - 1))
 				return fail(out, "bitmaps_ext: invalid bitmap directory offset");
-			if (bm->dir_size > MAX_BITMAP_DIR)
+			if (bm->dir_size > QCOW2_MAX_BITMAP_DIR)
 				return fail(out, "bitmaps_ext: bitmap directory size exceeds the maximum supported size");
 			bm->present = 1;
 			break;
 		}
-		case EXT_DATA_FILE: {
+		case QCOW2_EXT_DATA_FILE: {
 			/* Reported as stored; never opened by info. */
 			uint8_t name[INFO_MAX_NAME];
 			uint32_t n = len < sizeof name ? len : (uint32_t)sizeof name;
@@ -172,7 +148,7 @@ static uint32_t snapshots(struct window *w, uint64_t table_off, uint32_t count, 
 	uint64_t off = table_off;
 	for (uint32_t i = 0; i < count; i++) {
 		off = (off + 7) & ~(uint64_t)7;
-		const uint8_t *h = at(w, off, SNAPSHOT_HEADER);
+		const uint8_t *h = at(w, off, QCOW2_SNAPSHOT_HEADER);
 		if (!h)
 			return INFO_ERR_READ_FAILED;
 		struct info_snapshot s = {0};
@@ -182,8 +158,8 @@ static uint32_t snapshots(struct window *w, uint64_t table_off, uint32_t count, 
 		s.vm_clock_nsec = get_be64(h + 24);
 		s.vm_state_size = get_be32(h + 32);
 		uint32_t extra = get_be32(h + 36);
-		off += SNAPSHOT_HEADER;
-		if (extra > MAX_SNAPSHOT_EXTRA)
+		off += QCOW2_SNAPSHOT_HEADER;
+		if (extra > QCOW2_MAX_SNAPSHOT_EXTRA)
 			return info_fail_num(out, "Too much extra metadata in snapshot table entry ", i, INFO_NUM_UNSIGNED);
 		const uint8_t *x = at(w, off, 24);
 		if (!x)
@@ -214,7 +190,7 @@ static uint32_t snapshots(struct window *w, uint64_t table_off, uint32_t count, 
 		s.name = name;
 		s.name_len = n.len;
 		off += name_len;
-		if (off - table_off > MAX_SNAPSHOTS_BYTES)
+		if (off - table_off > QCOW2_MAX_SNAPSHOTS_BYTES)
 			return fail(out, "Snapshot table is too big");
 		if (!report)
 			continue;
@@ -235,9 +211,9 @@ static uint32_t bitmaps(struct window *w, const struct bitmaps_ext *bm, uint64_t
 	uint64_t off = bm->dir_off, end = bm->dir_off + bm->dir_size;
 	uint32_t n = 0;
 	while (off < end) {
-		if (end - off < BITMAP_ENTRY)
+		if (end - off < QCOW2_BITMAP_ENTRY)
 			return fail(out, "Broken bitmap directory");
-		const uint8_t *e = at(w, off, BITMAP_ENTRY);
+		const uint8_t *e = at(w, off, QCOW2_BITMAP_ENTRY);
 		if (!e)
 			return INFO_ERR_READ_FAILED;
 		if (++n > bm->count)
@@ -245,7 +221,7 @@ static uint32_t bitmaps(struct window *w, const struct bitmaps_ext *bm, uint64_t
 		uint64_t table_off = get_be64(e);
 		uint32_t table_size = get_be32(e + 8), flags = get_be32(e + 12);
 		uint32_t type = e[16], gran = e[17], name_size = get_be16(e + 18), extra = get_be32(e + 20);
-		uint64_t next = ((uint64_t)BITMAP_ENTRY + extra + name_size + 7) & ~(uint64_t)7;
+		uint64_t next = ((uint64_t)QCOW2_BITMAP_ENTRY + extra + name_size + 7) & ~(uint64_t)7;
 		if (next > end - off)
 			return fail(out, "Broken bitmap directory");
 		if (extra != 0)
@@ -254,7 +230,7 @@ static uint32_t bitmaps(struct window *w, const struct bitmaps_ext *bm, uint64_t
 		    table_size == 0 || table_off == 0 || (table_off & (cs - 1)) || type != 1 || (flags & ~3u) ||
 		    gran < 9 || gran > 31)
 			return fail(out, "Bitmap doesn't satisfy the constraints");
-		const uint8_t *name = at(w, off + BITMAP_ENTRY, name_size);
+		const uint8_t *name = at(w, off + QCOW2_BITMAP_ENTRY, name_size);
 		if (!name)
 			return INFO_ERR_READ_FAILED;
 		struct info_bitmap b = {.name = name, .name_len = name_size, .granularity_bits = gran,
@@ -272,7 +248,7 @@ static uint32_t bitmaps(struct window *w, const struct bitmaps_ext *bm, uint64_t
 uint32_t qcow2_info(const struct fmt_source *src, const struct fmt_scratch *scratch, const struct info_sink *sink,
 		    struct fmt_info *out)
 {
-	uint8_t h[HEADER_READ];
+	uint8_t h[QCOW2_HEADER_SIZE];
 	if (read_padded(src, 0, h, sizeof h) != 0)
 		return INFO_ERR_READ_FAILED;
 	if (get_be32(h) != QCOW_MAGIC)
@@ -319,18 +295,18 @@ uint32_t qcow2_info(const struct fmt_source *src, const struct fmt_scratch *scra
 	/* validate_compression_type */
 	if (compression > 1)
 		return info_fail_num(out, "qcow2: unknown compression type: ", compression, INFO_NUM_UNSIGNED);
-	if (compression == 0 && (incompat & INCOMPAT_COMPRESSION))
+	if (compression == 0 && (incompat & QCOW2_INCOMPAT_COMPRESSION))
 		return fail(out, "qcow2: Compression type incompatible feature bit must not be set");
-	if (compression == 1 && !(incompat & INCOMPAT_COMPRESSION))
+	if (compression == 1 && !(incompat & QCOW2_INCOMPAT_COMPRESSION))
 		return fail(out, "qcow2: Compression type incompatible feature bit must be set");
 
 	struct bitmaps_ext bm = {0};
 	/* qemu names the bits its feature table extension names; qemu-img
 	 * writes names only for the bits it knows, so the rest read so. */
-	if (incompat & ~(uint64_t)INCOMPAT_MASK) {
+	if (incompat & ~(uint64_t)QCOW2_INCOMPAT_MASK) {
 		out->inspect_checks |= 1u << INSPECT_CHECK_UNKNOWN_FEATURES;
 		return info_fail_num(out, "Unsupported qcow2 feature(s): Unknown incompatible feature: ",
-				     incompat & ~(uint64_t)INCOMPAT_MASK, INFO_NUM_HEX);
+				     incompat & ~(uint64_t)QCOW2_INCOMPAT_MASK, INFO_NUM_HEX);
 	}
 	if (refcount_order > 6)
 		return fail(out, "Reference count entry width too large; may not exceed 64 bits");
@@ -338,18 +314,18 @@ uint32_t qcow2_info(const struct fmt_source *src, const struct fmt_scratch *scra
 		return info_fail_num(out, "Unsupported encryption method ", crypt, INFO_NUM_SIGNED32);
 	if (crypt == 2)
 		return fail(out, "LUKS-encrypted qcow2 images are not supported yet");
-	uint32_t l2_bits = cbits - ((incompat & INCOMPAT_EXTL2) ? 4 : 3);
+	uint32_t l2_bits = cbits - ((incompat & QCOW2_INCOMPAT_EXTL2) ? 4 : 3);
 
 	if (rt_clusters == 0)
 		return fail(out, "Image does not contain a reference count table");
 	uint32_t e;
-	if ((e = table(rt_off, rt_clusters, cs, MAX_REFTABLE_BYTES, cs, "Reference count table too large",
+	if ((e = table(rt_off, rt_clusters, cs, QCOW2_MAX_REFTABLE_BYTES, cs, "Reference count table too large",
 		       "Reference count table offset invalid", out)) != INFO_ERR_OK)
 		return e;
-	if ((e = table(snapshots_off, nb_snapshots, SNAPSHOT_HEADER, (uint64_t)SNAPSHOT_HEADER * MAX_SNAPSHOTS, cs,
+	if ((e = table(snapshots_off, nb_snapshots, QCOW2_SNAPSHOT_HEADER, (uint64_t)QCOW2_SNAPSHOT_HEADER * QCOW2_MAX_SNAPSHOTS, cs,
 		       "Snapshot table too large", "Snapshot table offset invalid", out)) != INFO_ERR_OK)
 		return e;
-	if ((e = table(l1_off, l1_size, 8, MAX_L1_BYTES, cs, "Active L1 table too large",
+	if ((e = table(l1_off, l1_size, 8, QCOW2_MAX_L1_BYTES, cs, "Active L1 table too large",
 		       "Active L1 table offset invalid", out)) != INFO_ERR_OK)
 		return e;
 	uint32_t shift = cbits + l2_bits;
@@ -378,7 +354,7 @@ uint32_t qcow2_info(const struct fmt_source *src, const struct fmt_scratch *scra
 
 	uint32_t win = scratch->size < MAX_TRANSFER ? (uint32_t)scratch->size : MAX_TRANSFER;
 	struct window w = {.src = src, .buf = scratch->buf, .cap = win};
-	if ((e = snapshots(&w, snapshots_off, nb_snapshots, !(incompat & INCOMPAT_DATA_FILE), sink, out)) != INFO_ERR_OK)
+	if ((e = snapshots(&w, snapshots_off, nb_snapshots, !(incompat & QCOW2_INCOMPAT_DATA_FILE), sink, out)) != INFO_ERR_OK)
 		return e;
 	if (version == 3 && bm.present) {
 		w.len = 0;
@@ -390,16 +366,16 @@ uint32_t qcow2_info(const struct fmt_source *src, const struct fmt_scratch *scra
 	out->virtual_size = size / 512 * 512; /* qemu keeps whole sectors */
 	out->has_cluster_size = 1;
 	out->cluster_size = cs;
-	out->dirty = (incompat & INCOMPAT_DIRTY) != 0;
+	out->dirty = (incompat & QCOW2_INCOMPAT_DIRTY) != 0;
 	out->encrypted = crypt != 0;
 	out->qcow2_version = version;
 	out->qcow2_encrypt_method = crypt;
 	out->qcow2_compression_type = compression;
 	out->qcow2_refcount_bits = 1u << refcount_order;
-	out->qcow2_lazy_refcounts = (compat & COMPAT_LAZY_REFCOUNTS) != 0;
-	out->qcow2_corrupt = (incompat & INCOMPAT_CORRUPT) != 0;
-	out->qcow2_extended_l2 = (incompat & INCOMPAT_EXTL2) != 0;
-	out->qcow2_data_file_raw = (autoclear & AUTOCLEAR_DATA_FILE_RAW) != 0;
-	out->qcow2_external_data = (incompat & INCOMPAT_DATA_FILE) != 0;
+	out->qcow2_lazy_refcounts = (compat & QCOW2_COMPAT_LAZY_REFCOUNTS) != 0;
+	out->qcow2_corrupt = (incompat & QCOW2_INCOMPAT_CORRUPT) != 0;
+	out->qcow2_extended_l2 = (incompat & QCOW2_INCOMPAT_EXTL2) != 0;
+	out->qcow2_data_file_raw = (autoclear & QCOW2_AUTOCLEAR_DATA_FILE_RAW) != 0;
+	out->qcow2_external_data = (incompat & QCOW2_INCOMPAT_DATA_FILE) != 0;
 	return INFO_ERR_OK;
 }

@@ -4,17 +4,12 @@
  * untrusted.
  */
 #include "qcow2.h"
+#include "qcow2_format.h"
 
 #include "detect.h"
 #include "endian.h"
 #include "read_padded.h"
 
-#define QCOW_MAGIC 0x514649fbu
-#define V2_LEN 72u
-#define V3_LEN 104u
-#define KNOWN_INCOMPAT 0x1fu        /* dirty, corrupt, data file, compression, extended L2 */
-#define MAX_L1_ENTRIES (4u << 20)   /* QCOW_MAX_L1_SIZE / 8 */
-#define MAX_REFTABLE_BYTES (8u << 20)
 
 static int rd(const struct fmt_source *src, uint64_t off, void *buf, uint32_t len)
 {
@@ -39,22 +34,18 @@ static int table_ok(uint64_t off, uint64_t len, uint64_t cs)
  * 64 MiB. Only the fixed part of each entry is read (past the end of the
  * file as zeros, as qemu reads it), through scratch when there is room, so
  * that a large table costs few reads. */
-#define SN_HEADER 40u
-#define SN_MAX 65536u
-#define SN_MAX_EXTRA 1024u
 #define SN_KNOWN_EXTRA 24u
-#define SN_MAX_TABLE (1024u * SN_MAX)
 
 static uint32_t check_snapshots(const struct fmt_source *src, const struct fmt_scratch *scratch, uint32_t count,
 				uint64_t table, uint64_t cs)
 {
-	if (count > SN_MAX)
+	if (count > QCOW2_MAX_SNAPSHOTS)
 		return CREATE_ERR_BACKING_PARSE; /* "Too many snapshots" */
-	if ((uint64_t)INT64_MAX - (uint64_t)count * SN_HEADER < table || (table & (cs - 1)))
+	if ((uint64_t)INT64_MAX - (uint64_t)count * QCOW2_SNAPSHOT_HEADER < table || (table & (cs - 1)))
 		return CREATE_ERR_BACKING_PARSE; /* "Snapshot table offset invalid" */
-	uint8_t one[SN_HEADER];
+	uint8_t one[QCOW2_SNAPSHOT_HEADER];
 	uint8_t *win = one;
-	uint32_t cap = SN_HEADER;
+	uint32_t cap = QCOW2_SNAPSHOT_HEADER;
 	if (scratch && scratch->buf && scratch->size >= 4096) {
 		win = scratch->buf;
 		cap = scratch->size < MAX_TRANSFER ? (uint32_t)scratch->size : MAX_TRANSFER;
@@ -63,7 +54,7 @@ static uint32_t check_snapshots(const struct fmt_source *src, const struct fmt_s
 	uint64_t off = table;
 	for (uint32_t i = 0; i < count; i++) {
 		off = (off + 7) & ~(uint64_t)7;
-		if (off < win_off || off + SN_HEADER > win_off + win_len) {
+		if (off < win_off || off + QCOW2_SNAPSHOT_HEADER > win_off + win_len) {
 			if (read_padded(src, off, win, cap))
 				return CREATE_ERR_BACKING_READ_FAILED;
 			win_off = off;
@@ -71,11 +62,11 @@ static uint32_t check_snapshots(const struct fmt_source *src, const struct fmt_s
 		}
 		const uint8_t *e = win + (off - win_off);
 		uint32_t extra = get_be32(e + 36);
-		if (extra > SN_MAX_EXTRA)
+		if (extra > QCOW2_MAX_SNAPSHOT_EXTRA)
 			return CREATE_ERR_BACKING_PARSE; /* "Too much extra metadata" */
 		/* fixed part, extra data, id, name; off stays below 2^63 + 2^27 */
-		off += SN_HEADER + extra + get_be16(e + 12) + get_be16(e + 14);
-		if (off - table > SN_MAX_TABLE)
+		off += QCOW2_SNAPSHOT_HEADER + extra + get_be16(e + 12) + get_be16(e + 14);
+		if (off - table > QCOW2_MAX_SNAPSHOTS_BYTES)
 			return CREATE_ERR_BACKING_PARSE; /* "Snapshot table is too big" */
 	}
 	return CREATE_ERR_OK;
@@ -84,13 +75,13 @@ static uint32_t check_snapshots(const struct fmt_source *src, const struct fmt_s
 uint32_t qcow2_parse(const struct fmt_source *src, const struct fmt_scratch *scratch,
 		     struct backing_info *out)
 {
-	uint8_t h[V3_LEN];
+	uint8_t h[QCOW2_V3_MIN_HEADER_LEN];
 
 	if (!src || !out || !src->read)
 		return CREATE_ERR_BAD_CONFIG;
-	if (src->size < V2_LEN)
+	if (src->size < QCOW2_V2_HEADER_LEN)
 		return CREATE_ERR_BACKING_PARSE;
-	uint32_t n = src->size < V3_LEN ? V2_LEN : V3_LEN;
+	uint32_t n = src->size < QCOW2_V3_MIN_HEADER_LEN ? QCOW2_V2_HEADER_LEN : QCOW2_V3_MIN_HEADER_LEN;
 	if (rd(src, 0, h, n))
 		return CREATE_ERR_BACKING_READ_FAILED;
 
@@ -113,16 +104,16 @@ uint32_t qcow2_parse(const struct fmt_source *src, const struct fmt_scratch *scr
 		return CREATE_ERR_BACKING_PARSE;
 	uint64_t cs = UINT64_C(1) << cbits;
 
-	uint32_t hlen = V2_LEN;
+	uint32_t hlen = QCOW2_V2_HEADER_LEN;
 	if (version == 3) {
-		if (n < V3_LEN)
+		if (n < QCOW2_V3_MIN_HEADER_LEN)
 			return CREATE_ERR_BACKING_PARSE;
-		if (get_be64(h + 72) & ~(uint64_t)KNOWN_INCOMPAT)
+		if (get_be64(h + 72) & ~(uint64_t)QCOW2_INCOMPAT_MASK)
 			return CREATE_ERR_BACKING_PARSE;
 		if (get_be32(h + 96) > 6) /* refcount_order */
 			return CREATE_ERR_BACKING_PARSE;
 		hlen = get_be32(h + 100);
-		if (hlen < V3_LEN || hlen > cs)
+		if (hlen < QCOW2_V3_MIN_HEADER_LEN || hlen > cs)
 			return CREATE_ERR_BACKING_PARSE;
 	}
 	if (crypt > 2)
@@ -135,11 +126,11 @@ uint32_t qcow2_parse(const struct fmt_source *src, const struct fmt_scratch *scr
 	if (version == 3 && (get_be64(h + 72) & 0x10))
 		shift--; /* extended L2 entries are 16 bytes */
 	uint64_t need = (size >> shift) + ((size & ((UINT64_C(1) << shift) - 1)) != 0);
-	if (l1_size > MAX_L1_ENTRIES || l1_size < need)
+	if (l1_size > (QCOW2_MAX_L1_BYTES / 8) || l1_size < need)
 		return CREATE_ERR_BACKING_PARSE;
 	if (l1_size && !table_ok(l1_off, (uint64_t)l1_size * 8, cs))
 		return CREATE_ERR_BACKING_PARSE;
-	if (rt_clusters == 0 || (uint64_t)rt_clusters * cs > MAX_REFTABLE_BYTES ||
+	if (rt_clusters == 0 || (uint64_t)rt_clusters * cs > QCOW2_MAX_REFTABLE_BYTES ||
 	    !table_ok(rt_off, (uint64_t)rt_clusters * cs, cs) || rt_off == 0)
 		return CREATE_ERR_BACKING_PARSE;
 
