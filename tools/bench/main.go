@@ -208,7 +208,14 @@ func infoCases() []benchCase {
 		{"vmdk monolithicSparse 10G", "qemu-img create -q -f vmdk {dir}/img.vmdk 10G", "{dir}/img.vmdk"},
 		{"qcow2 chain of 8, --backing-chain", chain, "{dir}/c7.qcow2"},
 	}
-	var cs []benchCase
+	// No target: what instar's start-up alone (the Go runtime, the
+	// required libraries' package init, the command tree, the embedded
+	// bundle) costs of qemu-img info's time, the floor under every info
+	// and inspect ratio.
+	cs := []benchCase{{name: "floor: instar version, qemu-img info", tools: []tool{
+		{"instar", []string{"{instar}", "version"}},
+		{"qemu-img", []string{"qemu-img", "info", "{dir}/img.qcow2"}}},
+		setup: []string{"qemu-img", "create", "-q", "-f", "qcow2", "{dir}/img.qcow2", "10G"}}}
 	for _, im := range images {
 		for _, output := range []string{"human", "json"} {
 			args := []string{"--output=" + output}
