@@ -135,7 +135,18 @@ const (
 	// performed, each entry gets its own verdict (StatusSkipped for the
 	// good ones) and the batch the first refused entry's.
 	ReqBatch = 4
+	// ReqMessages sends the GuestMessages at Buffer, Length bytes in
+	// all (1 to MaxMessagesBytes): each a 4-byte little-endian length (1
+	// to MaxMessageSize) and that many bytes. The VMM copies them out
+	// once and handles each in order as ReqMessage handles one; nothing
+	// may follow a CompleteMessage. Core queues an operation's own
+	// messages so, and hands them over before any other request and
+	// before it halts: a table of entries costs one exit, not one each.
+	ReqMessages = 5
 )
+
+// MaxMessagesBytes is the most bytes one ReqMessages may carry.
+const MaxMessagesBytes = 0x4000
 
 // Batch bounds: an exit costs far more than a write, so the create
 // operation queues its non-adjacent writes and hands them over together.

@@ -1,6 +1,7 @@
 package vmm
 
 import (
+	"bytes"
 	"encoding/binary"
 	"errors"
 	"fmt"
@@ -82,8 +83,43 @@ func (m *machine) serve(r shared.Request) (int32, error) {
 			return 0, err
 		}
 		return shared.StatusOK, nil
+	case shared.ReqMessages:
+		return m.messages(r)
 	}
 	return shared.StatusBadRequest, nil
+}
+
+// messages handles a ReqMessages: the list is copied out of guest memory
+// once, then each length-prefixed message is checked and handled in turn.
+// Any malformed entry, or one after the completion, ends the run.
+func (m *machine) messages(r shared.Request) (int32, error) {
+	if r.Length == 0 || r.Length > shared.MaxMessagesBytes {
+		return 0, fmt.Errorf("%w: a list of %d bytes; lists are 1 to %d bytes", errBadMessage, r.Length, shared.MaxMessagesBytes)
+	}
+	buf, ok := guestBuffer(m.mem, r.Buffer, r.Length)
+	if !ok {
+		return 0, fmt.Errorf("%w: buffer [%#x, +%d) lies outside guest RAM", errBadMessage, r.Buffer, r.Length)
+	}
+	list := bytes.Clone(buf)
+	for off := 0; off < len(list); {
+		if m.res.Complete != nil {
+			return 0, fmt.Errorf("%w: a message follows the completion at byte %d of the list", errBadMessage, off)
+		}
+		if len(list)-off < 4 {
+			return 0, fmt.Errorf("%w: %d bytes at byte %d of the list are no length", errBadMessage, len(list)-off, off)
+		}
+		n := uint64(binary.LittleEndian.Uint32(list[off:]))
+		off += 4
+		if n == 0 || n > shared.MaxMessageSize || n > uint64(len(list)-off) {
+			return 0, fmt.Errorf("%w: a message of %d bytes at byte %d of a %d-byte list; messages are 1 to %d bytes and lie inside it",
+				errBadMessage, n, off-4, len(list), shared.MaxMessageSize)
+		}
+		if err := m.message(list[off : off+int(n)]); err != nil {
+			return 0, err
+		}
+		off += int(n)
+	}
+	return shared.StatusOK, nil
 }
 
 // errHostWrite marks a write the host failed to make (a full disk, say):

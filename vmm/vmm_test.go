@@ -271,6 +271,47 @@ func TestInputHead(t *testing.T) {
 	}
 }
 
+// TestMessageLists checks ReqMessages: a good list is handled in order in
+// one exit, and each malformed one (a message after the completion, a
+// length that runs past the list, none, zero, a list too long, an entry
+// that does not decode) stops the guest.
+func TestMessageLists(t *testing.T) {
+	acc := accelerator(t)
+	core, _, err := embed.Guest("selftest")
+	if err != nil {
+		t.Fatal(err)
+	}
+	guest := testGuest(t, "badmsgs")
+	for _, tc := range []struct {
+		which  byte
+		detail string // "": the list is good
+	}{
+		{0, ""},
+		{1, "follows the completion"},
+		{2, "a message of 100 bytes"},
+		{3, "a message of 0 bytes"},
+		{4, "are no length"},
+		{5, "lists are 1 to"},
+		{6, "do not decode"},
+	} {
+		t.Run(fmt.Sprint(tc.which), func(t *testing.T) {
+			res, err := run(acc, core, guest, vmm.Config{OperationConfig: []byte{tc.which}, ExitBudget: 50})
+			if tc.detail == "" {
+				if err != nil {
+					t.Fatal(err)
+				}
+				if res.Exits != 1 || strings.Join(res.Logs, ",") != "a,b" || !res.Complete.GetSuccess() || res.Complete.GetOperation() != "x" {
+					t.Fatalf("%d exits, logs %q, completion %v; want 1 exit, a,b and x's success", res.Exits, res.Logs, res.Complete)
+				}
+				return
+			}
+			if !vmm.IsStop(err, vmm.StopBadMessage) || !strings.Contains(err.Error(), tc.detail) {
+				t.Fatalf("Run = %v; want a bad-message stop saying %q", err, tc.detail)
+			}
+		})
+	}
+}
+
 // TestBatchRequests checks ReqBatch against good and hostile batches: a
 // batch with one bad entry anywhere makes none of its writes and says
 // which entry was refused, a bad batch descriptor is refused whole, and a

@@ -122,8 +122,7 @@ static void ct_send_complete_create(const char *op, uint64_t bytes_written, int 
 
 static void ct_send_message(const void *msg, uint32_t len)
 {
-	if (len > 0 && len <= MAX_MESSAGE_SIZE)
-		dev_request(&core_dev, REQ_MESSAGE, 0, 0, msg, len);
+	dev_queue_message(&core_dev, msg, len);
 }
 
 static int32_t ct_write_output_batch(struct request *entries, uint32_t count)
@@ -166,5 +165,6 @@ void core_main(void)
 		halt_forever();
 	}
 	((operation_entry)(uintptr_t)OPERATION_LOAD_ADDR)(ct);
+	dev_flush(&core_dev);
 	halt_forever();
 }

@@ -13,13 +13,13 @@ void dev_init(struct dev *d)
 	 * so a wrong one can only make the guest read what it could have
 	 * asked for. */
 	d->head_size = 0;
+	d->queued = 0;
 	if (d->table && d->table->input_count > 0 && d->table->head_size <= INPUT_HEAD_SIZE &&
 	    d->table->head_size <= d->table->inputs[0].size)
 		d->head_size = d->table->head_size;
 }
 
-int32_t dev_request(struct dev *d, uint32_t op, uint32_t device, uint64_t offset,
-		    const void *buf, uint64_t len)
+static int32_t ring(struct dev *d, uint32_t op, uint32_t device, uint64_t offset, const void *buf, uint64_t len)
 {
 	volatile struct request *r = &d->req;
 	r->op = op;
@@ -31,6 +31,36 @@ int32_t dev_request(struct dev *d, uint32_t op, uint32_t device, uint64_t offset
 	r->reserved = 0;
 	outl(PORT_REQUEST, (uint32_t)(uintptr_t)&d->req);
 	return r->status;
+}
+
+void dev_flush(struct dev *d)
+{
+	if (d->queued > 0) {
+		ring(d, REQ_MESSAGES, 0, 0, d->queue, d->queued);
+		d->queued = 0;
+	}
+}
+
+int32_t dev_request(struct dev *d, uint32_t op, uint32_t device, uint64_t offset,
+		    const void *buf, uint64_t len)
+{
+	dev_flush(d);
+	return ring(d, op, device, offset, buf, len);
+}
+
+void dev_queue_message(struct dev *d, const void *msg, uint32_t len)
+{
+	if (len == 0 || len > MAX_MESSAGE_SIZE)
+		return;
+	if (len + 4 > sizeof d->queue - d->queued)
+		dev_flush(d);
+	uint8_t *q = d->queue + d->queued;
+	q[0] = (uint8_t)len;
+	q[1] = (uint8_t)(len >> 8);
+	q[2] = (uint8_t)(len >> 16);
+	q[3] = (uint8_t)(len >> 24);
+	memcpy(q + 4, msg, len);
+	d->queued += 4 + len;
 }
 
 /* A buffer the guest may copy into itself: in RAM, clear of the unmapped

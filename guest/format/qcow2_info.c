@@ -23,7 +23,19 @@ struct window {
 	uint32_t cap;
 	uint64_t start;
 	uint32_t len;
+	uint32_t ahead; /* the next refill's read-ahead */
 };
+
+/* A refill reads what is asked and a read-ahead that starts at
+ * WINDOW_FIRST and doubles with each refill up to the window's capacity:
+ * a table of a few entries costs one small read, a long one few reads. */
+#define WINDOW_FIRST 4096u
+
+static void window_reset(struct window *w)
+{
+	w->len = 0;
+	w->ahead = WINDOW_FIRST;
+}
 
 /* at returns len bytes (len <= cap) at off, reading them in if needed;
  * NULL when the read fails. */
@@ -33,10 +45,14 @@ static const uint8_t *at(struct window *w, uint64_t off, uint32_t len)
 		return 0;
 	if (w->len && off >= w->start && off - w->start <= w->len && len <= w->len - (off - w->start))
 		return w->buf + (off - w->start);
-	if (read_padded(w->src, off, w->buf, w->cap) != 0)
+	uint32_t n = w->ahead > len ? w->ahead : len;
+	if (n > w->cap)
+		n = w->cap;
+	if (read_padded(w->src, off, w->buf, n) != 0)
 		return 0;
 	w->start = off;
-	w->len = w->cap;
+	w->len = n;
+	w->ahead = w->ahead > w->cap / 2 ? w->cap : w->ahead * 2;
 	return w->buf;
 }
 
@@ -354,10 +370,11 @@ uint32_t qcow2_info(const struct fmt_source *src, const struct fmt_scratch *scra
 
 	uint32_t win = scratch->size < MAX_TRANSFER ? (uint32_t)scratch->size : MAX_TRANSFER;
 	struct window w = {.src = src, .buf = scratch->buf, .cap = win};
+	window_reset(&w);
 	if ((e = snapshots(&w, snapshots_off, nb_snapshots, !(incompat & QCOW2_INCOMPAT_DATA_FILE), sink, out)) != INFO_ERR_OK)
 		return e;
 	if (version == 3 && bm.present) {
-		w.len = 0;
+		window_reset(&w);
 		if ((e = bitmaps(&w, &bm, cs, sink, out)) != INFO_ERR_OK)
 			return e;
 	}

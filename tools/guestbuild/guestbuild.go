@@ -60,7 +60,7 @@ var Binaries = []Binary{
 
 // hostile lists the misbehaving guests the VMM tests use: each is an
 // operation built from guest/test/<name>.c.
-var hostile = []string{"spin", "flood", "msgflood", "fault", "private", "bigmsg", "garbage", "badport", "baddesc", "early", "outofrange", "badbatch"}
+var hostile = []string{"spin", "flood", "msgflood", "fault", "private", "bigmsg", "garbage", "badport", "baddesc", "early", "outofrange", "badbatch", "badmsgs"}
 
 func init() {
 	for _, name := range hostile {

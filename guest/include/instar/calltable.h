@@ -46,7 +46,9 @@ struct call_table {
 
 	/* Sends len bytes, one GuestMessage the operation encoded itself
 	 * (with core's encoder, pb.c): an operation's own messages and its
-	 * completion. */
+	 * completion. Core queues them and hands them over together
+	 * (REQ_MESSAGES) before its next request or when the operation
+	 * returns, so msg may be reused at once. */
 	void (*send_message)(const void *msg, uint32_t len);
 	/* The count write requests at entries (1..MAX_BATCH, MAX_BATCH_BYTES
 	 * in all) in one exit, in order: 0, or the first refused entry's

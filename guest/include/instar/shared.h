@@ -259,6 +259,18 @@
  * good ones) and the batch the first refused entry's.
  */
 #define REQ_BATCH 4
+/*
+ * ReqMessages sends the GuestMessages at Buffer, Length bytes in
+ * all (1 to MaxMessagesBytes): each a 4-byte little-endian length (1
+ * to MaxMessageSize) and that many bytes. The VMM copies them out
+ * once and handles each in order as ReqMessage handles one; nothing
+ * may follow a CompleteMessage. Core queues an operation's own
+ * messages so, and hands them over before any other request and
+ * before it halts: a table of entries costs one exit, not one each.
+ */
+#define REQ_MESSAGES 5
+/* MaxMessagesBytes is the most bytes one ReqMessages may carry. */
+#define MAX_MESSAGES_BYTES 0x4000
 /* MaxBatch is the most entries one ReqBatch may carry. */
 #define MAX_BATCH 1024
 /*
