@@ -70,7 +70,8 @@ const (
 	InspectCheckContainer         = 14 // compressed data or an archive, not a disk image
 	InspectCheckExpectFormat      = 15 // not the format --expect-format names (host)
 	InspectCheckAllowFormats      = 16 // not among --allow-formats (host)
-	InspectCheckCount             = 17
+	InspectCheckNotInspected      = 17 // no verdict: the file could not be opened or inspected (host)
+	InspectCheckCount             = 18
 )
 
 // InspectCheck is one safety check: its name and the rule it enforces.
@@ -100,6 +101,7 @@ var InspectChecks = [InspectCheckCount]InspectCheck{
 	{"container", "compressed data or an archive (gzip, xz, zstd, bzip2, tar, ova), not a disk image"},
 	{"expect_format", "the detected format is not the one --expect-format names"},
 	{"allow_formats", "the detected format is not among --allow-formats"},
+	{"not_inspected", "the file could not be inspected (not opened, not a regular file or block device, or no verdict from its guest)"},
 }
 
 // Inspect error codes (InspectResultMessage.error): whether the guest
