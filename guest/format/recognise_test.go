@@ -125,6 +125,18 @@ func gptFix(f func(b []byte)) func(b []byte) []byte {
 	}
 }
 
+// gptFixArray is gptFix that first recomputes the partition entry
+// array's CRC32 (at the header's LBA, count and entry size).
+func gptFixArray(f func(b []byte)) func(b []byte) []byte {
+	return gptFix(func(b []byte) {
+		f(b)
+		h := b[512:]
+		at := binary.LittleEndian.Uint64(h[72:]) * 512
+		n := uint64(binary.LittleEndian.Uint32(h[80:])) * uint64(binary.LittleEndian.Uint32(h[84:]))
+		binary.LittleEndian.PutUint32(h[88:], crc32.ChecksumIEEE(b[at:at+n]))
+	})
+}
+
 // compressed pipes some text through a compressor.
 func compressed(name string, args ...string) func(t *testing.T, dir string) []byte {
 	return func(t *testing.T, dir string) []byte {
@@ -259,6 +271,32 @@ var recogniseCases = []recogniseCase{
 		want: []uint32{shared.InspectFmtGpt}, fails: []uint32{shared.InspectCheckMbr}, size: -1},
 	{name: "gpt entry array too long", tools: []string{"sgdisk"},
 		make: edit(gptDisk, gptFix(func(b []byte) { binary.LittleEndian.PutUint32(b[512+80:], 1<<20) })),
+		want: []uint32{shared.InspectFmtGpt}, fails: []uint32{shared.InspectCheckMbr}, size: -1},
+	{name: "gpt entry array CRC", tools: []string{"sgdisk"},
+		make: edit(gptDisk, func(b []byte) []byte { b[1024+56]++; return b }),
+		want: []uint32{shared.InspectFmtGpt}, fails: []uint32{shared.InspectCheckMbr}, size: -1},
+	{name: "gpt entry array CRC fixed", tools: []string{"sgdisk"},
+		make: edit(gptDisk, gptFixArray(func(b []byte) { b[1024+56]++ })),
+		want: []uint32{shared.InspectFmtGpt}, size: -1},
+	{name: "gpt entries of 256 bytes", tools: []string{"sgdisk"},
+		make: edit(gptDisk, gptFixArray(func(b []byte) {
+			binary.LittleEndian.PutUint32(b[512+80:], 64)
+			binary.LittleEndian.PutUint32(b[512+84:], 256)
+		})),
+		want: []uint32{shared.InspectFmtGpt}, size: -1},
+	{name: "gpt entry size 100", tools: []string{"sgdisk"},
+		make: edit(gptDisk, gptFixArray(func(b []byte) { binary.LittleEndian.PutUint32(b[512+84:], 100) })),
+		want: []uint32{shared.InspectFmtGpt}, fails: []uint32{shared.InspectCheckMbr}, size: -1},
+	{name: "gpt entry size 8192", tools: []string{"sgdisk"},
+		make: edit(gptDisk, gptFix(func(b []byte) { binary.LittleEndian.PutUint32(b[512+84:], 8192) })),
+		want: []uint32{shared.InspectFmtGpt}, fails: []uint32{shared.InspectCheckMbr}, size: -1},
+	{name: "gpt entry array of 1 MiB", tools: []string{"sgdisk"},
+		make: edit(disk(8<<20, "sgdisk", "", "-n", "1:4096:+1M", "-t", "1:8300"), gptFixArray(func(b []byte) {
+			binary.LittleEndian.PutUint32(b[512+80:], 8192)
+		})),
+		want: []uint32{shared.InspectFmtGpt}, size: -1},
+	{name: "gpt entry array over 1 MiB", tools: []string{"sgdisk"},
+		make: edit(gptDisk, gptFix(func(b []byte) { binary.LittleEndian.PutUint32(b[512+80:], 8193) })),
 		want: []uint32{shared.InspectFmtGpt}, fails: []uint32{shared.InspectCheckMbr}, size: -1},
 	{name: "fat is not an mbr", tools: []string{"mkfs.fat"}, make: func(t *testing.T, dir string) []byte {
 		p := filepath.Join(dir, "fat")
