@@ -225,12 +225,18 @@ uint32_t fmt_inspect_image(const struct fmt_source *src, const struct fmt_scratc
 		if (d->probe(in.head, probe_len) > PROBE_FALLBACK)
 			r->formats |= (uint64_t)1 << inspect_format_of(d->format);
 	}
+	/* Each match runs once (dmg's reads the file's last bytes); the
+	 * first recogniser to claim a format runs its checks. */
+	const struct fmt_recogniser *claimed[INSPECT_FMT_COUNT] = {0};
 	for (uint32_t i = 0; i < fmt_recogniser_count(); i++) {
 		const struct fmt_recogniser *c = fmt_recogniser_at(i);
 		if (!c || c->format == INSPECT_FMT_RAW || c->format >= INSPECT_FMT_COUNT || !c->match)
 			continue;
-		if (c->match(&in))
+		if (c->match(&in)) {
 			r->formats |= (uint64_t)1 << c->format;
+			if (!claimed[c->format])
+				claimed[c->format] = c;
+		}
 	}
 
 	/* An ISO with a partition table in its system area is a hybrid ISO:
@@ -253,13 +259,7 @@ uint32_t fmt_inspect_image(const struct fmt_source *src, const struct fmt_scratc
 	uint32_t df = driver_format_of(f);
 	if (df != FORMAT_UNSET)
 		return inspect_driver(df, src, scratch, r);
-	for (uint32_t i = 0; i < fmt_recogniser_count(); i++) {
-		const struct fmt_recogniser *c = fmt_recogniser_at(i);
-		if (c && c->format == f && c->match && c->match(&in)) {
-			if (c->check)
-				c->check(&in, &rest, r);
-			break;
-		}
-	}
+	if (f < INSPECT_FMT_COUNT && claimed[f] && claimed[f]->check)
+		claimed[f]->check(&in, &rest, r);
 	return INSPECT_ERR_OK;
 }

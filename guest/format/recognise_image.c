@@ -157,22 +157,28 @@ static void cloop_check(const struct inspect_input *in, const struct fmt_scratch
 
 const struct fmt_recogniser cloop_recogniser = {INSPECT_FMT_CLOOP, cloop_match, cloop_check};
 
-/* dmg: a "koly" trailer in the last 512 bytes, read once when past the head. */
+/* dmg: a "koly" trailer (magic, version 4, header size 512) in the last
+ * 512 bytes. */
+#define DMG_TRAILER 512u
+
 static int koly_at(const uint8_t *p)
 {
 	return p[0] == 'k' && p[1] == 'o' && p[2] == 'l' && p[3] == 'y' && get_be32(p + 4) == 4 &&
-	       get_be32(p + 8) == 512;
+	       get_be32(p + 8) == DMG_TRAILER;
 }
 
+/* The one read a match makes outside the head: a file larger than the
+ * head is asked for exactly its last DMG_TRAILER bytes, in one request
+ * into a buffer of that size; a smaller file is all in the head. */
 static int dmg_match(const struct inspect_input *in)
 {
-	uint8_t tail[512];
-	if (in->src->size < 512)
+	uint8_t tail[DMG_TRAILER];
+	uint64_t size = in->src->size;
+	if (size < DMG_TRAILER)
 		return 0;
-	if (in->src->size <= in->head_len)
-		return koly_at(in->head + in->head_len - 512);
-	/* One 512-byte read: the trailer is where a dmg says what it is. */
-	if (in->src->read(in->src->ctx, in->src->size - 512, tail, 512) != 0)
+	if (size <= in->head_len)
+		return koly_at(in->head + (uint32_t)size - DMG_TRAILER);
+	if (in->src->read(in->src->ctx, size - DMG_TRAILER, tail, DMG_TRAILER) != 0)
 		return 0;
 	return koly_at(tail);
 }

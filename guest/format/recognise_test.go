@@ -433,3 +433,62 @@ func FuzzRecognise(f *testing.F) {
 		}
 	})
 }
+
+// readLog is a file of size bytes, zeros but for tail at its end, that
+// records every read asked of it.
+type readLog struct {
+	size  int64
+	tail  []byte
+	reads [][2]int64 // offset, length
+}
+
+func (f *readLog) ReadAt(p []byte, off int64) (int, error) {
+	f.reads = append(f.reads, [2]int64{off, int64(len(p))})
+	clear(p)
+	for i := range p {
+		if at := off + int64(i) - (f.size - int64(len(f.tail))); at >= 0 && at < int64(len(f.tail)) {
+			p[i] = f.tail[at]
+		}
+	}
+	return len(p), nil
+}
+
+// TestRecogniseReadsBounded: a recogniser's match reads nothing beyond
+// the head, except dmg's, which asks for exactly the file's last 512
+// bytes once, and only when they are not in the head; a dmg's check
+// reads nothing. Inspect over a 1 TiB dmg makes the head read and that
+// one trailer read, nothing else.
+func TestRecogniseReadsBounded(t *testing.T) {
+	const head = 64 << 10
+	koly := dmgOf(512)
+	for _, size := range []int64{512, 4096, head, head + 1, 1 << 20, 1 << 40} {
+		for i := range RecogniserCount() {
+			for _, tail := range [][]byte{nil, koly} {
+				f := &readLog{size: size, tail: tail}
+				res, ok := Recognise(i, f, size, 64<<10)
+				if !ok || res.Reads.OutOfBounds != "" {
+					t.Fatalf("size %d recogniser %d: %v %s", size, i, ok, res.Reads.OutOfBounds)
+				}
+				want := [][2]int64{{0, min(size, head)}}
+				if res.Format == shared.InspectFmtDmg && size > head {
+					want = append(want, [2]int64{size - 512, 512})
+				}
+				if res.Format == shared.InspectFmtDmg && res.Matched != (tail != nil) {
+					t.Errorf("size %d: dmg matched %v with trailer %v", size, res.Matched, tail != nil)
+				}
+				if !slices.Equal(f.reads, want) {
+					t.Errorf("size %d %s (trailer %v, matched %v): reads %v, want %v", size,
+						shared.InspectFormatNames[res.Format], tail != nil, res.Matched, f.reads, want)
+				}
+			}
+		}
+	}
+	f := &readLog{size: 1 << 40, tail: koly}
+	res, err := Inspect(f, f.size)
+	if err != nil || res.Format != shared.InspectFmtDmg {
+		t.Fatalf("%+v %v", res, err)
+	}
+	if want := [][2]int64{{0, head}, {1<<40 - 512, 512}}; !slices.Equal(f.reads, want) {
+		t.Errorf("inspect of a 1 TiB dmg: reads %v, want %v", f.reads, want)
+	}
+}
