@@ -50,39 +50,6 @@ static void qed_check(const struct inspect_input *in, const struct fmt_scratch *
 
 const struct fmt_recogniser qed_recogniser = {INSPECT_FMT_QED, qed_match, qed_check};
 
-/* vdi: signature 0xbeda107f at 0x40, header size at 0x48, image type at
- * 0x4c, disk size at 0x170 (all little-endian). */
-#define VDI_SIGNATURE 0xbeda107fu
-
-static int vdi_match(const struct inspect_input *in)
-{
-	return in->head_len >= 0x44 && get_le32(in->head + 0x40) == VDI_SIGNATURE;
-}
-
-static void vdi_check(const struct inspect_input *in, const struct fmt_scratch *scratch, struct inspect_report *r)
-{
-	(void)scratch;
-	if (in->head_len < 0x178) {
-		inspect_fail(r, INSPECT_CHECK_OPEN, "vdi header is truncated");
-		return;
-	}
-	uint32_t version = get_le32(in->head + 0x44);
-	uint32_t header_size = get_le32(in->head + 0x48);
-	uint32_t type = get_le32(in->head + 0x4c);
-	r->has_virtual_size = 1;
-	r->virtual_size = get_le64(in->head + 0x170);
-	/* qemu reads version 1.1 headers only, of at least 0x180 bytes
-	 * (its struct after the 0x40-byte text and the two u32s). */
-	if (version != 0x00010001u)
-		inspect_failf(r, INSPECT_CHECK_OPEN, "unsupported vdi version ", version);
-	else if (header_size < 0x180u - 0x48u)
-		inspect_failf(r, INSPECT_CHECK_OPEN, "vdi header too small: ", header_size);
-	if (type < 1 || type > 2)
-		inspect_failf(r, INSPECT_CHECK_OPEN, "unsupported vdi image type ", type);
-}
-
-const struct fmt_recogniser vdi_recogniser = {INSPECT_FMT_VDI, vdi_match, vdi_check};
-
 /* luks: "LUKS\xba\xbe", big-endian u16 version at 6. */
 static int luks_match(const struct inspect_input *in)
 {
