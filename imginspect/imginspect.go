@@ -114,7 +114,7 @@ var hostOnly = map[uint32]bool{
 }
 
 // readAsRaw are the formats qemu-img opens as raw, whose virtual size is
-// the file's size.
+// the file's size rounded up to a whole 512-byte sector.
 var readAsRaw = map[string]bool{"raw": true, "gpt": true, "iso": true}
 
 // errorTexts are the host's words for the inspect error codes.
@@ -159,8 +159,9 @@ func Inspect(ctx context.Context, path string, opts Options) (Verdict, error) {
 	v.Filename = path
 	if v.VirtualSize == nil && readAsRaw[v.Format] {
 		// qemu reads these as raw: the disk is the whole file, whose
-		// size the host knows without reading a byte of it.
-		vs := uint64(size)
+		// size the host knows without reading a byte of it, in whole
+		// sectors as qemu-img info reports it.
+		vs := (uint64(size) + 511) &^ 511
 		v.VirtualSize = &vs
 	}
 	if err := AddHostChecks(&v, opts.ExpectFormat, opts.AllowFormats); err != nil {

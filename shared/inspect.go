@@ -63,7 +63,7 @@ const (
 	InspectCheckDescriptor        = 7  // vmdk descriptor rules
 	InspectCheckFooter            = 8  // vmdk streamOptimized footer rules
 	InspectCheckMbr               = 9  // partition table rules
-	InspectCheckVersion           = 10 // luks version
+	InspectCheckVersion           = 10 // luks version other than 1
 	InspectCheckProtocol          = 11 // a file name with a protocol prefix
 	InspectCheckDirtyLog          = 12 // a vhdx log to replay
 	InspectCheckVirtualSize       = 13 // a size the metadata cannot map
@@ -94,7 +94,7 @@ var InspectChecks = [InspectCheckCount]InspectCheck{
 	{"descriptor", "a vmdk descriptor other than monolithicSparse or streamOptimized, with a line not understood, an extent naming another file, no extent, or not where the header says"},
 	{"footer", "a streamOptimized vmdk footer that does not match its header, or bad footer and end-of-stream markers"},
 	{"mbr", "a partition table with a bad boot flag, a protective MBR entry with a wrong start, partitions beside a protective GPT entry, or no partitions"},
-	{"version", "a luks header version other than 1 or 2"},
+	{"version", "a luks header version other than 1"},
 	{"protocol", "a backing or data file name with a protocol prefix (json:, nbd:, file:, ...)"},
 	{"dirty_log", "a vhdx whose log must be replayed before it is read"},
 	{"virtual_size", "a virtual size beyond what the image's metadata can map"},

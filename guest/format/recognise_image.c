@@ -50,21 +50,6 @@ static void qed_check(const struct inspect_input *in, const struct fmt_scratch *
 
 const struct fmt_recogniser qed_recogniser = {INSPECT_FMT_QED, qed_match, qed_check};
 
-/* luks: "LUKS\xba\xbe", big-endian u16 version at 6. */
-static int luks_match(const struct inspect_input *in)
-{
-	return head_has(in, 0, "LUKS\xba\xbe", 6) && in->head_len >= 8;
-}
-
-static void luks_check(const struct inspect_input *in, const struct fmt_scratch *scratch, struct inspect_report *r)
-{
-	(void)scratch;
-	uint16_t v = get_be16(in->head + 6);
-	if (v != 1 && v != 2)
-		inspect_failf(r, INSPECT_CHECK_VERSION, "unsupported luks version ", v);
-}
-
-const struct fmt_recogniser luks_recogniser = {INSPECT_FMT_LUKS, luks_match, luks_check};
 
 static void banned(struct inspect_report *r, const char *reason)
 {

@@ -5,6 +5,7 @@ package format
 import (
 	"bytes"
 	"encoding/binary"
+	"encoding/json"
 	"hash/crc32"
 	"os"
 	"os/exec"
@@ -206,8 +207,23 @@ var recogniseCases = []recogniseCase{
 		binary.LittleEndian.PutUint32(b[0x40:], 0xbeda107f)
 		return b
 	}()), want: []uint32{shared.InspectFmtVdi}, fails: []uint32{shared.InspectCheckOpen}, size: -1},
-	{name: "luks1", tools: []string{"cryptsetup"}, make: luks("luks1"), want: []uint32{shared.InspectFmtLuks}, size: -1},
-	{name: "luks2", tools: []string{"cryptsetup"}, make: luks("luks2"), want: []uint32{shared.InspectFmtLuks}, size: -1},
+	{name: "luks1", tools: []string{"cryptsetup", "qemu-img"}, make: luks("luks1"), want: []uint32{shared.InspectFmtLuks}, size: qemuSize},
+	{name: "luks1 of an odd size", tools: []string{"cryptsetup", "qemu-img"},
+		make: edit(luks("luks1"), func(b []byte) []byte { return append(b, make([]byte, 100)...) }),
+		want: []uint32{shared.InspectFmtLuks}, size: qemuSize},
+	{name: "luks1 payload at the end", tools: []string{"cryptsetup", "qemu-img"},
+		make: edit(luks("luks1"), func(b []byte) []byte { return b[:int(binary.BigEndian.Uint32(b[104:]))*512] }),
+		want: []uint32{shared.InspectFmtLuks}, size: qemuSize},
+	{name: "luks1 payload past the end", tools: []string{"cryptsetup", "qemu-img"},
+		make: edit(luks("luks1"), func(b []byte) []byte { return b[:1<<20] }),
+		want: []uint32{shared.InspectFmtLuks}, fails: []uint32{shared.InspectCheckOpen}, size: qemuSize},
+	{name: "luks1 payload offset 2^32-1", tools: []string{"cryptsetup", "qemu-img"},
+		make: edit(luks("luks1"), func(b []byte) []byte { binary.BigEndian.PutUint32(b[104:], 0xffffffff); return b }),
+		want: []uint32{shared.InspectFmtLuks}, fails: []uint32{shared.InspectCheckOpen}, size: qemuSize},
+	{name: "luks1 header cut short", make: bytesOf([]byte("LUKS\xba\xbe\x00\x01")),
+		want: []uint32{shared.InspectFmtLuks}, fails: []uint32{shared.InspectCheckOpen}, size: -1},
+	{name: "luks2 (qemu 7.2 reads it as raw)", tools: []string{"cryptsetup"}, make: luks("luks2"),
+		want: []uint32{shared.InspectFmtLuks}, fails: []uint32{shared.InspectCheckVersion}, size: -1},
 	{name: "luks version 3", tools: []string{"cryptsetup"},
 		make: edit(luks("luks2"), func(b []byte) []byte { b[7] = 3; return b }),
 		want: []uint32{shared.InspectFmtLuks}, fails: []uint32{shared.InspectCheckVersion}, size: -1},
@@ -227,16 +243,18 @@ var recogniseCases = []recogniseCase{
 		want: []uint32{shared.InspectFmtDmg}, fails: []uint32{shared.InspectCheckBanned}, size: -1},
 	{name: "dmg past the head", make: bytesOf(dmgOf(1 << 20)),
 		want: []uint32{shared.InspectFmtDmg}, fails: []uint32{shared.InspectCheckBanned}, size: -1},
-	{name: "iso", tools: []string{"genisoimage"}, make: iso(), want: []uint32{shared.InspectFmtIso}, size: -2},
-	{name: "iso udf", tools: []string{"genisoimage"}, make: iso("-udf"), want: []uint32{shared.InspectFmtIso}, size: -2},
-	{name: "iso halves disagree", tools: []string{"genisoimage"},
-		make: edit(iso(), func(b []byte) []byte { b[32768+80]++; return b }), want: []uint32{shared.InspectFmtIso}, size: -1},
-	{name: "udf only", make: bytesOf(func() []byte {
+	{name: "iso", tools: []string{"genisoimage", "qemu-img"}, make: iso(), want: []uint32{shared.InspectFmtIso}, size: qemuSize},
+	{name: "iso udf", tools: []string{"genisoimage", "qemu-img"}, make: iso("-udf"), want: []uint32{shared.InspectFmtIso}, size: qemuSize},
+	{name: "iso of an odd size", tools: []string{"genisoimage", "qemu-img"},
+		make: edit(iso(), func(b []byte) []byte { return append(b, 1, 2, 3) }), want: []uint32{shared.InspectFmtIso}, size: qemuSize},
+	{name: "iso halves disagree", tools: []string{"genisoimage", "qemu-img"},
+		make: edit(iso(), func(b []byte) []byte { b[32768+80]++; return b }), want: []uint32{shared.InspectFmtIso}, size: qemuSize},
+	{name: "udf only", tools: []string{"qemu-img"}, make: bytesOf(func() []byte {
 		b := make([]byte, 40960)
 		copy(b[32768+1:], "BEA01")
 		copy(b[32768+2048+1:], "NSR02")
 		return b
-	}()), want: []uint32{shared.InspectFmtIso}, size: -1},
+	}()), want: []uint32{shared.InspectFmtIso}, size: qemuSize},
 	{name: "gpt", tools: []string{"sgdisk"}, make: gptDisk, want: []uint32{shared.InspectFmtGpt}, size: -1},
 	{name: "mbr", tools: []string{"sfdisk"}, make: mbrDisk, want: []uint32{shared.InspectFmtGpt}, size: -1},
 	{name: "mbr bad boot flag", tools: []string{"sfdisk"},
@@ -320,11 +338,29 @@ var recogniseCases = []recogniseCase{
 		make: edit(tarOf("README"), func(b []byte) []byte { b[0] = 'Q'; return b }), size: -1},
 }
 
-// isoSize is the volume size the primary volume descriptor states, read
-// with isoinfo's view: block count x block size.
-func isoSize(b []byte) int64 {
-	d := b[32768:]
-	return int64(binary.LittleEndian.Uint32(d[80:])) * int64(binary.LittleEndian.Uint16(d[128:]))
+// qemuSize as a case's size: the virtual size qemu-img info reports for
+// the file (none when it refuses to open it).
+const qemuSize = -2
+
+// qemuOpenSize is qemu-img info's virtual size of the file b, or -1
+// when qemu-img refuses it.
+func qemuOpenSize(t *testing.T, b []byte) int64 {
+	t.Helper()
+	p := filepath.Join(t.TempDir(), "f")
+	if err := os.WriteFile(p, b, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	out, err := exec.Command(qemuImg, "info", "--output=json", p).Output()
+	if err != nil {
+		return -1
+	}
+	var info struct {
+		VirtualSize int64 `json:"virtual-size"`
+	}
+	if err := json.Unmarshal(out, &info); err != nil {
+		t.Fatal(err)
+	}
+	return info.VirtualSize
 }
 
 func TestRecognise(t *testing.T) {
@@ -378,11 +414,8 @@ func TestRecognise(t *testing.T) {
 				t.Errorf("failed checks %v, want %v", fails, c.fails)
 			}
 			want := c.size
-			if want == -2 {
-				want = isoSize(b)
-				if want != int64(len(b)) {
-					t.Errorf("iso volume size %d, file %d", want, len(b))
-				}
+			if want == qemuSize {
+				want = qemuOpenSize(t, b)
 			}
 			if size != want {
 				t.Errorf("virtual size %d, want %d", size, want)

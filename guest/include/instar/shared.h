@@ -143,7 +143,7 @@
 #define INSPECT_CHECK_FOOTER 8
 /* partition table rules */
 #define INSPECT_CHECK_MBR 9
-/* luks version */
+/* luks version other than 1 */
 #define INSPECT_CHECK_VERSION 10
 /* a file name with a protocol prefix */
 #define INSPECT_CHECK_PROTOCOL 11
