@@ -111,3 +111,43 @@ func TestVpcRefusalsAgainstQemu(t *testing.T) {
 		})
 	}
 }
+
+// TestVhdxParentAgainstQemu: the differencing vhdx images inspect's table
+// crafts are refused by qemu-img info too, and inspect's open reason is
+// qemu's (its errno text: qemu has no message of its own for them).
+func TestVhdxParentAgainstQemu(t *testing.T) {
+	needQemuImg(t)
+	for _, c := range []struct {
+		name              string
+		hasParent, locate bool
+	}{{"both", true, true}, {"locator", false, true}, {"has parent", true, false}} {
+		t.Run(c.name, func(t *testing.T) {
+			dir := t.TempDir()
+			p := filepath.Join(dir, "img.vhdx")
+			edited(create("16M", "-f", "vhdx"), vhdxParent(c.hasParent, c.locate))(t, dir, "img.vhdx")
+			b, err := os.ReadFile(p)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var stderr bytes.Buffer
+			cmd := exec.Command(qemuImg, "info", p)
+			cmd.Stderr = &stderr
+			if cmd.Run() == nil {
+				t.Fatal("qemu-img opens it")
+			}
+			pre := "qemu-img: Could not open '" + p + "': Could not open '" + p + "': "
+			want, ok := strings.CutPrefix(strings.TrimSpace(stderr.String()), pre)
+			if !ok {
+				t.Fatalf("qemu-img: %s", stderr.String())
+			}
+			res, err := Inspect(bytes.NewReader(b), int64(len(b)))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(res.Failures) != 2 || res.Failures[0].Check != shared.InspectCheckOpen || res.Failures[0].Reason != want ||
+				res.Failures[1].Check != shared.InspectCheckBackingFile {
+				t.Errorf("qemu-img says %q; inspect: %+v", want, res.Failures)
+			}
+		})
+	}
+}
