@@ -166,6 +166,8 @@ static void driver_checks(const struct fmt_info *info, struct inspect_report *r)
 		{INSPECT_CHECK_DIRTY_LOG, "image has a log to replay"},
 		{INSPECT_CHECK_VIRTUAL_SIZE, "virtual size is beyond what the image's tables map"},
 		{INSPECT_CHECK_DESCRIPTOR, "image is a descriptor file whose extents are other files"},
+		{INSPECT_CHECK_FOOTER, "streamOptimized image with its grain directory at the end lacks a valid footer "
+				       "marker, footer or end-of-stream marker"},
 	};
 	for (uint32_t i = 0; i < sizeof found / sizeof found[0]; i++)
 		if (info->inspect_checks & (1u << found[i].check))

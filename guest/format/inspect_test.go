@@ -240,6 +240,10 @@ func streamFooter(bad string) func(t testing.TB, b []byte) []byte {
 			binary.LittleEndian.PutUint64(footer[12:], 1<<20)
 		case "eos":
 			eos[0] = 1
+		case "eos type":
+			binary.LittleEndian.PutUint32(eos[12:], 1)
+		case "magic":
+			footer[0] = 'X'
 		}
 		binary.LittleEndian.PutUint64(b[56:], ^uint64(0))
 		b = append(append(append(b, marker...), footer...), eos...)
@@ -312,11 +316,15 @@ func inspectCases() []inspectCase {
 		{"vmdk parent hint", vm, edited(create("16M", "-f", "vmdk"), replace("ddb.virtualHWVersion", "parentFileNameHint  ")),
 			[]uint32{shared.InspectCheckBackingFile}},
 		{"vmdk footer marker", vm, edited(create("16M", "-f", "vmdk", "-o", "subformat=streamOptimized"), streamFooter("marker")),
-			[]uint32{shared.InspectCheckOpen}},
+			[]uint32{shared.InspectCheckOpen, shared.InspectCheckFooter}},
 		{"vmdk footer mismatch", vm, edited(create("16M", "-f", "vmdk", "-o", "subformat=streamOptimized"), streamFooter("footer")),
 			[]uint32{shared.InspectCheckFooter}},
+		{"vmdk footer header", vm, edited(create("16M", "-f", "vmdk", "-o", "subformat=streamOptimized"), streamFooter("magic")),
+			[]uint32{shared.InspectCheckOpen, shared.InspectCheckFooter}},
+		{"vmdk end of stream type", vm, edited(create("16M", "-f", "vmdk", "-o", "subformat=streamOptimized"), streamFooter("eos type")),
+			[]uint32{shared.InspectCheckOpen, shared.InspectCheckFooter}},
 		{"vmdk end of stream", vm, edited(create("16M", "-f", "vmdk", "-o", "subformat=streamOptimized"), streamFooter("eos")),
-			[]uint32{shared.InspectCheckOpen}},
+			[]uint32{shared.InspectCheckOpen, shared.InspectCheckFooter}},
 
 		{"vpc differencing", shared.InspectFmtVpc, edited(create("16M", "-f", "vpc"), vpcType(4)),
 			[]uint32{shared.InspectCheckBackingFile}},
