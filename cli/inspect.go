@@ -35,8 +35,8 @@ number of CPUs); the verdicts are printed in the order the files are given,
 in JSON one line per file.
 
 Exit status: 0 when every file is safe, 1 when any is not or could not be
-inspected (each such file gets a line on stderr; the rest are still
-inspected), 2 on a usage error.`,
+inspected (each such file gets a line on stderr and a verdict failing
+not_inspected; the rest are still inspected), 2 on a usage error.`,
 		Example: `  instar inspect upload.img
   instar inspect --expect-format qcow2 --output=json upload.img
   instar inspect --allow-formats raw,qcow2 -j 4 *.img`,
@@ -110,13 +110,15 @@ func (c *inspectCmd) run(stdout io.Writer, files []string) error {
 	var werr error
 	imginspect.Batch(context.Background(), files, c.jobs, func(ctx context.Context, path string) (imginspect.Verdict, error) {
 		return c.inspect(ctx, path, opts)
-	}, func(_ int, o imginspect.Outcome) {
+	}, func(i int, o imginspect.Outcome) {
 		if o.Err != nil {
+			// The error on stderr, and a verdict on stdout as for
+			// every file: a consumer of the JSON lines gets one line
+			// per file, in order, whatever happened to each.
 			failed++
 			fmt.Fprintf(c.stderr, "instar: inspect: %s\n", oneLine(o.Err.Error()))
-			return
-		}
-		if !o.Verdict.Safe {
+			o.Verdict = imginspect.NotInspected(files[i], o.Err)
+		} else if !o.Verdict.Safe {
 			bad++
 		}
 		var text []byte

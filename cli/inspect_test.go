@@ -83,7 +83,7 @@ func TestInspectStatuses(t *testing.T) {
 	}{
 		{[]string{"a", "b"}, 0, "a b ", ""},
 		{[]string{"a", "unsafe1", "b"}, 1, "a unsafe1 b ", ""},
-		{[]string{"bad1", "a", "bad2"}, 1, "a ", "instar: inspect: bad1: could not open:  [2Jgone more\ninstar: inspect: bad2: could not open:  [2Jgone more\n"},
+		{[]string{"bad1", "a", "bad2"}, 1, "bad1 a bad2 ", "instar: inspect: bad1: could not open:  [2Jgone more\ninstar: inspect: bad2: could not open:  [2Jgone more\n"},
 	} {
 		for _, out := range []string{"json", "human"} {
 			var stdout, stderr bytes.Buffer
@@ -108,6 +108,9 @@ func TestInspectStatuses(t *testing.T) {
 				if n, ok := strings.CutPrefix(l, "filename: "); ok {
 					names += n + " "
 				}
+			}
+			if n := strings.Count(stdout.String(), "not_inspected"); n != strings.Count(c.stderr, "\n") {
+				t.Errorf("%q %s: %d not_inspected failures in %q", c.files, out, n, stdout.String())
 			}
 			if status != c.status || names != c.stdout || stderr.String() != c.stderr {
 				t.Errorf("%q %s: status %d, files %q, stderr %q; want %d %q %q", c.files, out, status, names, stderr.String(), c.status, c.stdout, c.stderr)

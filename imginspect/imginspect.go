@@ -52,7 +52,8 @@ type Failure struct {
 type Verdict struct {
 	// Filename is the file's name as given.
 	Filename string
-	// Format is the format the file is taken to be.
+	// Format is the format the file is taken to be; "" when the file
+	// could not be inspected (NotInspected).
 	Format string
 	// Formats are every format that claims the file, in InspectFmt
 	// number order; empty for a file no format claims (raw).
@@ -108,10 +109,12 @@ var checkNumber = func() map[string]int {
 
 // hostOnly are the checks only the host makes; a guest that reports one is
 // refused.
-var hostOnly = map[uint32]bool{shared.InspectCheckExpectFormat: true, shared.InspectCheckAllowFormats: true}
+var hostOnly = map[uint32]bool{
+	shared.InspectCheckExpectFormat: true, shared.InspectCheckAllowFormats: true, shared.InspectCheckNotInspected: true,
+}
 
 // readAsRaw are the formats qemu-img opens as raw, whose virtual size is
-// the file's size.
+// the file's size rounded up to a whole 512-byte sector.
 var readAsRaw = map[string]bool{"raw": true, "gpt": true, "iso": true}
 
 // errorTexts are the host's words for the inspect error codes.
@@ -156,8 +159,9 @@ func Inspect(ctx context.Context, path string, opts Options) (Verdict, error) {
 	v.Filename = path
 	if v.VirtualSize == nil && readAsRaw[v.Format] {
 		// qemu reads these as raw: the disk is the whole file, whose
-		// size the host knows without reading a byte of it.
-		vs := uint64(size)
+		// size the host knows without reading a byte of it, in whole
+		// sectors as qemu-img info reports it.
+		vs := (uint64(size) + 511) &^ 511
 		v.VirtualSize = &vs
 	}
 	if err := AddHostChecks(&v, opts.ExpectFormat, opts.AllowFormats); err != nil {
@@ -297,6 +301,24 @@ func Decode(res *vmm.Result) (Verdict, error) {
 	}
 	v.Safe = len(v.Failures) == 0
 	return v, nil
+}
+
+// NotInspected is the verdict on a file that has none: err (from Inspect)
+// kept it from being inspected. It is unsafe, with the one failure
+// not_inspected giving err's words (without the leading file name,
+// which the verdict carries); its format is unknown (""), it has no
+// formats and no virtual size. The host checks are not added: there is
+// no format to match.
+func NotInspected(path string, err error) Verdict {
+	reason := err.Error()
+	if r, ok := strings.CutPrefix(reason, path+": "); ok && r != "" {
+		reason = r
+	}
+	return Verdict{
+		Filename: path,
+		Formats:  []string{},
+		Failures: []Failure{{shared.InspectChecks[shared.InspectCheckNotInspected].Name, reason}},
+	}
 }
 
 // matches says whether a file detected as format is of the format named

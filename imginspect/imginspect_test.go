@@ -3,6 +3,7 @@ package imginspect
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"math/rand/v2"
 	"reflect"
@@ -116,9 +117,10 @@ func TestDecodeRefuses(t *testing.T) {
 		{"too many messages", result(t, ok(shared.InspectMaxFailures), many...), "more than 64 failures"},
 		{"fewer than counted", result(t, ok(2), fail(shared.InspectCheckBackingFile, "x")), "sent 1 failures but counted 2"},
 		{"more than counted", result(t, ok(0), fail(shared.InspectCheckBackingFile, "x")), "sent 1 failures but counted 0"},
-		{"check out of range", result(t, ok(1), fail(shared.InspectCheckCount, "x")), "check number 17"},
+		{"check out of range", result(t, ok(1), fail(shared.InspectCheckCount, "x")), "check number 18"},
 		{"host check expect", result(t, ok(1), fail(shared.InspectCheckExpectFormat, "x")), "expect_format, a check only the host makes"},
 		{"host check allow", result(t, ok(1), fail(shared.InspectCheckAllowFormats, "x")), "allow_formats, a check only the host makes"},
+		{"host check not inspected", result(t, ok(1), fail(shared.InspectCheckNotInspected, "x")), "not_inspected, a check only the host makes"},
 		{"empty reason", result(t, ok(1), fail(shared.InspectCheckBackingFile, "")), "without a reason"},
 		{"long reason", result(t, ok(1), fail(shared.InspectCheckBackingFile, strings.Repeat("a", MaxReason+1))), "reason of 1025 bytes"},
 		{"not UTF-8", result(t, ok(1), fail(shared.InspectCheckBackingFile, "a\xffb")), "not UTF-8"},
@@ -275,6 +277,38 @@ func TestHuman(t *testing.T) {
 	v = Verdict{Filename: "r", Format: "raw", Formats: []string{}, Safe: true}
 	if got := string(Human(&v)); got != "filename: r\nformat: raw\nsafe: yes\n" {
 		t.Errorf("got %q", got)
+	}
+}
+
+// TestNotInspected: a file without a verdict still gets one line of
+// JSON (and a human block) of the documented shape: unsafe, format
+// unknown, the error's words without the file name under not_inspected.
+func TestNotInspected(t *testing.T) {
+	for _, c := range []struct {
+		path  string
+		err   error
+		json  string
+		human string
+	}{
+		{"adir", errors.New("adir: is a directory"),
+			`{"filename":"adir","format":null,"formats":[],"virtual-size":null,"safe":false,"failures":{"not_inspected":"is a directory"}}` + "\n",
+			"filename: adir\nsafe: no\n  not_inspected: is a directory\n"},
+		{"x.img", errors.New("the inspect guest completed without a result"),
+			`{"filename":"x.img","format":null,"formats":[],"virtual-size":null,"safe":false,"failures":{"not_inspected":"the inspect guest completed without a result"}}` + "\n",
+			"filename: x.img\nsafe: no\n  not_inspected: the inspect guest completed without a result\n"},
+		{"a", errors.New("a: "), `{"filename":"a","format":null,"formats":[],"virtual-size":null,"safe":false,"failures":{"not_inspected":"a: "}}` + "\n",
+			"filename: a\nsafe: no\n  not_inspected: a: \n"},
+	} {
+		v := NotInspected(c.path, c.err)
+		if v.Safe || len(v.Failures) != 1 {
+			t.Errorf("%s: %+v", c.path, v)
+		}
+		if got := string(JSON(&v)); got != c.json {
+			t.Errorf("%s: JSON\n got  %s want %s", c.path, got, c.json)
+		}
+		if got := string(Human(&v)); got != c.human {
+			t.Errorf("%s: human %q, want %q", c.path, got, c.human)
+		}
 	}
 }
 

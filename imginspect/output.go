@@ -14,7 +14,8 @@ import (
 //
 //	{"filename":F,"format":F,"formats":[...],"virtual-size":N or null,"safe":B,"failures":{check:reason,...}}
 //
-// Every key is always there: virtual-size is null when v has none, and
+// Every key is always there: format is null when it is unknown (a file
+// that could not be inspected), virtual-size null when v has none, and
 // failures is {} when none failed; failures keep check number order.
 // Strings are JSON-escaped (control characters as \u00XX; a byte that is
 // not UTF-8 becomes U+FFFD).
@@ -23,7 +24,11 @@ func JSON(v *Verdict) []byte {
 	b.WriteString(`{"filename":`)
 	writeString(&b, v.Filename)
 	b.WriteString(`,"format":`)
-	writeString(&b, v.Format)
+	if v.Format != "" {
+		writeString(&b, v.Format)
+	} else {
+		b.WriteString("null")
+	}
 	b.WriteString(`,"formats":[`)
 	for i, f := range v.Formats {
 		if i > 0 {
@@ -62,7 +67,7 @@ func writeString(b *bytes.Buffer, s string) {
 // Human is v as a short block for a terminal:
 //
 //	filename: disk.qcow2
-//	format: qcow2
+//	format: qcow2                (only when known)
 //	formats: iso, qcow2          (only when more than one claims it)
 //	virtual size: 1 GiB (1073741824 bytes)
 //	safe: no
@@ -73,7 +78,9 @@ func writeString(b *bytes.Buffer, s string) {
 func Human(v *Verdict) []byte {
 	var b strings.Builder
 	fmt.Fprintf(&b, "filename: %s\n", imginfo.EscapeText(v.Filename))
-	fmt.Fprintf(&b, "format: %s\n", v.Format)
+	if v.Format != "" {
+		fmt.Fprintf(&b, "format: %s\n", v.Format)
+	}
 	if len(v.Formats) > 1 {
 		fmt.Fprintf(&b, "formats: %s\n", strings.Join(v.Formats, ", "))
 	}

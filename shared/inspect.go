@@ -63,14 +63,15 @@ const (
 	InspectCheckDescriptor        = 7  // vmdk descriptor rules
 	InspectCheckFooter            = 8  // vmdk streamOptimized footer rules
 	InspectCheckMbr               = 9  // partition table rules
-	InspectCheckVersion           = 10 // luks version
+	InspectCheckVersion           = 10 // luks version other than 1
 	InspectCheckProtocol          = 11 // a file name with a protocol prefix
 	InspectCheckDirtyLog          = 12 // a vhdx log to replay
 	InspectCheckVirtualSize       = 13 // a size the metadata cannot map
 	InspectCheckContainer         = 14 // compressed data or an archive, not a disk image
 	InspectCheckExpectFormat      = 15 // not the format --expect-format names (host)
 	InspectCheckAllowFormats      = 16 // not among --allow-formats (host)
-	InspectCheckCount             = 17
+	InspectCheckNotInspected      = 17 // no verdict: the file could not be opened or inspected (host)
+	InspectCheckCount             = 18
 )
 
 // InspectCheck is one safety check: its name and the rule it enforces.
@@ -93,13 +94,14 @@ var InspectChecks = [InspectCheckCount]InspectCheck{
 	{"descriptor", "a vmdk descriptor other than monolithicSparse or streamOptimized, with a line not understood, an extent naming another file, no extent, or not where the header says"},
 	{"footer", "a streamOptimized vmdk footer that does not match its header, or bad footer and end-of-stream markers"},
 	{"mbr", "a partition table with a bad boot flag, a protective MBR entry with a wrong start, partitions beside a protective GPT entry, or no partitions"},
-	{"version", "a luks header version other than 1 or 2"},
+	{"version", "a luks header version other than 1"},
 	{"protocol", "a backing or data file name with a protocol prefix (json:, nbd:, file:, ...)"},
 	{"dirty_log", "a vhdx whose log must be replayed before it is read"},
 	{"virtual_size", "a virtual size beyond what the image's metadata can map"},
 	{"container", "compressed data or an archive (gzip, xz, zstd, bzip2, tar, ova), not a disk image"},
 	{"expect_format", "the detected format is not the one --expect-format names"},
 	{"allow_formats", "the detected format is not among --allow-formats"},
+	{"not_inspected", "the file could not be inspected (not opened, not a regular file or block device, or no verdict from its guest)"},
 }
 
 // Inspect error codes (InspectResultMessage.error): whether the guest

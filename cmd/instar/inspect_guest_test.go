@@ -44,6 +44,16 @@ func TestInspectSafeImages(t *testing.T) {
 		{"st.vmdk", "vmdk", [][]string{qcreate("-f", "vmdk", "-o", "subformat=streamOptimized", "st.vmdk", "100M")}},
 		{"d.vhd", "vpc", [][]string{qcreate("-f", "vpc", "d.vhd", "100M")}},
 		{"x.vhdx", "vhdx", [][]string{qcreate("-f", "vhdx", "x.vhdx", "100M")}},
+		// Formats inspect recognises but does not read, with qemu-img's
+		// size for them: a raw file of an odd size (qemu counts whole
+		// sectors), vdi, LUKS1 (no key needed for the size), an ISO.
+		{"odd.raw", "raw", [][]string{{"truncate", "-s", "1000", "odd.raw"}}},
+		{"v.vdi", "vdi", [][]string{qcreate("-f", "vdi", "v.vdi", "7M")}},
+		{"l.luks", "luks", [][]string{{"truncate", "-s", "20M", "l.luks"}, {"sh", "-c", "printf pw > key"},
+			{"cryptsetup", "luksFormat", "--type", "luks1", "-q", "--batch-mode", "--key-file", "key",
+				"--pbkdf", "pbkdf2", "--pbkdf-force-iterations", "1000", "l.luks"}}},
+		{"c.iso", "iso", [][]string{{"mkdir", "-p", "isodir"}, {"sh", "-c", "echo hi > isodir/a"},
+			{"genisoimage", "-quiet", "-o", "c.iso", "isodir"}, {"truncate", "-s", "+3", "c.iso"}}},
 	}
 	makeImages(t, dir, imgs)
 	var names []string
@@ -118,6 +128,16 @@ func TestInspectMutations(t *testing.T) {
 		{"st.vmdk", "vmdk", [][]string{qcreate("-f", "vmdk", "-o", "subformat=streamOptimized", "st.vmdk", "100M")}},
 		{"d.vhd", "vpc", [][]string{qcreate("-f", "vpc", "d.vhd", "100M")}},
 		{"x.vhdx", "vhdx", [][]string{qcreate("-f", "vhdx", "x.vhdx", "100M")}},
+		// Formats inspect recognises but does not read, with qemu-img's
+		// size for them: a raw file of an odd size (qemu counts whole
+		// sectors), vdi, LUKS1 (no key needed for the size), an ISO.
+		{"odd.raw", "raw", [][]string{{"truncate", "-s", "1000", "odd.raw"}}},
+		{"v.vdi", "vdi", [][]string{qcreate("-f", "vdi", "v.vdi", "7M")}},
+		{"l.luks", "luks", [][]string{{"truncate", "-s", "20M", "l.luks"}, {"sh", "-c", "printf pw > key"},
+			{"cryptsetup", "luksFormat", "--type", "luks1", "-q", "--batch-mode", "--key-file", "key",
+				"--pbkdf", "pbkdf2", "--pbkdf-force-iterations", "1000", "l.luks"}}},
+		{"c.iso", "iso", [][]string{{"mkdir", "-p", "isodir"}, {"sh", "-c", "echo hi > isodir/a"},
+			{"genisoimage", "-quiet", "-o", "c.iso", "isodir"}, {"truncate", "-s", "+3", "c.iso"}}},
 	}
 	makeImages(t, dir, imgs)
 	rng := rand.New(rand.NewSource(13))

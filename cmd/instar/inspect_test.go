@@ -63,15 +63,36 @@ func TestInspectUsageErrors(t *testing.T) {
 }
 
 // TestInspectUnopenable: a file that cannot be inspected gets one line on
-// stderr naming it, in order, and status 1.
+// stderr naming it, in order, and status 1; on stdout it still gets its
+// verdict (JSON line or human block), unsafe by not_inspected, so that
+// there is one per file.
 func TestInspectUnopenable(t *testing.T) {
 	dir := t.TempDir()
 	if err := os.Mkdir(filepath.Join(dir, "adir"), 0o755); err != nil {
 		t.Fatal(err)
 	}
-	out, stderr, status := instar(t, dir, "inspect", "-j", "2", "adir", "gone.img")
-	want := "instar: inspect: adir: is a directory\ninstar: inspect: gone.img: could not open: no such file or directory\n"
-	if status != 1 || out != "" || stderr != want {
-		t.Errorf("status %d, stdout %q, stderr %q, want %q", status, out, stderr, want)
+	if err := os.WriteFile(filepath.Join(dir, "ok.img"), make([]byte, 4096), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	wantErr := "instar: inspect: adir: is a directory\ninstar: inspect: gone.img: could not open: no such file or directory\n"
+	out, stderr, status := instar(t, dir, "inspect", "-j", "2", "adir", "ok.img", "gone.img")
+	wantOut := "filename: adir\nsafe: no\n  not_inspected: is a directory\n\n" +
+		"filename: ok.img\nformat: raw\nvirtual size: 4 KiB (4096 bytes)\nsafe: yes\n\n" +
+		"filename: gone.img\nsafe: no\n  not_inspected: could not open: no such file or directory\n"
+	if status != 1 || out != wantOut || stderr != wantErr {
+		t.Errorf("status %d, stdout %q, stderr %q, want %q and %q", status, out, stderr, wantOut, wantErr)
+	}
+	lines, stderr, status := inspectJSON(t, dir, "-j", "2", "--expect-format", "raw", "adir", "ok.img", "gone.img")
+	if status != 1 || stderr != wantErr || len(lines) != 3 {
+		t.Fatalf("status %d, %d lines %+v, stderr %q", status, len(lines), lines, stderr)
+	}
+	for i, want := range []struct {
+		name, format, failure string
+	}{{"adir", "", "is a directory"}, {"ok.img", "raw", ""}, {"gone.img", "", "could not open: no such file or directory"}} {
+		l := lines[i]
+		if l.Filename != want.name || l.Format != want.format || l.Failures["not_inspected"] != want.failure ||
+			len(l.Failures) != map[bool]int{true: 0, false: 1}[want.failure == ""] {
+			t.Errorf("line %d: %+v, want %+v", i, l, want)
+		}
 	}
 }

@@ -11,34 +11,42 @@ static const char *const inspect_names[INSPECT_FMT_COUNT] = {
 	"cloop", "dmg", "iso", "gpt", "gzip", "xz", "zstd", "bzip2", "tar", "ova",
 };
 
-/* A reason being built, always NUL-terminated within INSPECT_MAX_REASON. */
-struct reason {
-	char b[INSPECT_MAX_REASON];
-	uint32_t n;
-};
-
 /* Reasons travel as protobuf strings and are printed: anything but
  * printable ASCII becomes '?'. */
-static void reason_add(struct reason *w, const char *s)
+void inspect_reason_add(struct inspect_reason *w, const char *s)
 {
-	while (*s != 0 && w->n < INSPECT_MAX_REASON - 1) {
+	if (w->n >= INSPECT_MAX_REASON)
+		w->n = INSPECT_MAX_REASON - 1;
+	while (s && *s != 0 && w->n < INSPECT_MAX_REASON - 1) {
 		uint8_t c = (uint8_t)*s++;
 		w->b[w->n++] = c >= 0x20 && c < 0x7f ? (char)c : '?';
 	}
 	w->b[w->n] = 0;
 }
 
-static void reason_num(struct reason *w, uint64_t v)
+static void reason_base(struct inspect_reason *w, uint64_t v, uint32_t base)
 {
 	char digits[21];
 	uint32_t k = 0;
+	if (w->n >= INSPECT_MAX_REASON)
+		w->n = INSPECT_MAX_REASON - 1;
 	do {
-		digits[k++] = (char)('0' + v % 10);
-		v /= 10;
+		digits[k++] = "0123456789abcdef"[v % base];
+		v /= base;
 	} while (v != 0);
 	while (k > 0 && w->n < INSPECT_MAX_REASON - 1)
 		w->b[w->n++] = digits[--k];
 	w->b[w->n] = 0;
+}
+
+void inspect_reason_num(struct inspect_reason *w, uint64_t v)
+{
+	reason_base(w, v, 10);
+}
+
+void inspect_reason_hex(struct inspect_reason *w, uint64_t v)
+{
+	reason_base(w, v, 16);
 }
 
 void inspect_fail(struct inspect_report *r, uint32_t check, const char *reason)
@@ -49,9 +57,9 @@ void inspect_fail(struct inspect_report *r, uint32_t check, const char *reason)
 		r->stopped = 1;
 		return;
 	}
-	struct reason w = {.n = 0};
+	struct inspect_reason w = {.n = 0};
 	w.b[0] = 0;
-	reason_add(&w, reason ? reason : "");
+	inspect_reason_add(&w, reason ? reason : "");
 	r->failures++;
 	if (r->sink && r->sink->failure && r->sink->failure(r->sink->ctx, check, w.b) != 0)
 		r->stopped = 1;
@@ -59,10 +67,10 @@ void inspect_fail(struct inspect_report *r, uint32_t check, const char *reason)
 
 void inspect_failf(struct inspect_report *r, uint32_t check, const char *prefix, uint64_t v)
 {
-	struct reason w = {.n = 0};
+	struct inspect_reason w = {.n = 0};
 	w.b[0] = 0;
-	reason_add(&w, prefix ? prefix : "");
-	reason_num(&w, v);
+	inspect_reason_add(&w, prefix ? prefix : "");
+	inspect_reason_num(&w, v);
 	inspect_fail(r, check, w.b);
 }
 
@@ -133,13 +141,13 @@ static const char *info_error_reason(uint32_t e)
 /* Sends the polyglot failure naming every claimant. */
 static void fail_polyglot(struct inspect_report *r, uint64_t formats)
 {
-	struct reason w = {.n = 0};
+	struct inspect_reason w = {.n = 0};
 	w.b[0] = 0;
-	reason_add(&w, "file is claimed by more than one format:");
+	inspect_reason_add(&w, "file is claimed by more than one format:");
 	for (uint32_t f = 1; f < INSPECT_FMT_COUNT; f++) {
 		if (formats & ((uint64_t)1 << f)) {
-			reason_add(&w, " ");
-			reason_add(&w, inspect_names[f]);
+			inspect_reason_add(&w, " ");
+			inspect_reason_add(&w, inspect_names[f]);
 		}
 	}
 	inspect_fail(r, INSPECT_CHECK_POLYGLOT, w.b);
@@ -158,6 +166,8 @@ static void driver_checks(const struct fmt_info *info, struct inspect_report *r)
 		{INSPECT_CHECK_DIRTY_LOG, "image has a log to replay"},
 		{INSPECT_CHECK_VIRTUAL_SIZE, "virtual size is beyond what the image's tables map"},
 		{INSPECT_CHECK_DESCRIPTOR, "image is a descriptor file whose extents are other files"},
+		{INSPECT_CHECK_FOOTER, "streamOptimized image with its grain directory at the end lacks a valid footer "
+				       "marker, footer or end-of-stream marker"},
 	};
 	for (uint32_t i = 0; i < sizeof found / sizeof found[0]; i++)
 		if (info->inspect_checks & (1u << found[i].check))
@@ -225,12 +235,18 @@ uint32_t fmt_inspect_image(const struct fmt_source *src, const struct fmt_scratc
 		if (d->probe(in.head, probe_len) > PROBE_FALLBACK)
 			r->formats |= (uint64_t)1 << inspect_format_of(d->format);
 	}
+	/* Each match runs once (dmg's reads the file's last bytes); the
+	 * first recogniser to claim a format runs its checks. */
+	const struct fmt_recogniser *claimed[INSPECT_FMT_COUNT] = {0};
 	for (uint32_t i = 0; i < fmt_recogniser_count(); i++) {
 		const struct fmt_recogniser *c = fmt_recogniser_at(i);
 		if (!c || c->format == INSPECT_FMT_RAW || c->format >= INSPECT_FMT_COUNT || !c->match)
 			continue;
-		if (c->match(&in))
+		if (c->match(&in)) {
 			r->formats |= (uint64_t)1 << c->format;
+			if (!claimed[c->format])
+				claimed[c->format] = c;
+		}
 	}
 
 	/* An ISO with a partition table in its system area is a hybrid ISO:
@@ -253,13 +269,7 @@ uint32_t fmt_inspect_image(const struct fmt_source *src, const struct fmt_scratc
 	uint32_t df = driver_format_of(f);
 	if (df != FORMAT_UNSET)
 		return inspect_driver(df, src, scratch, r);
-	for (uint32_t i = 0; i < fmt_recogniser_count(); i++) {
-		const struct fmt_recogniser *c = fmt_recogniser_at(i);
-		if (c && c->format == f && c->match && c->match(&in)) {
-			if (c->check)
-				c->check(&in, &rest, r);
-			break;
-		}
-	}
+	if (f < INSPECT_FMT_COUNT && claimed[f] && claimed[f]->check)
+		claimed[f]->check(&in, &rest, r);
 	return INSPECT_ERR_OK;
 }

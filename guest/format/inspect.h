@@ -45,6 +45,19 @@ void inspect_fail(struct inspect_report *r, uint32_t check, const char *reason);
  * decimal: reasons that name a value. */
 void inspect_failf(struct inspect_report *r, uint32_t check, const char *prefix, uint64_t v);
 
+/* A reason being built, always NUL-terminated within INSPECT_MAX_REASON
+ * (start it as {.n = 0}): for reasons that name several values. */
+struct inspect_reason {
+	char b[INSPECT_MAX_REASON];
+	uint32_t n;
+};
+
+/* Append text, a number in decimal, a number in lower-case hex (no
+ * prefix); what does not fit is dropped. */
+void inspect_reason_add(struct inspect_reason *w, const char *s);
+void inspect_reason_num(struct inspect_reason *w, uint64_t v);
+void inspect_reason_hex(struct inspect_reason *w, uint64_t v);
+
 /* What a recogniser sees: the file and its first bytes. */
 struct inspect_input {
 	const struct fmt_source *src;

@@ -181,6 +181,46 @@ func vhdxSize(size uint64) func(t testing.TB, b []byte) []byte {
 	}
 }
 
+// vhdxParent makes a qemu-img vhdx a differencing one, as qemu-img cannot
+// (it has no vhdx backing files): hasParent sets HasParent in the file
+// parameters item, locator adds a parent locator item (IsVirtualDisk,
+// IsRequired) to the metadata table. The metadata region has no
+// checksum, so no CRC needs fixing.
+func vhdxParent(hasParent, locator bool) func(t testing.TB, b []byte) []byte {
+	return func(t testing.TB, b []byte) []byte {
+		t.Helper()
+		fp := []byte{0x37, 0x67, 0xa1, 0xca, 0x36, 0xfa, 0x43, 0x4d, 0xb3, 0xb6, 0x33, 0xf0, 0xaa, 0x44, 0xe7, 0x6b}
+		pl := []byte{0x2d, 0x5f, 0xd3, 0xa8, 0x0b, 0xb3, 0x4d, 0x45, 0xab, 0xf7, 0xd3, 0xd8, 0x48, 0x34, 0xab, 0x0c}
+		m := bytes.Index(b, []byte("metadata"))
+		if m < 0 {
+			t.Fatal("no metadata table")
+		}
+		count := int(binary.LittleEndian.Uint16(b[m+10:]))
+		fpOff := -1
+		for i := range count {
+			if e := b[m+32+32*i:]; bytes.Equal(e[:16], fp) {
+				fpOff = int(binary.LittleEndian.Uint32(e[16:]))
+			}
+		}
+		if fpOff < 0 {
+			t.Fatal("no file parameters item")
+		}
+		if hasParent {
+			flags := b[m+fpOff+4:]
+			binary.LittleEndian.PutUint32(flags, binary.LittleEndian.Uint32(flags)|2)
+		}
+		if locator {
+			e := b[m+32+32*count:]
+			copy(e, pl)
+			binary.LittleEndian.PutUint32(e[16:], uint32(fpOff+4096))
+			binary.LittleEndian.PutUint32(e[20:], 64)
+			binary.LittleEndian.PutUint32(e[24:], 6)
+			binary.LittleEndian.PutUint16(b[m+10:], uint16(count+1))
+		}
+		return b
+	}
+}
+
 // streamFooter gives a streamOptimized vmdk its grain directory at the
 // end, as VMware writes it: a footer marker, the header with the real
 // directory offset, and the end-of-stream marker. bad spoils one.
@@ -200,6 +240,10 @@ func streamFooter(bad string) func(t testing.TB, b []byte) []byte {
 			binary.LittleEndian.PutUint64(footer[12:], 1<<20)
 		case "eos":
 			eos[0] = 1
+		case "eos type":
+			binary.LittleEndian.PutUint32(eos[12:], 1)
+		case "magic":
+			footer[0] = 'X'
 		}
 		binary.LittleEndian.PutUint64(b[56:], ^uint64(0))
 		b = append(append(append(b, marker...), footer...), eos...)
@@ -272,11 +316,15 @@ func inspectCases() []inspectCase {
 		{"vmdk parent hint", vm, edited(create("16M", "-f", "vmdk"), replace("ddb.virtualHWVersion", "parentFileNameHint  ")),
 			[]uint32{shared.InspectCheckBackingFile}},
 		{"vmdk footer marker", vm, edited(create("16M", "-f", "vmdk", "-o", "subformat=streamOptimized"), streamFooter("marker")),
-			[]uint32{shared.InspectCheckOpen}},
+			[]uint32{shared.InspectCheckOpen, shared.InspectCheckFooter}},
 		{"vmdk footer mismatch", vm, edited(create("16M", "-f", "vmdk", "-o", "subformat=streamOptimized"), streamFooter("footer")),
 			[]uint32{shared.InspectCheckFooter}},
+		{"vmdk footer header", vm, edited(create("16M", "-f", "vmdk", "-o", "subformat=streamOptimized"), streamFooter("magic")),
+			[]uint32{shared.InspectCheckOpen, shared.InspectCheckFooter}},
+		{"vmdk end of stream type", vm, edited(create("16M", "-f", "vmdk", "-o", "subformat=streamOptimized"), streamFooter("eos type")),
+			[]uint32{shared.InspectCheckOpen, shared.InspectCheckFooter}},
 		{"vmdk end of stream", vm, edited(create("16M", "-f", "vmdk", "-o", "subformat=streamOptimized"), streamFooter("eos")),
-			[]uint32{shared.InspectCheckOpen}},
+			[]uint32{shared.InspectCheckOpen, shared.InspectCheckFooter}},
 
 		{"vpc differencing", shared.InspectFmtVpc, edited(create("16M", "-f", "vpc"), vpcType(4)),
 			[]uint32{shared.InspectCheckBackingFile}},
@@ -286,6 +334,12 @@ func inspectCases() []inspectCase {
 			[]uint32{shared.InspectCheckOpen, shared.InspectCheckVirtualSize}},
 		{"vhdx log guid", shared.InspectFmtVhdx, edited(create("16M", "-f", "vhdx"), vhdxLogGUID),
 			[]uint32{shared.InspectCheckDirtyLog}},
+		{"vhdx differencing (parent locator)", shared.InspectFmtVhdx, edited(create("16M", "-f", "vhdx"), vhdxParent(true, true)),
+			[]uint32{shared.InspectCheckOpen, shared.InspectCheckBackingFile}},
+		{"vhdx parent locator only", shared.InspectFmtVhdx, edited(create("16M", "-f", "vhdx"), vhdxParent(false, true)),
+			[]uint32{shared.InspectCheckOpen, shared.InspectCheckBackingFile}},
+		{"vhdx HasParent without a locator", shared.InspectFmtVhdx, edited(create("16M", "-f", "vhdx"), vhdxParent(true, false)),
+			[]uint32{shared.InspectCheckOpen, shared.InspectCheckBackingFile}},
 	}
 }
 

@@ -1,7 +1,8 @@
 /*
  * MBR and GPT partition tables: OpenStack's mbr rules (boot flags, the
  * protective entry's start, nothing beside it, at least one partition)
- * and, beyond them, the GPT header a protective entry promises.
+ * and, beyond them, the GPT header a protective entry promises and its
+ * partition entry array (bounded: at most GPT_MAX_ARRAY bytes are read).
  */
 #include "endian.h"
 #include "inspect.h"
@@ -21,10 +22,11 @@ static int gpt_match(const struct inspect_input *in)
 	return s[510] == 0x55 && s[511] == 0xAA && !is_fat(s);
 }
 
-/* Plain CRC-32 (IEEE, reflected 0xEDB88320), bitwise: one header. */
-static uint32_t crc32_ieee(const uint8_t *p, uint32_t n)
+/* Plain CRC-32 (IEEE, reflected 0xEDB88320), bitwise, continued from c
+(0 to start): the header and the entry array, read in chunks. */
+static uint32_t crc32_ieee_update(uint32_t c, const uint8_t *p, uint32_t n)
 {
-	uint32_t c = 0xFFFFFFFFu;
+	c = ~c;
 	for (uint32_t i = 0; i < n; i++) {
 		c ^= p[i];
 		for (int k = 0; k < 8; k++)
@@ -33,7 +35,40 @@ static uint32_t crc32_ieee(const uint8_t *p, uint32_t n)
 	return ~c;
 }
 
-static void gpt_header_check(const struct inspect_input *in, struct inspect_report *r)
+/* The largest entry array checked: UEFI's usual is 128 entries of 128
+ * bytes (16 KiB); a header asking for more than this is refused rather
+ * than read. */
+#define GPT_MAX_ARRAY (1u << 20)
+/* The largest entry size taken: UEFI's sizes are 128 * 2^n. */
+#define GPT_MAX_ENTRY 4096u
+
+/* The entry array's CRC-32 against the header's (offset 88), reading
+ * bytes from byte offset off through scratch in chunks. */
+static void gpt_array_check(const struct inspect_input *in, const struct fmt_scratch *scratch, uint64_t off,
+			    uint32_t bytes, uint32_t want, struct inspect_report *r)
+{
+	uint32_t chunk = scratch && scratch->buf ? (scratch->size < 65536 ? (uint32_t)scratch->size : 65536u) : 0;
+	chunk &= ~511u;
+	if (chunk == 0) {
+		inspect_fail(r, INSPECT_CHECK_MBR, "GPT partition entry array could not be read");
+		return;
+	}
+	uint32_t c = 0;
+	for (uint32_t done = 0; done < bytes;) {
+		uint32_t n = bytes - done < chunk ? bytes - done : chunk;
+		if (in->src->read(in->src->ctx, off + done, scratch->buf, n) != 0) {
+			inspect_fail(r, INSPECT_CHECK_MBR, "GPT partition entry array could not be read");
+			return;
+		}
+		c = crc32_ieee_update(c, scratch->buf, n);
+		done += n;
+	}
+	if (c != want)
+		inspect_fail(r, INSPECT_CHECK_MBR, "GPT partition entry array CRC32 does not match");
+}
+
+static void gpt_header_check(const struct inspect_input *in, const struct fmt_scratch *scratch,
+			     struct inspect_report *r)
 {
 	if (in->head_len < 1024) {
 		inspect_fail(r, INSPECT_CHECK_MBR, "protective MBR but no GPT header at LBA 1");
@@ -55,7 +90,7 @@ static void gpt_header_check(const struct inspect_input *in, struct inspect_repo
 	}
 	uint32_t crc = get_le32(h + 16);
 	put_le32(h + 16, 0);
-	if (crc32_ieee(h, hsize) != crc) {
+	if (crc32_ieee_update(0, h, hsize) != crc) {
 		inspect_fail(r, INSPECT_CHECK_MBR, "GPT header CRC32 does not match");
 		return;
 	}
@@ -64,15 +99,26 @@ static void gpt_header_check(const struct inspect_input *in, struct inspect_repo
 		inspect_failf(r, INSPECT_CHECK_MBR, "GPT header my_lba is not 1: ", my_lba);
 	uint64_t entries_lba = get_le64(h + 72);
 	uint32_t count = get_le32(h + 80), esize = get_le32(h + 84);
+	if (esize < 128 || esize > GPT_MAX_ENTRY || (esize & (esize - 1)) != 0) {
+		inspect_failf(r, INSPECT_CHECK_MBR, "GPT partition entry size is not 128 * 2^n: ", esize);
+		return;
+	}
+	/* count < 2^32 and esize <= 2^12: the product fits 64 bits. */
 	uint64_t bytes = (uint64_t)count * esize;
+	if (bytes > GPT_MAX_ARRAY) {
+		inspect_failf(r, INSPECT_CHECK_MBR, "GPT partition entry array is too large: entries ", count);
+		return;
+	}
 	uint64_t sectors = in->src->size / 512;
-	if (entries_lba < 2 || entries_lba >= sectors || bytes > (sectors - entries_lba) * 512)
+	if (entries_lba < 2 || entries_lba >= sectors || bytes > (sectors - entries_lba) * 512) {
 		inspect_fail(r, INSPECT_CHECK_MBR, "GPT partition entry array is outside the file");
+		return;
+	}
+	gpt_array_check(in, scratch, entries_lba * 512, (uint32_t)bytes, get_le32(h + 88), r);
 }
 
 static void gpt_check(const struct inspect_input *in, const struct fmt_scratch *scratch, struct inspect_report *r)
 {
-	(void)scratch;
 	const uint8_t *s = in->head;
 	int used = 0, protective = 0, bad = 0;
 	for (int i = 0; i < 4; i++) {
@@ -97,7 +143,7 @@ static void gpt_check(const struct inspect_input *in, const struct fmt_scratch *
 	else if (protective && used > 1)
 		inspect_fail(r, INSPECT_CHECK_MBR, "MBR has partitions beside a protective GPT entry");
 	else if (protective && !bad)
-		gpt_header_check(in, r);
+		gpt_header_check(in, scratch, r);
 }
 
 const struct fmt_recogniser gpt_recogniser = {INSPECT_FMT_GPT, gpt_match, gpt_check};

@@ -50,54 +50,6 @@ static void qed_check(const struct inspect_input *in, const struct fmt_scratch *
 
 const struct fmt_recogniser qed_recogniser = {INSPECT_FMT_QED, qed_match, qed_check};
 
-/* vdi: signature 0xbeda107f at 0x40, header size at 0x48, image type at
- * 0x4c, disk size at 0x170 (all little-endian). */
-#define VDI_SIGNATURE 0xbeda107fu
-
-static int vdi_match(const struct inspect_input *in)
-{
-	return in->head_len >= 0x44 && get_le32(in->head + 0x40) == VDI_SIGNATURE;
-}
-
-static void vdi_check(const struct inspect_input *in, const struct fmt_scratch *scratch, struct inspect_report *r)
-{
-	(void)scratch;
-	if (in->head_len < 0x178) {
-		inspect_fail(r, INSPECT_CHECK_OPEN, "vdi header is truncated");
-		return;
-	}
-	uint32_t version = get_le32(in->head + 0x44);
-	uint32_t header_size = get_le32(in->head + 0x48);
-	uint32_t type = get_le32(in->head + 0x4c);
-	r->has_virtual_size = 1;
-	r->virtual_size = get_le64(in->head + 0x170);
-	/* qemu reads version 1.1 headers only, of at least 0x180 bytes
-	 * (its struct after the 0x40-byte text and the two u32s). */
-	if (version != 0x00010001u)
-		inspect_failf(r, INSPECT_CHECK_OPEN, "unsupported vdi version ", version);
-	else if (header_size < 0x180u - 0x48u)
-		inspect_failf(r, INSPECT_CHECK_OPEN, "vdi header too small: ", header_size);
-	if (type < 1 || type > 2)
-		inspect_failf(r, INSPECT_CHECK_OPEN, "unsupported vdi image type ", type);
-}
-
-const struct fmt_recogniser vdi_recogniser = {INSPECT_FMT_VDI, vdi_match, vdi_check};
-
-/* luks: "LUKS\xba\xbe", big-endian u16 version at 6. */
-static int luks_match(const struct inspect_input *in)
-{
-	return head_has(in, 0, "LUKS\xba\xbe", 6) && in->head_len >= 8;
-}
-
-static void luks_check(const struct inspect_input *in, const struct fmt_scratch *scratch, struct inspect_report *r)
-{
-	(void)scratch;
-	uint16_t v = get_be16(in->head + 6);
-	if (v != 1 && v != 2)
-		inspect_failf(r, INSPECT_CHECK_VERSION, "unsupported luks version ", v);
-}
-
-const struct fmt_recogniser luks_recogniser = {INSPECT_FMT_LUKS, luks_match, luks_check};
 
 static void banned(struct inspect_report *r, const char *reason)
 {
@@ -157,22 +109,28 @@ static void cloop_check(const struct inspect_input *in, const struct fmt_scratch
 
 const struct fmt_recogniser cloop_recogniser = {INSPECT_FMT_CLOOP, cloop_match, cloop_check};
 
-/* dmg: a "koly" trailer in the last 512 bytes, read once when past the head. */
+/* dmg: a "koly" trailer (magic, version 4, header size 512) in the last
+ * 512 bytes. */
+#define DMG_TRAILER 512u
+
 static int koly_at(const uint8_t *p)
 {
 	return p[0] == 'k' && p[1] == 'o' && p[2] == 'l' && p[3] == 'y' && get_be32(p + 4) == 4 &&
-	       get_be32(p + 8) == 512;
+	       get_be32(p + 8) == DMG_TRAILER;
 }
 
+/* The one read a match makes outside the head: a file larger than the
+ * head is asked for exactly its last DMG_TRAILER bytes, in one request
+ * into a buffer of that size; a smaller file is all in the head. */
 static int dmg_match(const struct inspect_input *in)
 {
-	uint8_t tail[512];
-	if (in->src->size < 512)
+	uint8_t tail[DMG_TRAILER];
+	uint64_t size = in->src->size;
+	if (size < DMG_TRAILER)
 		return 0;
-	if (in->src->size <= in->head_len)
-		return koly_at(in->head + in->head_len - 512);
-	/* One 512-byte read: the trailer is where a dmg says what it is. */
-	if (in->src->read(in->src->ctx, in->src->size - 512, tail, 512) != 0)
+	if (size <= in->head_len)
+		return koly_at(in->head + (uint32_t)size - DMG_TRAILER);
+	if (in->src->read(in->src->ctx, size - DMG_TRAILER, tail, DMG_TRAILER) != 0)
 		return 0;
 	return koly_at(tail);
 }

@@ -5,6 +5,7 @@ package format
 import (
 	"bytes"
 	"encoding/binary"
+	"encoding/json"
 	"hash/crc32"
 	"os"
 	"os/exec"
@@ -125,6 +126,18 @@ func gptFix(f func(b []byte)) func(b []byte) []byte {
 	}
 }
 
+// gptFixArray is gptFix that first recomputes the partition entry
+// array's CRC32 (at the header's LBA, count and entry size).
+func gptFixArray(f func(b []byte)) func(b []byte) []byte {
+	return gptFix(func(b []byte) {
+		f(b)
+		h := b[512:]
+		at := binary.LittleEndian.Uint64(h[72:]) * 512
+		n := uint64(binary.LittleEndian.Uint32(h[80:])) * uint64(binary.LittleEndian.Uint32(h[84:]))
+		binary.LittleEndian.PutUint32(h[88:], crc32.ChecksumIEEE(b[at:at+n]))
+	})
+}
+
 // compressed pipes some text through a compressor.
 func compressed(name string, args ...string) func(t *testing.T, dir string) []byte {
 	return func(t *testing.T, dir string) []byte {
@@ -183,19 +196,34 @@ var recogniseCases = []recogniseCase{
 		want: []uint32{shared.InspectFmtQed}, fails: []uint32{shared.InspectCheckBanned}, size: 5 << 20},
 	{name: "vdi", tools: []string{"qemu-img"}, make: recQemuImg("vdi", "7M"),
 		want: []uint32{shared.InspectFmtVdi}, size: 7 << 20},
-	{name: "vdi image type 9", tools: []string{"qemu-img"},
+	{name: "vdi image type 9 (qemu does not check it)", tools: []string{"qemu-img"},
 		make: edit(recQemuImg("vdi", "7M"), func(b []byte) []byte { b[0x4c] = 9; return b }),
-		want: []uint32{shared.InspectFmtVdi}, fails: []uint32{shared.InspectCheckOpen}, size: 7 << 20},
+		want: []uint32{shared.InspectFmtVdi}, size: 7 << 20},
 	{name: "vdi version 2", tools: []string{"qemu-img"},
 		make: edit(recQemuImg("vdi", "7M"), func(b []byte) []byte { b[0x46] = 2; return b }),
-		want: []uint32{shared.InspectFmtVdi}, fails: []uint32{shared.InspectCheckOpen}, size: 7 << 20},
+		want: []uint32{shared.InspectFmtVdi}, fails: []uint32{shared.InspectCheckOpen}, size: -1},
 	{name: "vdi truncated", make: bytesOf(func() []byte {
 		b := make([]byte, 0x100)
 		binary.LittleEndian.PutUint32(b[0x40:], 0xbeda107f)
 		return b
 	}()), want: []uint32{shared.InspectFmtVdi}, fails: []uint32{shared.InspectCheckOpen}, size: -1},
-	{name: "luks1", tools: []string{"cryptsetup"}, make: luks("luks1"), want: []uint32{shared.InspectFmtLuks}, size: -1},
-	{name: "luks2", tools: []string{"cryptsetup"}, make: luks("luks2"), want: []uint32{shared.InspectFmtLuks}, size: -1},
+	{name: "luks1", tools: []string{"cryptsetup", "qemu-img"}, make: luks("luks1"), want: []uint32{shared.InspectFmtLuks}, size: qemuSize},
+	{name: "luks1 of an odd size", tools: []string{"cryptsetup", "qemu-img"},
+		make: edit(luks("luks1"), func(b []byte) []byte { return append(b, make([]byte, 100)...) }),
+		want: []uint32{shared.InspectFmtLuks}, size: qemuSize},
+	{name: "luks1 payload at the end", tools: []string{"cryptsetup", "qemu-img"},
+		make: edit(luks("luks1"), func(b []byte) []byte { return b[:int(binary.BigEndian.Uint32(b[104:]))*512] }),
+		want: []uint32{shared.InspectFmtLuks}, size: qemuSize},
+	{name: "luks1 payload past the end", tools: []string{"cryptsetup", "qemu-img"},
+		make: edit(luks("luks1"), func(b []byte) []byte { return b[:1<<20] }),
+		want: []uint32{shared.InspectFmtLuks}, fails: []uint32{shared.InspectCheckOpen}, size: qemuSize},
+	{name: "luks1 payload offset 2^32-1", tools: []string{"cryptsetup", "qemu-img"},
+		make: edit(luks("luks1"), func(b []byte) []byte { binary.BigEndian.PutUint32(b[104:], 0xffffffff); return b }),
+		want: []uint32{shared.InspectFmtLuks}, fails: []uint32{shared.InspectCheckOpen}, size: qemuSize},
+	{name: "luks1 header cut short", make: bytesOf([]byte("LUKS\xba\xbe\x00\x01")),
+		want: []uint32{shared.InspectFmtLuks}, fails: []uint32{shared.InspectCheckOpen}, size: -1},
+	{name: "luks2 (qemu 7.2 reads it as raw)", tools: []string{"cryptsetup"}, make: luks("luks2"),
+		want: []uint32{shared.InspectFmtLuks}, fails: []uint32{shared.InspectCheckVersion}, size: -1},
 	{name: "luks version 3", tools: []string{"cryptsetup"},
 		make: edit(luks("luks2"), func(b []byte) []byte { b[7] = 3; return b }),
 		want: []uint32{shared.InspectFmtLuks}, fails: []uint32{shared.InspectCheckVersion}, size: -1},
@@ -215,16 +243,18 @@ var recogniseCases = []recogniseCase{
 		want: []uint32{shared.InspectFmtDmg}, fails: []uint32{shared.InspectCheckBanned}, size: -1},
 	{name: "dmg past the head", make: bytesOf(dmgOf(1 << 20)),
 		want: []uint32{shared.InspectFmtDmg}, fails: []uint32{shared.InspectCheckBanned}, size: -1},
-	{name: "iso", tools: []string{"genisoimage"}, make: iso(), want: []uint32{shared.InspectFmtIso}, size: -2},
-	{name: "iso udf", tools: []string{"genisoimage"}, make: iso("-udf"), want: []uint32{shared.InspectFmtIso}, size: -2},
-	{name: "iso halves disagree", tools: []string{"genisoimage"},
-		make: edit(iso(), func(b []byte) []byte { b[32768+80]++; return b }), want: []uint32{shared.InspectFmtIso}, size: -1},
-	{name: "udf only", make: bytesOf(func() []byte {
+	{name: "iso", tools: []string{"genisoimage", "qemu-img"}, make: iso(), want: []uint32{shared.InspectFmtIso}, size: qemuSize},
+	{name: "iso udf", tools: []string{"genisoimage", "qemu-img"}, make: iso("-udf"), want: []uint32{shared.InspectFmtIso}, size: qemuSize},
+	{name: "iso of an odd size", tools: []string{"genisoimage", "qemu-img"},
+		make: edit(iso(), func(b []byte) []byte { return append(b, 1, 2, 3) }), want: []uint32{shared.InspectFmtIso}, size: qemuSize},
+	{name: "iso halves disagree", tools: []string{"genisoimage", "qemu-img"},
+		make: edit(iso(), func(b []byte) []byte { b[32768+80]++; return b }), want: []uint32{shared.InspectFmtIso}, size: qemuSize},
+	{name: "udf only", tools: []string{"qemu-img"}, make: bytesOf(func() []byte {
 		b := make([]byte, 40960)
 		copy(b[32768+1:], "BEA01")
 		copy(b[32768+2048+1:], "NSR02")
 		return b
-	}()), want: []uint32{shared.InspectFmtIso}, size: -1},
+	}()), want: []uint32{shared.InspectFmtIso}, size: qemuSize},
 	{name: "gpt", tools: []string{"sgdisk"}, make: gptDisk, want: []uint32{shared.InspectFmtGpt}, size: -1},
 	{name: "mbr", tools: []string{"sfdisk"}, make: mbrDisk, want: []uint32{shared.InspectFmtGpt}, size: -1},
 	{name: "mbr bad boot flag", tools: []string{"sfdisk"},
@@ -260,6 +290,32 @@ var recogniseCases = []recogniseCase{
 	{name: "gpt entry array too long", tools: []string{"sgdisk"},
 		make: edit(gptDisk, gptFix(func(b []byte) { binary.LittleEndian.PutUint32(b[512+80:], 1<<20) })),
 		want: []uint32{shared.InspectFmtGpt}, fails: []uint32{shared.InspectCheckMbr}, size: -1},
+	{name: "gpt entry array CRC", tools: []string{"sgdisk"},
+		make: edit(gptDisk, func(b []byte) []byte { b[1024+56]++; return b }),
+		want: []uint32{shared.InspectFmtGpt}, fails: []uint32{shared.InspectCheckMbr}, size: -1},
+	{name: "gpt entry array CRC fixed", tools: []string{"sgdisk"},
+		make: edit(gptDisk, gptFixArray(func(b []byte) { b[1024+56]++ })),
+		want: []uint32{shared.InspectFmtGpt}, size: -1},
+	{name: "gpt entries of 256 bytes", tools: []string{"sgdisk"},
+		make: edit(gptDisk, gptFixArray(func(b []byte) {
+			binary.LittleEndian.PutUint32(b[512+80:], 64)
+			binary.LittleEndian.PutUint32(b[512+84:], 256)
+		})),
+		want: []uint32{shared.InspectFmtGpt}, size: -1},
+	{name: "gpt entry size 100", tools: []string{"sgdisk"},
+		make: edit(gptDisk, gptFixArray(func(b []byte) { binary.LittleEndian.PutUint32(b[512+84:], 100) })),
+		want: []uint32{shared.InspectFmtGpt}, fails: []uint32{shared.InspectCheckMbr}, size: -1},
+	{name: "gpt entry size 8192", tools: []string{"sgdisk"},
+		make: edit(gptDisk, gptFix(func(b []byte) { binary.LittleEndian.PutUint32(b[512+84:], 8192) })),
+		want: []uint32{shared.InspectFmtGpt}, fails: []uint32{shared.InspectCheckMbr}, size: -1},
+	{name: "gpt entry array of 1 MiB", tools: []string{"sgdisk"},
+		make: edit(disk(8<<20, "sgdisk", "", "-n", "1:4096:+1M", "-t", "1:8300"), gptFixArray(func(b []byte) {
+			binary.LittleEndian.PutUint32(b[512+80:], 8192)
+		})),
+		want: []uint32{shared.InspectFmtGpt}, size: -1},
+	{name: "gpt entry array over 1 MiB", tools: []string{"sgdisk"},
+		make: edit(gptDisk, gptFix(func(b []byte) { binary.LittleEndian.PutUint32(b[512+80:], 8193) })),
+		want: []uint32{shared.InspectFmtGpt}, fails: []uint32{shared.InspectCheckMbr}, size: -1},
 	{name: "fat is not an mbr", tools: []string{"mkfs.fat"}, make: func(t *testing.T, dir string) []byte {
 		p := filepath.Join(dir, "fat")
 		runIn(t, dir, "mkfs.fat", "-C", p, "4096")
@@ -282,11 +338,29 @@ var recogniseCases = []recogniseCase{
 		make: edit(tarOf("README"), func(b []byte) []byte { b[0] = 'Q'; return b }), size: -1},
 }
 
-// isoSize is the volume size the primary volume descriptor states, read
-// with isoinfo's view: block count x block size.
-func isoSize(b []byte) int64 {
-	d := b[32768:]
-	return int64(binary.LittleEndian.Uint32(d[80:])) * int64(binary.LittleEndian.Uint16(d[128:]))
+// qemuSize as a case's size: the virtual size qemu-img info reports for
+// the file (none when it refuses to open it).
+const qemuSize = -2
+
+// qemuOpenSize is qemu-img info's virtual size of the file b, or -1
+// when qemu-img refuses it.
+func qemuOpenSize(t *testing.T, b []byte) int64 {
+	t.Helper()
+	p := filepath.Join(t.TempDir(), "f")
+	if err := os.WriteFile(p, b, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	out, err := exec.Command(qemuImg, "info", "--output=json", p).Output()
+	if err != nil {
+		return -1
+	}
+	var info struct {
+		VirtualSize int64 `json:"virtual-size"`
+	}
+	if err := json.Unmarshal(out, &info); err != nil {
+		t.Fatal(err)
+	}
+	return info.VirtualSize
 }
 
 func TestRecognise(t *testing.T) {
@@ -340,11 +414,8 @@ func TestRecognise(t *testing.T) {
 				t.Errorf("failed checks %v, want %v", fails, c.fails)
 			}
 			want := c.size
-			if want == -2 {
-				want = isoSize(b)
-				if want != int64(len(b)) {
-					t.Errorf("iso volume size %d, file %d", want, len(b))
-				}
+			if want == qemuSize {
+				want = qemuOpenSize(t, b)
 			}
 			if size != want {
 				t.Errorf("virtual size %d, want %d", size, want)
@@ -394,4 +465,63 @@ func FuzzRecognise(f *testing.F) {
 			}
 		}
 	})
+}
+
+// readLog is a file of size bytes, zeros but for tail at its end, that
+// records every read asked of it.
+type readLog struct {
+	size  int64
+	tail  []byte
+	reads [][2]int64 // offset, length
+}
+
+func (f *readLog) ReadAt(p []byte, off int64) (int, error) {
+	f.reads = append(f.reads, [2]int64{off, int64(len(p))})
+	clear(p)
+	for i := range p {
+		if at := off + int64(i) - (f.size - int64(len(f.tail))); at >= 0 && at < int64(len(f.tail)) {
+			p[i] = f.tail[at]
+		}
+	}
+	return len(p), nil
+}
+
+// TestRecogniseReadsBounded: a recogniser's match reads nothing beyond
+// the head, except dmg's, which asks for exactly the file's last 512
+// bytes once, and only when they are not in the head; a dmg's check
+// reads nothing. Inspect over a 1 TiB dmg makes the head read and that
+// one trailer read, nothing else.
+func TestRecogniseReadsBounded(t *testing.T) {
+	const head = 64 << 10
+	koly := dmgOf(512)
+	for _, size := range []int64{512, 4096, head, head + 1, 1 << 20, 1 << 40} {
+		for i := range RecogniserCount() {
+			for _, tail := range [][]byte{nil, koly} {
+				f := &readLog{size: size, tail: tail}
+				res, ok := Recognise(i, f, size, 64<<10)
+				if !ok || res.Reads.OutOfBounds != "" {
+					t.Fatalf("size %d recogniser %d: %v %s", size, i, ok, res.Reads.OutOfBounds)
+				}
+				want := [][2]int64{{0, min(size, head)}}
+				if res.Format == shared.InspectFmtDmg && size > head {
+					want = append(want, [2]int64{size - 512, 512})
+				}
+				if res.Format == shared.InspectFmtDmg && res.Matched != (tail != nil) {
+					t.Errorf("size %d: dmg matched %v with trailer %v", size, res.Matched, tail != nil)
+				}
+				if !slices.Equal(f.reads, want) {
+					t.Errorf("size %d %s (trailer %v, matched %v): reads %v, want %v", size,
+						shared.InspectFormatNames[res.Format], tail != nil, res.Matched, f.reads, want)
+				}
+			}
+		}
+	}
+	f := &readLog{size: 1 << 40, tail: koly}
+	res, err := Inspect(f, f.size)
+	if err != nil || res.Format != shared.InspectFmtDmg {
+		t.Fatalf("%+v %v", res, err)
+	}
+	if want := [][2]int64{{0, head}, {1<<40 - 512, 512}}; !slices.Equal(f.reads, want) {
+		t.Errorf("inspect of a 1 TiB dmg: reads %v, want %v", f.reads, want)
+	}
 }

@@ -59,6 +59,8 @@ struct vhdx_parse_state {
 	uint64_t disk_size;
 	/* Bit 1<<INSPECT_CHECK_* for each safety check found failed. */
 	uint32_t checks;
+	/* qemu's words for a refusal, where they are known; or NULL. */
+	const char *reason;
 };
 
 static int is_zero(const uint8_t *p, uint32_t n)
@@ -251,7 +253,9 @@ static uint32_t parse_metadata(struct vhdx_parse_state *st)
 	if ((present & required) != required)
 		return P_ERR;
 	if (present & (1u << M_PARENT)) {
+		/* qemu: -ENOTSUP, without a message of its own. */
 		st->checks |= 1u << INSPECT_CHECK_BACKING_FILE;
+		st->reason = "Operation not supported";
 		return P_ERR; /* differencing images are not supported */
 	}
 
@@ -265,7 +269,9 @@ static uint32_t parse_metadata(struct vhdx_parse_state *st)
 	    (st->block_size & (st->block_size - 1)) != 0)
 		return P_ERR;
 	if (get_le32(fp + 4) & VHDX_FP_HAS_PARENT) {
+		/* qemu: -EINVAL (a parent without a parent locator). */
 		st->checks |= 1u << INSPECT_CHECK_BACKING_FILE;
+		st->reason = "Invalid argument";
 		return P_ERR; /* differencing images are not supported */
 	}
 	if (get_le32(lss) != VHDX_SECTOR)
@@ -433,6 +439,7 @@ static uint32_t vhdx_open(const struct fmt_source *src, const struct fmt_scratch
 	    (err = parse_metadata(&st)) != CREATE_ERR_OK ||
 	    (err = check_bat(&st)) != CREATE_ERR_OK) {
 		out->checks = st.checks;
+		out->reason = st.reason;
 		return err;
 	}
 	*out = st;
@@ -458,12 +465,13 @@ uint32_t vhdx_info(const struct fmt_source *src, const struct fmt_scratch *scrat
 	(void)sink;
 	struct vhdx_parse_state st;
 	st.checks = 0;
+	st.reason = 0;
 	uint32_t err = vhdx_open(src, scratch, &st);
 	out->inspect_checks |= st.checks;
 	if (err == CREATE_ERR_BACKING_READ_FAILED)
 		return INFO_ERR_READ_FAILED;
 	if (err != CREATE_ERR_OK) {
-		out->reason = "the image is not a valid vhdx image";
+		out->reason = st.reason ? st.reason : "the image is not a valid vhdx image";
 		return INFO_ERR_INVALID;
 	}
 	out->format = FORMAT_VHDX;

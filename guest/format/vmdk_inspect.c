@@ -135,6 +135,24 @@ static void check_footer(const struct fmt_source *src, const uint8_t *h, struct 
 		inspect_fail(r, INSPECT_CHECK_FOOTER, "footer has no grain directory");
 }
 
+uint32_t vmdk_refusal_checks(const struct fmt_source *src)
+{
+	uint8_t h[VMDK_SECTOR], f[3 * VMDK_SECTOR];
+	uint64_t len = padded_length(src);
+	if (read_padded(src, 0, h, VMDK_SECTOR) != 0 || memcmp(h, "KDMV", 4) != 0 ||
+	    get_le64(h + VMDK_H_GD) != VMDK_GD_END)
+		return 0;
+	if (len < sizeof f || read_padded(src, len - sizeof f, f, sizeof f) != 0)
+		return 1u << INSPECT_CHECK_FOOTER;
+	const uint8_t *marker = f, *footer = f + VMDK_SECTOR, *eos = f + 2 * VMDK_SECTOR;
+	/* The markers' sector count (0) and type (footer 3, end of stream
+	 * 0), and the footer's header magic. */
+	if (memcmp(footer, "KDMV", 4) != 0 || get_le32(marker + 8) != 0 || get_le32(marker + 12) != 3 ||
+	    get_le64(eos) != 0 || get_le32(eos + 8) != 0 || get_le32(eos + 12) != 0)
+		return 1u << INSPECT_CHECK_FOOTER;
+	return 0;
+}
+
 void vmdk_inspect(const struct fmt_source *src, const struct fmt_scratch *scratch, const struct fmt_info *info,
 		  struct inspect_report *r)
 {

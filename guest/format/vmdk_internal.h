@@ -67,4 +67,11 @@ void vmdk_extent_name(struct vmdk_text *t, const uint8_t *image_name, uint32_t l
 uint32_t vmdk_parent_cid(const struct fmt_source *src, const struct fmt_scratch *scratch,
 			 uint32_t *cid);
 
+/* Inspect's hook into a refused open (vmdk_inspect.c): the bits
+ * 1<<INSPECT_CHECK_* that explain the refusal, for fmt_info's
+ * inspect_checks; a streamOptimized file whose grain directory is at the
+ * end without a footer marker, footer header and end-of-stream marker
+ * closing it fails footer. */
+uint32_t vmdk_refusal_checks(const struct fmt_source *src);
+
 #endif

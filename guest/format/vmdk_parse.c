@@ -428,6 +428,7 @@ uint32_t vmdk_info(const struct fmt_source *src, const struct fmt_scratch *scrat
 		return INFO_ERR_READ_FAILED;
 	if (err != CREATE_ERR_OK) {
 		out->reason = "the image is not a valid vmdk image";
+		out->inspect_checks |= vmdk_refusal_checks(src);
 		return INFO_ERR_INVALID;
 	}
 	uint8_t h[VMDK_SECTOR];

@@ -143,7 +143,7 @@
 #define INSPECT_CHECK_FOOTER 8
 /* partition table rules */
 #define INSPECT_CHECK_MBR 9
-/* luks version */
+/* luks version other than 1 */
 #define INSPECT_CHECK_VERSION 10
 /* a file name with a protocol prefix */
 #define INSPECT_CHECK_PROTOCOL 11
@@ -157,7 +157,9 @@
 #define INSPECT_CHECK_EXPECT_FORMAT 15
 /* not among --allow-formats (host) */
 #define INSPECT_CHECK_ALLOW_FORMATS 16
-#define INSPECT_CHECK_COUNT 17
+/* no verdict: the file could not be opened or inspected (host) */
+#define INSPECT_CHECK_NOT_INSPECTED 17
+#define INSPECT_CHECK_COUNT 18
 #define INSPECT_ERR_OK 0
 #define INSPECT_ERR_READ_FAILED 1
 #define INSPECT_ERR_BAD_CONFIG 2
