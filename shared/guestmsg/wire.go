@@ -25,6 +25,12 @@ const (
 // Field numbers outside [1, maxField] are invalid.
 const maxField = 1<<29 - 1
 
+// maxGroupField is the largest field number the protobuf library accepts
+// inside an unknown group it skips: there it checks tags as
+// protowire.ConsumeTag does, which allows any positive int32 (MessageSet
+// numbers), not only a message's own field numbers.
+const maxGroupField = 1<<31 - 1
+
 // maxDepth bounds the nesting of unknown groups, as the protobuf library's
 // default recursion limit does.
 const maxDepth = 10000
@@ -60,14 +66,19 @@ func consumeVarint(b []byte) (uint64, int, error) {
 	return 0, 0, errOverflow
 }
 
-// consumeTag decodes a field's tag.
+// consumeTag decodes a message field's tag.
 func consumeTag(b []byte) (num uint64, typ int, n int, err error) {
+	return consumeTagUpTo(b, maxField)
+}
+
+// consumeTagUpTo decodes a tag whose field number must be at most max.
+func consumeTagUpTo(b []byte, max uint64) (num uint64, typ int, n int, err error) {
 	v, n, err := consumeVarint(b)
 	if err != nil {
 		return 0, 0, 0, err
 	}
 	num = v >> 3
-	if num < 1 || num > maxField {
+	if num < 1 || num > max {
 		return 0, 0, 0, errFieldNum
 	}
 	return num, int(v & 7), n, nil
@@ -123,7 +134,7 @@ func skipField(num uint64, typ int, b []byte, depth int) (int, error) {
 			return 0, errDepth
 		}
 		for off := 0; ; {
-			inner, t, n, err := consumeTag(b[off:])
+			inner, t, n, err := consumeTagUpTo(b[off:], maxGroupField)
 			if err != nil {
 				return 0, err
 			}
