@@ -12,6 +12,7 @@ package format
 #include <stdlib.h>
 #include "cgo_vio.h"
 #include "detect.h"
+#include "crc32c.h"
 
 static inline uint32_t call_plan(const struct create_config *cfg, uint64_t vsize, void *scr, size_t scr_size,
 				 uintptr_t sink, uintptr_t backing, uint64_t backing_size, struct plan_result *res)
@@ -281,4 +282,9 @@ func Probe(r io.ReaderAt, size int64, scratchSize int) (ParsedBacking, uint32) {
 func Detect(r io.ReaderAt, size int64, scratchSize int) (uint32, uint32) {
 	got, code, _ := ParseCounted(EntryDetect, 0, r, size, scratchSize)
 	return got.Format, code
+}
+
+// crc32cZeros is crc32c_zeros, for its test.
+func crc32cZeros(crc uint32, n uint64) uint32 {
+	return uint32(C.crc32c_zeros(C.uint32_t(crc), C.uint64_t(n)))
 }

@@ -18,3 +18,39 @@ uint32_t crc32c_update(uint32_t crc, const uint8_t *p, size_t len)
 	}
 	return ~crc;
 }
+
+/* The CRC register after a zero byte is a linear map of the register
+ * before it (over GF(2)): a 32x32 bit matrix, one column (the image of
+ * bit i) per word. Feeding 2^k zero bytes is that matrix squared k times. */
+static uint32_t gf2_apply(const uint32_t m[32], uint32_t v)
+{
+	uint32_t r = 0;
+	for (int i = 0; v != 0; i++, v >>= 1) {
+		if (v & 1)
+			r ^= m[i];
+	}
+	return r;
+}
+
+uint32_t crc32c_zeros(uint32_t crc, uint64_t len)
+{
+	uint32_t m[32], sq[32];
+	for (int i = 0; i < 32; i++) {
+		uint32_t r = (uint32_t)1 << i;
+		r = (r >> 4) ^ crc32c_nibble[r & 15];
+		m[i] = (r >> 4) ^ crc32c_nibble[r & 15];
+	}
+	crc = ~crc;
+	while (len != 0) {
+		if (len & 1)
+			crc = gf2_apply(m, crc);
+		len >>= 1;
+		if (len == 0)
+			break;
+		for (int i = 0; i < 32; i++)
+			sq[i] = gf2_apply(m, m[i]);
+		for (int i = 0; i < 32; i++)
+			m[i] = sq[i];
+	}
+	return ~crc;
+}

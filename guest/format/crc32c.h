@@ -10,4 +10,9 @@
  * in pieces gives the same result as feeding it whole. */
 uint32_t crc32c_update(uint32_t crc, const uint8_t *p, size_t len);
 
+/* crc32c_update(crc, p, len) for len zero bytes, in time logarithmic in
+ * len: for the runs of zeros a file reads as past its end, which may be
+ * gigabytes. */
+uint32_t crc32c_zeros(uint32_t crc, uint64_t len);
+
 #endif

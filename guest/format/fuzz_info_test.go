@@ -46,7 +46,10 @@ func isPow2(v uint64) bool { return v != 0 && v&(v-1) == 0 }
 // must report, 0 for any).
 func checkInfo(t *testing.T, format uint32, im *fuzzImage, scratch int, want uint32) (InfoResult, uint32) {
 	t.Helper()
-	got, code, st := InfoCounted(format, im, im.size, scratch)
+	var got InfoResult
+	var code uint32
+	var st ReadStats
+	checkCPU(t, "info", threadCPU(func() { got, code, st = InfoCounted(format, im, im.size, scratch) }))
 	checkReads(t, st, im.size)
 	again, code2, st2 := InfoCounted(format, im, im.size, scratch)
 	if code2 != code || st2 != st || !reflect.DeepEqual(got, again) {

@@ -36,7 +36,9 @@ func FuzzInspect(f *testing.F) {
 	}
 	f.Fuzz(func(t *testing.T, in []byte) {
 		im := decodeImage(in)
-		res, err := InspectWithScratch(im, im.size, inspectScratchFuzz)
+		var res InspectResult
+		var err error
+		checkCPU(t, "inspect", threadCPU(func() { res, err = InspectWithScratch(im, im.size, inspectScratchFuzz) }))
 		if res.Stats.OutOfBounds != "" {
 			t.Fatalf("inspect asked for a %s", res.Stats.OutOfBounds)
 		}

@@ -13,7 +13,10 @@ package format
 
 import (
 	"bytes"
+	"runtime"
+	"syscall"
 	"testing"
+	"time"
 
 	"instar/shared"
 	"instar/shared/formats"
@@ -27,6 +30,34 @@ func parseWork(size int64) uint64 { return 4*uint64(size) + 8<<20 }
 // parseReads bounds the number of reads: a parser reads in chunks of at
 // least a sector, or a structure at a time.
 func parseReads(size int64) uint64 { return 4*uint64(size)/512 + 4096 }
+
+// maxCallCPU bounds the CPU time of one call of an entry point. Reads are
+// counted (parseWork), but bytes past the end of a file read as zeros
+// without a read (read_padded), so a loop over a huge count of them (a
+// vhdx log claiming 4 GiB) escapes that count; this catches it. Calls
+// take milliseconds under the sanitizers; the bound is far above them and
+// is CPU time, which a busy machine does not inflate.
+const maxCallCPU = 2 * time.Second
+
+// threadCPU runs f on one OS thread and returns the CPU time that thread
+// spent in it (f's C call runs on the calling thread).
+func threadCPU(f func()) time.Duration {
+	runtime.LockOSThread()
+	defer runtime.UnlockOSThread()
+	var before, after syscall.Rusage
+	syscall.Getrusage(syscall.RUSAGE_THREAD, &before)
+	f()
+	syscall.Getrusage(syscall.RUSAGE_THREAD, &after)
+	return time.Duration(after.Utime.Nano() + after.Stime.Nano() - before.Utime.Nano() - before.Stime.Nano())
+}
+
+// checkCPU fails t when a call took more than maxCallCPU.
+func checkCPU(t *testing.T, what string, d time.Duration) {
+	t.Helper()
+	if d > maxCallCPU {
+		t.Fatalf("unbounded work: %s took %v of CPU", what, d)
+	}
+}
 
 // probeScratch is what fmt_probe needs: the probe buffer, then any
 // driver's parser.
@@ -51,7 +82,10 @@ func checkParse(t *testing.T, entry Entry, format uint32, in []byte, scratch int
 // checkImage is checkParse on a decoded image.
 func checkImage(t *testing.T, entry Entry, format uint32, im *fuzzImage, scratch int, want uint32) (ParsedBacking, uint32) {
 	t.Helper()
-	got, code, st := ParseCounted(entry, format, im, im.size, scratch)
+	var got ParsedBacking
+	var code uint32
+	var st ReadStats
+	checkCPU(t, "the parse", threadCPU(func() { got, code, st = ParseCounted(entry, format, im, im.size, scratch) }))
 	checkReads(t, st, im.size)
 	switch code {
 	case shared.CreateErrOK:
@@ -116,7 +150,10 @@ func readLimit(f *formats.Format) uint64 {
 func FuzzDetect(f *testing.F) {
 	f.Fuzz(func(t *testing.T, in []byte) {
 		im := decodeImage(in)
-		got, code, st := ParseCounted(EntryDetect, 0, im, im.size, DetectMinScratch)
+		var got ParsedBacking
+		var code uint32
+		var st ReadStats
+		checkCPU(t, "detect", threadCPU(func() { got, code, st = ParseCounted(EntryDetect, 0, im, im.size, DetectMinScratch) }))
 		if st.OutOfBounds != "" {
 			t.Fatalf("detect asked for a %s", st.OutOfBounds)
 		}
@@ -228,7 +265,11 @@ func FuzzCreateBacking(f *testing.F) {
 		cfg.BackingFileLen = uint32(copy(cfg.BackingFile[:], "base.vmdk"))
 		cfg.ImageNameLen = uint32(copy(cfg.ImageName[:], "new.vmdk"))
 		var st ReadStats
-		_, pcode, err := Plan(cfg, 1<<20, scratchDefault, discardSink{}, &Backing{R: im, Size: im.size, Stats: &st})
+		var pcode uint32
+		var err error
+		checkCPU(t, "the plan", threadCPU(func() {
+			_, pcode, err = Plan(cfg, 1<<20, scratchDefault, discardSink{}, &Backing{R: im, Size: im.size, Stats: &st})
+		}))
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -5,8 +5,9 @@
  *  - a header is valid with "head", a good CRC-32C over its 4 KiB and
  *    version 1; of two valid ones the higher sequence number wins, and equal
  *    numbers are only accepted when the headers are identical;
- *  - the current header's log version is 0 and its log offset a whole MiB;
- *    a non-zero log GUID with a valid log entry means a log replay, which a
+ *  - the current header's log version is 0 and its log offset a whole,
+ *    non-zero number of MiB; with a non-zero log GUID, the log length is a
+ *    whole number of MiB, and a valid log entry means a log replay, which a
  *    read-only open refuses;
  *  - region table 1 (table 2 is never read) has "regi", a good CRC-32C, at
  *    most 2047 entries, exactly one BAT and one metadata region, and no
@@ -169,7 +170,8 @@ static uint32_t parse_headers(struct vhdx_parse_state *st)
 	memcpy(st->log_guid, h + VHDX_H_LOG_GUID, 16);
 	st->log_length = get_le32(h + VHDX_H_LOG_LENGTH);
 	st->log_offset = get_le64(h + VHDX_H_LOG_OFFSET);
-	if (st->log_offset % VHDX_MIB != 0)
+	/* qemu checks the log offset whether or not there is a log. */
+	if (st->log_offset < VHDX_MIB || st->log_offset % VHDX_MIB != 0)
 		return P_ERR;
 	return add_region(st, st->log_offset, st->log_length);
 }
@@ -281,7 +283,9 @@ static uint32_t parse_metadata(struct vhdx_parse_state *st)
 }
 
 /* CRC-32C of the len-byte log entry at pos (which wraps around the circular
- * log), with its checksum field counted as zero. */
+ * log), with its checksum field counted as zero. What lies past the end of
+ * the file reads as zeros and is folded in without reading: an entry may be
+ * 4 GiB long. */
 static int log_entry_crc(struct vhdx_parse_state *st, uint64_t pos, uint32_t len, uint32_t *crc)
 {
 	uint8_t *buf = st->io;
@@ -290,10 +294,19 @@ static int log_entry_crc(struct vhdx_parse_state *st, uint64_t pos, uint32_t len
 	for (uint32_t done = 0; done < len;) {
 		uint64_t p = (pos + done) % st->log_length;
 		uint64_t contiguous = st->log_length - p;
-		uint32_t n = len - done < chunk ? len - done : chunk;
+		uint64_t at = st->log_offset + p;
+		uint32_t n = len - done;
 		if (n > contiguous)
 			n = (uint32_t)contiguous;
-		if (read_padded(st->src, st->log_offset + p, buf, n) != 0)
+		if (at >= st->src->size) {
+			/* done > 0: the header, with the checksum, is in the file. */
+			c = crc32c_zeros(c, n);
+			done += n;
+			continue;
+		}
+		if (n > chunk)
+			n = chunk;
+		if (read_padded(st->src, at, buf, n) != 0)
 			return -1;
 		if (done == 0)
 			memset(buf + 4, 0, 4);
@@ -316,32 +329,48 @@ static int log_header_plausible(const struct vhdx_parse_state *st, const uint8_t
 
 /* A log entry qemu would replay, which its read-only open refuses. The
  * approximation checks the header fields qemu checks and the entry's
- * CRC-32C, not its descriptors. The log is read an I/O buffer at a time. */
+ * CRC-32C, not its descriptors. As qemu's search, it walks the log a
+ * sector at a time, goes on after the whole of an entry whose CRC is wrong,
+ * and ends once an entry wraps round the log's end. Sectors past the end
+ * of the file read as zeros, which hold no entry: the walk ends there, so
+ * the work is bounded by the file, not by the 4 GiB a log may claim. The
+ * log is read an I/O buffer at a time. */
 static uint32_t check_log(struct vhdx_parse_state *st)
 {
-	if (is_zero(st->log_guid, 16))
+	if (is_zero(st->log_guid, 16) || st->log_length == 0)
 		return CREATE_ERR_OK;
 	st->checks |= 1u << INSPECT_CHECK_DIRTY_LOG;
+	/* qemu refuses a log GUID with a log length not a whole MiB. */
+	if (st->log_length % VHDX_MIB != 0)
+		return P_ERR;
 	uint32_t chunk = st->io_size & ~(VHDX_LOG_SECTOR - 1);
 	uint8_t *buf = st->io;
-	for (uint64_t base = 0; base < st->log_length; base += chunk) {
-		uint32_t n = st->log_length - base < chunk ? (uint32_t)(st->log_length - base) : chunk;
-		if (read_padded(st->src, st->log_offset + base, buf, n) != 0)
-			return P_ERR;
-		for (uint32_t p = 0; p + VHDX_LOG_ENTRY_HEADER <= n; p += VHDX_LOG_SECTOR) {
-			uint8_t h[VHDX_LOG_ENTRY_HEADER];
-			memcpy(h, buf + p, sizeof(h));
-			if (!log_header_plausible(st, h))
-				continue;
-			uint32_t crc;
-			if (log_entry_crc(st, base + p, get_le32(h + 8), &crc) != 0)
-				return P_ERR;
-			if (crc == get_le32(h + 4))
-				return P_ERR;
-			/* The CRC check reused the buffer: read the chunk again. */
+	uint64_t in_file = st->log_offset < st->src->size ? st->src->size - st->log_offset : 0;
+	uint64_t end = in_file < st->log_length ? in_file : st->log_length;
+	uint64_t base = 0;
+	uint32_t n = 0; /* bytes of the log at base in buf */
+	for (uint64_t p = 0; p < end;) {
+		if (p < base || p + VHDX_LOG_ENTRY_HEADER > base + n) {
+			base = p;
+			n = st->log_length - p < chunk ? (uint32_t)(st->log_length - p) : chunk;
 			if (read_padded(st->src, st->log_offset + base, buf, n) != 0)
 				return P_ERR;
 		}
+		uint8_t h[VHDX_LOG_ENTRY_HEADER];
+		memcpy(h, buf + (p - base), sizeof(h));
+		if (!log_header_plausible(st, h)) {
+			p += VHDX_LOG_SECTOR;
+			continue;
+		}
+		uint32_t len = get_le32(h + 8), crc;
+		if (log_entry_crc(st, p, len, &crc) != 0)
+			return P_ERR;
+		if (crc == get_le32(h + 4))
+			return P_ERR;
+		if (len >= st->log_length - p)
+			break; /* wrapped: qemu's search ends */
+		p += len;
+		n = 0; /* the CRC reused the buffer */
 	}
 	return CREATE_ERR_OK;
 }

@@ -119,8 +119,66 @@ func TestVhdxParseMalformed(t *testing.T) {
 			return d
 		}
 	}
+	// withLog appends grow zero bytes to the file, gives both headers a
+	// log GUID, offset and length, and writes one-sector-header entries
+	// (each at an offset in the log, of a length, with a right CRC or
+	// not; the CRC covers the entry wrapping round the log, bytes past
+	// the end of the file counted as zeros).
+	type entry struct {
+		at, length uint32
+		good       bool
+	}
+	withLog := func(grow int, off uint64, length uint32, entries ...entry) func([]byte) []byte {
+		return func(d []byte) []byte {
+			d = append(d, make([]byte, grow)...)
+			guid := []byte("0123456789abcdef")
+			for _, h := range []int{h1, h2} {
+				copy(d[h+48:], guid)
+				binary.LittleEndian.PutUint32(d[h+68:], length)
+				binary.LittleEndian.PutUint64(d[h+72:], off)
+				vhdxFixCRC(d, h, 4096)
+			}
+			for _, e := range entries {
+				h := d[off+uint64(e.at):]
+				copy(h, "loge")
+				binary.LittleEndian.PutUint32(h[4:], 0)
+				binary.LittleEndian.PutUint32(h[8:], e.length)
+				binary.LittleEndian.PutUint64(h[16:], 1)
+				copy(h[32:], guid)
+				sum := uint32(0)
+				for done := uint32(0); done < e.length; done += 4096 {
+					sector := make([]byte, 4096)
+					if at := off + uint64((e.at+done)%length); at < uint64(len(d)) {
+						copy(sector, d[at:])
+					}
+					sum = crc32.Update(sum, castagnoli, sector)
+				}
+				if !e.good {
+					sum ^= 1
+				}
+				binary.LittleEndian.PutUint32(h[4:], sum)
+			}
+			return d
+		}
+	}
 	muts := []mutation{
 		{"ok", "base", func(d []byte) []byte { return d }},
+		// The log checks qemu makes before its search, and its search:
+		// an entry whose CRC is wrong is skipped whole, an entry that
+		// wraps round the log's end ends the search, and the log past
+		// the end of the file reads as zeros (where the scan once spent
+		// seconds: a 4 GiB log, or entry, of zeros).
+		{"log-off-0", "base", fixHdr(h2, le64(h2+72, 0))},
+		{"log-len-not-mib", "base", withLog(0, 0x100000, 0xff000)},
+		{"log-len-not-mib-no-guid", "base", fixHdr(h2, le32(h2+68, 0xff000))},
+		{"log-good-in-bad-entry", "base", withLog(0, 0x100000, 0x100000, entry{0, 0x2000, false}, entry{0x1000, 0x1000, true})},
+		{"log-good-after-bad-entry", "base", withLog(0, 0x100000, 0x100000, entry{0, 0x2000, false}, entry{0x2000, 0x1000, true})},
+		{"log-4g-past-eof", "base", withLog(0, 1<<40, 0xfff00000)},
+		// (qemu-img 7.2's search never ends on a log whose entries end
+		// where they start, such as one entry as long as the log: it
+		// stops only once it wraps to before where it began.)
+		{"log-entry-past-eof-good", "base", withLog(0x100000, 0x400000, 0x4000000, entry{0x1000, 0x2000000, true})},
+		{"log-entry-past-eof-bad", "base", withLog(0x100000, 0x400000, 0x4000000, entry{0x1000, 0x2000000, false})},
 		{"empty-file", "base", func(d []byte) []byte { return nil }},
 		{"file-id", "base", func(d []byte) []byte { d[0] = 'x'; return d }},
 		{"trunc-100", "base", func(d []byte) []byte { return d[:100] }},
@@ -356,5 +414,17 @@ func TestVhdxParseAbove64TiB(t *testing.T) {
 	got, code := Parse(shared.FormatVhdx, im, im.size, MinScratch(shared.FormatVhdx))
 	if want := qemuVirtualSize(t, p, "vhdx"); want != 128<<40 || code != shared.CreateErrOK || got.VirtualSize != 128<<40 {
 		t.Errorf("qemu-img says %d, the parser %+v (code %d); want both 128 TiB", want, got, code)
+	}
+}
+
+// TestCrc32cZeros holds crc32c_zeros to the CRC of that many zero bytes.
+func TestCrc32cZeros(t *testing.T) {
+	for _, n := range []uint64{0, 1, 2, 3, 7, 8, 9, 4095, 4096, 1<<20 + 3, 3 << 22} {
+		for _, crc := range []uint32{0, 1, 0xdeadbeef, 0xffffffff} {
+			want := crc32.Update(crc, castagnoli, make([]byte, n))
+			if got := crc32cZeros(crc, n); got != want {
+				t.Errorf("crc32c_zeros(%#x, %d) = %#x, want %#x", crc, n, got, want)
+			}
+		}
 	}
 }
