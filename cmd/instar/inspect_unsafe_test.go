@@ -19,6 +19,12 @@ func TestInspectUnsafeImages(t *testing.T) {
 		{"d.vhd", "vpc", [][]string{qcreate("-f", "vpc", "d.vhd", "1M")}},
 		// CVE-2022-47951's shape: a descriptor whose extent is another file.
 		{"flat.vmdk", "vmdk", [][]string{qcreate("-f", "vmdk", "-o", "subformat=monolithicFlat", "flat.vmdk", "1M")}},
+		// Shapes qemu refuses to open, which inspect refuses with qemu's words.
+		{"sector.vdi", "vdi", [][]string{qcreate("-f", "vdi", "sector.vdi", "7M"), {"patch", "sector.vdi", "360", "4", "1048576"}}},
+		{"table.vhd", "vpc", [][]string{qcreate("-f", "vpc", "table.vhd", "16M"), {"patch", "table.vhd", "540", "4", "2"}}},
+		{"l2.luks", "luks", [][]string{{"truncate", "-s", "20M", "l2.luks"}, {"sh", "-c", "printf pw > key"},
+			{"cryptsetup", "luksFormat", "--type", "luks2", "-q", "--batch-mode", "--key-file", "key",
+				"--pbkdf", "pbkdf2", "--pbkdf-force-iterations", "1000", "l2.luks"}}},
 	})
 	cases := []struct {
 		name, format, check string
@@ -29,6 +35,10 @@ func TestInspectUnsafeImages(t *testing.T) {
 		{"json.qcow2", "qcow2", "protocol"},
 		{"json.qcow2", "qcow2", "backing_file"},
 		{"flat.vmdk", "vmdk", "descriptor"},
+		{"sector.vdi", "vdi", "open"},
+		{"table.vhd", "vpc", "open"},
+		{"table.vhd", "vpc", "virtual_size"},
+		{"l2.luks", "luks", "version"},
 	}
 	args := []string{"-j", "3", "base.raw"}
 	for _, c := range cases {
@@ -46,6 +56,17 @@ func TestInspectUnsafeImages(t *testing.T) {
 		l := lines[k+1]
 		if l.Filename != c.name || l.Format != c.format || l.Safe || l.Failures[c.check] == "" {
 			t.Errorf("%s: %+v, want format %s failing %s", c.name, l, c.format, c.check)
+		}
+	}
+	// Where qemu refuses the file, the reason is its message.
+	for k, c := range cases {
+		if c.check != "open" {
+			continue
+		}
+		_, qerr, status := qemuImgInfo(dir, c.name)
+		want, ok := strings.CutPrefix(strings.TrimSpace(qerr), "qemu-img: Could not open '"+c.name+"': ")
+		if status == 0 || !ok || lines[k+1].Failures["open"] != want {
+			t.Errorf("%s: open %q, qemu-img info says %q (status %d)", c.name, lines[k+1].Failures["open"], qerr, status)
 		}
 	}
 	if l := lines[len(lines)-1]; !l.Safe || l.Filename != "d.vhd" {

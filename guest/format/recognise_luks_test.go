@@ -32,6 +32,25 @@ func TestLuksAgainstQemu(t *testing.T) {
 	fill := func(off int) func(b []byte) []byte {
 		return func(b []byte) []byte { copy(b[off:off+32], bytes.Repeat([]byte("a"), 32)); return b }
 	}
+	// names sets the cipher name, mode and hash spec (those not "") and
+	// the key size (when not -1).
+	names := func(cipher, mode, hash string, key int64) func(b []byte) []byte {
+		return func(b []byte) []byte {
+			for _, f := range []struct {
+				off int
+				v   string
+			}{{8, cipher}, {40, mode}, {72, hash}} {
+				if f.v != "" || f.off == 8 && cipher == "" && mode == "" && hash == "" && key == -1 {
+					clear(b[f.off : f.off+32])
+					copy(b[f.off:], f.v)
+				}
+			}
+			if key >= 0 {
+				binary.BigEndian.PutUint32(b[108:], uint32(key))
+			}
+			return b
+		}
+	}
 	cases := []struct {
 		name string
 		edit func(b []byte) []byte
@@ -56,6 +75,40 @@ func TestLuksAgainstQemu(t *testing.T) {
 			copy(b[slot(5, 40):slot(5, 44)], b[slot(4, 40):slot(4, 44)])
 			return b
 		}},
+		{"mode without a dash", names("", "xts", "", -1)},
+		{"mode unknown", names("", "foo-plain64", "", -1)},
+		{"mode empty", names("", "-plain64", "", -1)},
+		{"mode ecb", names("", "ecb-plain", "", 32)},
+		{"mode ctr, key 64", names("", "ctr-plain", "", -1)},
+		{"IV generator unknown", names("", "xts-foo", "", -1)},
+		{"IV generator plain-64", names("", "xts-plain-64", "", -1)},
+		{"IV hash unknown", names("", "xts-plain64:foo", "", -1)},
+		{"IV hash with a colon", names("", "xts-plain64:sha256:x", "", -1)},
+		{"IV hash for plain64", names("", "xts-plain64:md5", "", -1)},
+		{"cipher unknown", names("foo", "", "", -1)},
+		{"cipher empty", names("", "", "", -1)},
+		{"cipher 3des", names("3des", "", "", -1)},
+		{"serpent", names("serpent", "", "", -1)},
+		{"twofish 24", names("twofish", "cbc-plain", "", 24)},
+		{"cast5 16", names("cast5", "cbc-plain", "", 16)},
+		{"cast5 24", names("cast5", "cbc-plain", "", 24)},
+		{"aes key 0", names("", "cbc-plain", "", 0)},
+		{"aes xts key 33", names("", "", "", 33)},
+		{"aes xts key 1", names("", "", "", 1)},
+		{"aes key 2^31", names("", "cbc-plain", "", 1<<31)},
+		{"hash unknown", names("", "", "foo", -1)},
+		{"hash ripemd160", names("", "", "ripemd160", -1)},
+		{"essiv without a hash", names("", "cbc-essiv", "", 16)},
+		{"essiv aes md5", names("", "cbc-essiv:md5", "", 16)},
+		{"essiv aes-128 sha256", names("", "cbc-essiv:sha256", "", 16)},
+		{"essiv aes sha1", names("", "cbc-essiv:sha1", "", 16)},
+		{"essiv aes sha512", names("", "cbc-essiv:sha512", "", 16)},
+		{"essiv cast5 md5", names("cast5", "cbc-essiv:md5", "", 16)},
+		{"essiv cast5 sha256", names("cast5", "cbc-essiv:sha256", "", 16)},
+		{"essiv serpent sha384", names("serpent", "cbc-essiv:sha384", "", 16)},
+		{"essiv twofish ripemd160", names("twofish", "cbc-essiv:ripemd160", "", 16)},
+		{"essiv twofish sha224", names("twofish", "cbc-essiv:sha224", "", 24)},
+		{"names after a header fault", func(b []byte) []byte { return set(164, 0)(names("foo", "", "", -1)(b)) }},
 		{"two faults: qemu's first", func(b []byte) []byte { return set(slot(2, 0), 1)(set(164, 0)(b)) }},
 		{"payload past the end", func(b []byte) []byte { return b[:1<<20] }},
 		{"header only", func(b []byte) []byte { return b[:4096] }},
