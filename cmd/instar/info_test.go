@@ -69,6 +69,18 @@ func infoImages() []infoImage {
 		infoImage{"flat.vmdk", "vmdk", [][]string{qcreate("-f", "vmdk", "-o", "subformat=monolithicFlat", "flat.vmdk", "10M")}},
 		infoImage{"d/split.vmdk", "vmdk", [][]string{{"mkdir", "-p", "d"},
 			qcreate("-f", "vmdk", "-o", "subformat=twoGbMaxExtentFlat", "d/split.vmdk", "5G")}},
+		infoImage{"child.vmdk", "vmdk", [][]string{qcreate("-f", "vmdk", "-b", "vmdk.vmdk", "-F", "vmdk", "child.vmdk")}},
+		infoImage{"s/sparse.vmdk", "vmdk", [][]string{{"mkdir", "-p", "s"},
+			qcreate("-f", "vmdk", "-o", "subformat=twoGbMaxExtentSparse", "s/sparse.vmdk", "5G")}},
+		infoImage{"s/child.vmdk", "vmdk", [][]string{
+			qcreate("-f", "vmdk", "-o", "subformat=twoGbMaxExtentSparse", "-b", "sparse.vmdk", "-F", "vmdk", "s/child.vmdk")}},
+		infoImage{"cowd.vmdk", "vmdk", [][]string{{"cowd", "cowd.vmdk", "4096", "16"}}},
+		infoImage{"vmfssparse.vmdk", "vmdk", [][]string{{"cowd", "c1.vmdk", "2048", "8"},
+			{"desc", "vmfssparse.vmdk", "vmfsSparse", `RW 2048 VMFSSPARSE "c1.vmdk"`, `RW 2048 VMFSSPARSE "vmdk.vmdk"`}}},
+		infoImage{"vmfs.vmdk", "vmdk", [][]string{{"truncate", "-s", "1M", "vmfs-f.vmdk"},
+			{"desc", "vmfs.vmdk", "vmfs", `RW 2048 VMFS "vmfs-f.vmdk"`}}},
+		infoImage{"mixed.vmdk", "vmdk", [][]string{{"desc", "mixed.vmdk", "twoGbMaxExtentSparse", `RW 2048 SPARSE "stream.vmdk"`,
+			`RW 2048 FLAT "vmfs-f.vmdk" 0`, `RW 100 SPARSE "cowd.vmdk"`}}},
 		infoImage{"dyn.vhd", "vpc", [][]string{qcreate("-f", "vpc", "dyn.vhd", "100M")}},
 		infoImage{"force.vhd", "vpc", [][]string{qcreate("-f", "vpc", "-o", "force_size=on", "force.vhd", "100M")}},
 		infoImage{"fixed.vhd", "vpc", [][]string{qcreate("-f", "vpc", "-o", "subformat=fixed", "fixed.vhd", "10M")}},
@@ -86,6 +98,17 @@ func makeImages(t *testing.T, dir string, imgs []infoImage) {
 	}
 	for _, img := range imgs {
 		for _, c := range img.make {
+			switch c[0] {
+			case "cowd":
+				var sectors, grain uint32
+				fmt.Sscan(c[2], &sectors)
+				fmt.Sscan(c[3], &grain)
+				writeFile(t, filepath.Join(dir, c[1]), cowdFile(sectors, grain))
+				continue
+			case "desc":
+				writeFile(t, filepath.Join(dir, c[1]), []byte(vmdkDescriptor(c[2], c[3:])))
+				continue
+			}
 			if c[0] == "patch" {
 				var off, size, v uint64
 				fmt.Sscan(c[2], &off)
@@ -101,6 +124,35 @@ func makeImages(t *testing.T, dir string, imgs []infoImage) {
 			}
 		}
 	}
+}
+
+func writeFile(t *testing.T, path string, b []byte) {
+	t.Helper()
+	if err := os.WriteFile(path, b, 0o644); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// cowdFile is a VMware COWD sparse file (which qemu-img cannot create) as
+// qemu reads it: its header and, at sector 1, the CIDs qemu looks for.
+func cowdFile(sectors, grain uint32) []byte {
+	f := make([]byte, 4096)
+	copy(f, "COWD")
+	le := binary.LittleEndian
+	le.PutUint32(f[4:], 1)
+	le.PutUint32(f[12:], sectors)
+	le.PutUint32(f[16:], grain)
+	le.PutUint32(f[20:], 4)
+	le.PutUint32(f[24:], (sectors/grain+4095)/4096)
+	copy(f[512:], "# Disk DescriptorFile\nversion=1\nCID=1d2c3b4a\nparentCID=ffffffff\n")
+	return f
+}
+
+// vmdkDescriptor is a vmdk descriptor file of createType ct with these
+// extent lines (qemu-img creates no vmfs or vmfsSparse one).
+func vmdkDescriptor(ct string, lines []string) string {
+	return fmt.Sprintf("# Disk DescriptorFile\nversion=1\nCID=5a6b7c8d\nparentCID=ffffffff\ncreateType=%q\n\n"+
+		"# Extent description\n%s\n\n# The Disk Data Base\n#DDB\n\nddb.virtualHWVersion = \"4\"\n", ct, strings.Join(lines, "\n"))
 }
 
 func patchFile(t *testing.T, path string, off int64, size int, v uint64) {
@@ -258,6 +310,11 @@ func TestInfoNamesInsideImages(t *testing.T) {
 			{"sed", "-i", `s|"extlink-flat.vmdk"|"escape"|`, "extlink.vmdk"}}},
 		{"extgone.vmdk", "vmdk", [][]string{qcreate("-f", "vmdk", "-o", "subformat=monolithicFlat", "extgone.vmdk", "1M"),
 			{"rm", "extgone-flat.vmdk"}}},
+		// Sparse extents, which the guest reads, under the same rules.
+		{"sphost.vmdk", "vmdk", [][]string{qcreate("-f", "vmdk", "-o", "subformat=twoGbMaxExtentSparse", "sphost.vmdk", "1M"),
+			{"sed", "-i", `s|"sphost-s001.vmdk"|"/etc/passwd"|`, "sphost.vmdk"}}},
+		{"spgone.vmdk", "vmdk", [][]string{qcreate("-f", "vmdk", "-o", "subformat=twoGbMaxExtentSparse", "spgone.vmdk", "3G"),
+			{"rm", "spgone-s002.vmdk"}}},
 		{"data.qcow2", "qcow2", [][]string{qcreate("-f", "qcow2", "-o", "data_file=data.raw", "data.qcow2", "1M"),
 			{"qemu-img", "amend", "-f", "qcow2", "-o", `data_file=json:{"driver":"file",,"filename":"/etc/shadow"}`, "data.qcow2"}}},
 	})
@@ -291,6 +348,8 @@ func TestInfoNamesInsideImages(t *testing.T) {
 		{[]string{"--allow-path", "/etc", "extlink.vmdk"},
 			"extent file 'escape' is not opened: it is reached through a symbolic link that leaves the image's directory and every --allow-path directory", ""},
 		{[]string{"extgone.vmdk"}, "Could not open 'extgone.vmdk': Could not open 'extgone-flat.vmdk': No such file or directory", ""},
+		{[]string{"sphost.vmdk"}, "extent file '/etc/passwd' is not opened: " + outside, ""},
+		{[]string{"spgone.vmdk"}, "Could not open 'spgone.vmdk': Could not open 'spgone-s002.vmdk': No such file or directory", ""},
 		{[]string{"--backing-chain", "gone.qcow2"}, "Could not open 'gone.raw': Could not open 'gone.raw': No such file or directory", ""},
 		// A data file is never opened, whatever its name.
 		{[]string{"--backing-chain", "data.qcow2"}, "", `data file: json:{"driver":"file","filename":"/etc/shadow"}`},
