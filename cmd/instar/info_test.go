@@ -511,3 +511,26 @@ func TestInfoManySnapshots(t *testing.T) {
 		}
 	}
 }
+
+// TestInfoObjects: --object is read and checked as qemu-img info reads
+// it, then unused: an AES-encrypted qcow2 prints the same with any valid
+// secret, and a malformed object is refused where qemu-img refuses it.
+func TestInfoObjects(t *testing.T) {
+	dir := t.TempDir()
+	makeImages(t, dir, []infoImage{{"aes.qcow2", "qcow2", [][]string{{"qemu-img", "create", "-q", "-f", "qcow2",
+		"--object", "secret,id=s0,data=abc", "-o", "encrypt.format=aes,encrypt.key-secret=s0", "aes.qcow2", "1M"}}}})
+	writeFile(t, filepath.Join(dir, "key"), []byte("YWJj\n"))
+	for _, obj := range []string{"secret,id=s0,data=abc", "secret,id=s0,data=wrong", "secret,id=s0,file=key,format=base64",
+		"secret,id=s,data=a,format=base64", "secret,id=s,data=YWJjY,format=base64", "secret,id=s,data=YW!j,format=base64",
+		"secret,id=s,file=/nonexistent", "secret,data=a", "secret,id=1bad,data=a", "foo,id=x"} {
+		args := []string{"--object", obj, "aes.qcow2"}
+		want, werr, wstatus := qemuImgInfo(dir, args...)
+		got, gerr, gstatus := instar(t, dir, append([]string{"info"}, args...)...)
+		switch {
+		case wstatus == 0 && gstatus == 0 && got == want:
+		case wstatus != 0 && gstatus == 1 && strings.Count(gerr, "\n") == 1:
+		default:
+			t.Errorf("%s: instar %d %q, qemu-img %d %q\n%s", obj, gstatus, gerr, wstatus, werr, firstDifference(got, want))
+		}
+	}
+}
