@@ -77,6 +77,8 @@ func infoImages() []infoImage {
 		infoImage{"cowd.vmdk", "vmdk", [][]string{{"cowd", "cowd.vmdk", "4096", "16"}}},
 		infoImage{"vmfssparse.vmdk", "vmdk", [][]string{{"cowd", "c1.vmdk", "2048", "8"},
 			{"desc", "vmfssparse.vmdk", "vmfsSparse", `RW 2048 VMFSSPARSE "c1.vmdk"`, `RW 2048 VMFSSPARSE "vmdk.vmdk"`}}},
+		infoImage{"sesparse.vmdk", "vmdk", [][]string{{"sesparse", "se1.vmdk", "4096"},
+			{"desc", "sesparse.vmdk", "seSparse", `RW 4096 SESPARSE "se1.vmdk"`}}},
 		infoImage{"vmfs.vmdk", "vmdk", [][]string{{"truncate", "-s", "1M", "vmfs-f.vmdk"},
 			{"desc", "vmfs.vmdk", "vmfs", `RW 2048 VMFS "vmfs-f.vmdk"`}}},
 		infoImage{"mixed.vmdk", "vmdk", [][]string{{"desc", "mixed.vmdk", "twoGbMaxExtentSparse", `RW 2048 SPARSE "stream.vmdk"`,
@@ -107,6 +109,11 @@ func makeImages(t *testing.T, dir string, imgs []infoImage) {
 				continue
 			case "desc":
 				writeFile(t, filepath.Join(dir, c[1]), []byte(vmdkDescriptor(c[2], c[3:])))
+				continue
+			case "sesparse":
+				var sectors uint64
+				fmt.Sscan(c[2], &sectors)
+				writeFile(t, filepath.Join(dir, c[1]), seSparseFile(sectors))
 				continue
 			}
 			if c[0] == "patch" {
@@ -145,6 +152,24 @@ func cowdFile(sectors, grain uint32) []byte {
 	le.PutUint32(f[20:], 4)
 	le.PutUint32(f[24:], (sectors/grain+4095)/4096)
 	copy(f[512:], "# Disk DescriptorFile\nversion=1\nCID=1d2c3b4a\nparentCID=ffffffff\n")
+	return f
+}
+
+// seSparseFile is an ESXi seSparse extent (which qemu-img cannot create):
+// its constant header (4 KiB grains, the volatile header at sector 1, the
+// grain directory at 2) and its volatile header, as qemu checks them.
+func seSparseFile(sectors uint64) []byte {
+	f := make([]byte, 4096)
+	le := binary.LittleEndian
+	for k, v := range []uint64{0xcafebabe, 0x200000001, sectors, 8, 64} {
+		le.PutUint64(f[8*k:], v)
+	}
+	le.PutUint64(f[80:], 1)
+	le.PutUint64(f[88:], 1)
+	le.PutUint64(f[128:], 2)
+	le.PutUint64(f[136:], (sectors/8/4096*8+511)/512)
+	le.PutUint64(f[144:], 3)
+	le.PutUint64(f[512:], 0xcafecafe)
 	return f
 }
 

@@ -343,6 +343,7 @@ func infoSeedSamples() map[uint32]map[string][][]string {
 			"cowd": {{"craft-cowd", "img", "2048", "8"}},
 			"vmfssparse": {{"craft-cowd", "c.vmdk", "2048", "16"}, c("-f", "vmdk", "s.vmdk", "1M"),
 				{"craft-desc", "img", "vmfsSparse", `RW 2048 VMFSSPARSE "c.vmdk"`, `RW 4096 VMFSSPARSE "s.vmdk"`}},
+			"sesparse": {{"craft-sesparse", "e.vmdk", "2048"}, {"craft-desc", "img", "seSparse", `RW 2048 SESPARSE "e.vmdk"`}},
 			"mixed": {{"truncate", "-s", "4k", "f.vmdk"}, c("-f", "vmdk", "-o", "subformat=streamOptimized", "s.vmdk", "1M"),
 				{"craft-desc", "img", "twoGbMaxExtentSparse", `RW 2048 SPARSE "s.vmdk"`, `RW 8 FLAT "f.vmdk" 0`}},
 		},

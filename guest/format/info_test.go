@@ -76,6 +76,8 @@ func infoSamples() []infoSample {
 		{"vmdk-cowd", "vmdk", [][]string{{"craft-cowd", "img", "20480", "8"}}},
 		{"vmdk-vmfssparse", "vmdk", [][]string{{"craft-cowd", "c.vmdk", "2048", "16"}, c("-f", "vmdk", "s.vmdk", "1M"),
 			{"craft-desc", "img", "vmfsSparse", `RW 2048 VMFSSPARSE "c.vmdk"`, `RW 4096 VMFSSPARSE "s.vmdk"`}}},
+		{"vmdk-sesparse", "vmdk", [][]string{{"craft-sesparse", "e.vmdk", "20480"}, {"craft-sesparse", "f.vmdk", "2048"},
+			{"craft-desc", "img", "seSparse", `RW 20480 SESPARSE "e.vmdk"`, `RW 2048 SESPARSE "f.vmdk"`}}},
 		{"vmdk-vmfs", "vmdk", [][]string{{"truncate", "-s", "1M", "f.vmdk"}, {"craft-desc", "img", "vmfs", `RW 2048 VMFS "f.vmdk"`}}},
 		{"vmdk-mixed", "vmdk", [][]string{{"truncate", "-s", "1M", "f.vmdk"}, c("-f", "vmdk", "-o", "subformat=streamOptimized", "s.vmdk", "2M"),
 			{"craft-desc", "img", "twoGbMaxExtentSparse", `RW 4096 SPARSE "s.vmdk"`, `RW 2048 FLAT "f.vmdk" 0`}}},

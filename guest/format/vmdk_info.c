@@ -4,8 +4,9 @@
  * its descriptor at sector 1 (a KDMV header of capacity 0 may instead
  * name a descriptor inside it, read as a descriptor file). A descriptor
  * file names its extents in order: flat ones (FLAT, VMFS) are as big as
- * their line says; sparse ones (SPARSE, VMFSSPARSE) are files whose own
- * headers give their size, grain and compression, read here from the
+ * their line says; sparse ones (SPARSE, VMFSSPARSE: KDMV or COWD files;
+ * SESPARSE: ESXi's seSparse files) are files whose own headers give
+ * their size, grain and compression, read here from the
  * extent files the caller attaches (sink->extent_file). Without them,
  * the driver sends every extent's name and asks for them
  * (INFO_ERR_NEED_EXTENTS), so that the host opens them under its rules.
@@ -96,6 +97,55 @@ static uint32_t sparse_error(int k, struct fmt_info *out)
 	}
 }
 
+/* seSparse's header values qemu accepts (it checks them strictly: the
+ * format is not documented). */
+#define SE_CONST_MAGIC 0xcafebabeull
+#define SE_VOLATILE_MAGIC 0xcafecafeull
+#define SE_VERSION 0x0000000200000001ull
+
+static int all_zero(const uint8_t *p, uint32_t n)
+{
+	for (uint32_t i = 0; i < n; i++)
+		if (p[i] != 0)
+			return 0;
+	return 1;
+}
+
+/* sesparse_open opens an seSparse extent file as qemu's
+ * vmdk_open_se_sparse: its constant header at 0, its volatile header
+ * where that says, and the grain directory's offset. */
+static int sesparse_open(const struct fmt_source *f, struct vmdk_sparse *x)
+{
+	uint8_t h[VMDK_SECTOR], v[VMDK_SECTOR];
+	memset(x, 0, sizeof *x);
+	if (f->size > READ_PADDED_MAX_SIZE)
+		return VMDK_SPARSE_INVALID;
+	if (read_padded(f, 0, h, sizeof h) != 0)
+		return VMDK_SPARSE_READ_FAILED;
+	/* magic, version, capacity, grain size, grain table size, flags,
+	 * four reserved words, then offset and size pairs: volatile header
+	 * (80), journal header, journal, grain directory (128), grain
+	 * tables, free bitmap, backmap, grains; zero padding from 208. */
+	if (get_le64(h) != SE_CONST_MAGIC || get_le64(h + 8) != SE_VERSION || get_le64(h + 24) != 8 ||
+	    get_le64(h + 32) != 64 || get_le64(h + 40) != 0 || !all_zero(h + 48, 32) || !all_zero(h + 208, 304))
+		return VMDK_SPARSE_INVALID;
+	uint64_t voff = get_le64(h + 80) * VMDK_SECTOR; /* wraps as qemu's */
+	if (!vmdk_pread_ok(voff, sizeof v))
+		return VMDK_SPARSE_INVALID;
+	if (read_padded(f, voff, v, sizeof v) != 0)
+		return VMDK_SPARSE_READ_FAILED;
+	/* magic, free grain tables, next transaction, replay flag, padding */
+	if (get_le64(v) != SE_VOLATILE_MAGIC || get_le64(v + 24) != 0 || !all_zero(v + 32, 480))
+		return VMDK_SPARSE_INVALID;
+	/* qemu's L1 of 64-bit entries: its count cut to 32 bits. */
+	uint32_t l1 = (uint32_t)(get_le64(h + 136) * VMDK_SECTOR / 8);
+	if (l1 > VMDK_MAX_L1 || !vmdk_pread_ok(get_le64(h + 128) * VMDK_SECTOR, (uint64_t)l1 * 8))
+		return VMDK_SPARSE_INVALID;
+	x->sectors = get_le64(h + 16);
+	x->cluster_sectors = 8;
+	return VMDK_SPARSE_OK;
+}
+
 /* need_extents sends every extent line's name (when none was sent yet)
  * and asks for the extent files. */
 static uint32_t need_extents(const uint8_t *desc, uint32_t sent, const struct info_sink *sink, struct fmt_info *out)
@@ -172,12 +222,9 @@ static uint32_t descriptor_info(const struct fmt_source *src, uint64_t desc_off,
 		uint32_t err;
 		if (x.flat) {
 			err = add_extent(t, sink, out, &e, x.sectors, 1, x.sectors, 0);
-		} else if (vmdk_streq(x.type, "SESPARSE")) {
-			out->reason = "vmdk seSparse extents are not supported";
-			return INFO_ERR_UNSUPPORTED;
 		} else {
 			struct vmdk_sparse sp;
-			int sk = vmdk_sparse_open(&f, footer_len, &sp);
+			int sk = vmdk_streq(x.type, "SESPARSE") ? sesparse_open(&f, &sp) : vmdk_sparse_open(&f, footer_len, &sp);
 			if (sk != VMDK_SPARSE_OK)
 				return sparse_error(sk, out);
 			t->stream |= !sp.cowd && sp.compressed;

@@ -23,6 +23,7 @@ import (
 // whether a was one:
 //
 //	craft-cowd NAME SECTORS GRAIN      a COWD sparse file with a descriptor at sector 1
+//	craft-sesparse NAME SECTORS        an ESXi seSparse extent file
 //	craft-desc NAME CREATETYPE LINE... a descriptor file with these extent lines
 func craftCommand(t *testing.T, dir string, a []string) bool {
 	t.Helper()
@@ -34,6 +35,14 @@ func craftCommand(t *testing.T, dir string, a []string) bool {
 			t.Fatalf("%v: bad numbers", a)
 		}
 		if err := os.WriteFile(filepath.Join(dir, a[1]), cowdFile(uint32(sectors), uint32(grain)), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	case "craft-sesparse":
+		sectors, err := strconv.ParseUint(a[2], 10, 64)
+		if err != nil {
+			t.Fatalf("%v: bad number", a)
+		}
+		if err := os.WriteFile(filepath.Join(dir, a[1]), seSparseFile(sectors), 0o644); err != nil {
 			t.Fatal(err)
 		}
 	case "craft-desc":
@@ -59,6 +68,25 @@ func cowdFile(sectors, grain uint32) []byte {
 	le.PutUint32(f[20:], 4) // L1 at sector 4
 	le.PutUint32(f[24:], (sectors/grain+4095)/4096)
 	copy(f[512:], "# Disk DescriptorFile\nversion=1\nCID=1d2c3b4a\nparentCID=ffffffff\n")
+	return f
+}
+
+// seSparseFile is an ESXi seSparse extent as qemu's vmdk_open_se_sparse
+// checks it: its constant header (magic, version, capacity, 4 KiB grains,
+// grain tables of 64 sectors, the volatile header at sector 1, the grain
+// directory at 2) and its volatile header.
+func seSparseFile(sectors uint64) []byte {
+	f := make([]byte, 4096)
+	le := binary.LittleEndian
+	for k, v := range []uint64{0xcafebabe, 0x200000001, sectors, 8, 64} {
+		le.PutUint64(f[8*k:], v)
+	}
+	le.PutUint64(f[80:], 1)
+	le.PutUint64(f[88:], 1)
+	le.PutUint64(f[128:], 2)
+	le.PutUint64(f[136:], (sectors/8/4096*8+511)/512)
+	le.PutUint64(f[144:], 3)
+	le.PutUint64(f[512:], 0xcafecafe)
 	return f
 }
 
