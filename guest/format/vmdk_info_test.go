@@ -8,8 +8,10 @@ package format
 // an image whose extent files the guest reads.
 
 import (
+	"bytes"
 	"encoding/binary"
 	"fmt"
+	"math/rand"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -166,5 +168,73 @@ func TestVmdkInfoExtentFiles(t *testing.T) {
 		if code == shared.InfoErrOK && (got.VirtualSize != 5<<30 || got.ClusterSize != 65536 || got.NoDirtyFlag) {
 			t.Errorf("%+v", got)
 		}
+	}
+}
+
+// TestVmdkExtentMutationsAgainstQemuImg sets header fields of a
+// descriptor's sparse extent files (KDMV, COWD, seSparse) to boundary
+// values, seeded, and holds info to qemu-img's verdict on the
+// descriptor: both refuse, or both accept and report the same.
+func TestVmdkExtentMutationsAgainstQemuImg(t *testing.T) {
+	needQemuImg(t)
+	type field struct{ off, size int }
+	var accepted, refused int
+	for _, c := range []struct {
+		name   string
+		make   [][]string
+		extent string
+		fields []field
+	}{
+		{"kdmv", [][]string{{"qemu-img", "create", "-q", "-f", "vmdk", "-o", "subformat=twoGbMaxExtentSparse", "img", "1M"}},
+			"img-s001", []field{{4, 4}, {8, 4}, {12, 8}, {20, 8}, {28, 8}, {36, 8}, {44, 4}, {48, 8}, {56, 8}, {64, 8}, {77, 2}}},
+		{"cowd", [][]string{{"craft-cowd", "c.vmdk", "2048", "8"}, {"craft-desc", "img", "vmfsSparse", `RW 2048 VMFSSPARSE "c.vmdk"`}},
+			"c.vmdk", []field{{0, 4}, {12, 4}, {16, 4}, {20, 4}, {24, 4}}},
+		{"sesparse", [][]string{{"craft-sesparse", "e.vmdk", "2048"}, {"craft-desc", "img", "seSparse", `RW 2048 SESPARSE "e.vmdk"`}},
+			"e.vmdk", []field{{0, 8}, {8, 8}, {16, 8}, {24, 8}, {32, 8}, {40, 8}, {64, 8}, {80, 8}, {128, 8}, {136, 8}, {300, 8},
+				{512, 8}, {536, 8}, {600, 8}}},
+	} {
+		dir := t.TempDir()
+		for _, a := range c.make {
+			run(t, dir, a...)
+		}
+		img := filepath.Join(dir, "img")
+		desc, err := os.ReadFile(img)
+		if err != nil {
+			t.Fatal(err)
+		}
+		orig, err := os.ReadFile(filepath.Join(dir, c.extent))
+		if err != nil {
+			t.Fatal(err)
+		}
+		vals := []uint64{0, 1, 2, 3, 4, 8, 64, 512, 513, 0x200000, 0x200001, 0x2000000, 0x2000001, 0xcafebabe, 0xcafecafe,
+			0xffffffff, 1 << 32, 1 << 53, 1 << 54, 1<<63 - 1, 1 << 63, 1<<64 - 1}
+		rng := rand.New(rand.NewSource(12))
+		for k := 0; k < 60; k++ {
+			f, v := c.fields[rng.Intn(len(c.fields))], vals[rng.Intn(len(vals))]
+			d := bytes.Clone(orig)
+			b := binary.LittleEndian.AppendUint64(nil, v)
+			copy(d[f.off:f.off+f.size], b[:f.size])
+			if err := os.WriteFile(filepath.Join(dir, c.extent), d, 0o644); err != nil {
+				t.Fatal(err)
+			}
+			want := qemuInfo(t, img, "vmdk")
+			got, code := infoPath(t, shared.FormatVmdk, img, desc)
+			switch {
+			case want == nil && code != shared.InfoErrOK:
+				refused++
+			case want != nil && code == shared.InfoErrOK && compareInfo(got, want) == nil:
+				accepted++
+			default:
+				detail := got.Reason
+				if want != nil && code == shared.InfoErrOK {
+					detail = compareInfo(got, want).Error()
+				}
+				t.Errorf("%s: %d bytes at %d = %#x: info %d (%s), qemu-img accepts: %v", c.name, f.size, f.off, v, code, detail, want != nil)
+			}
+		}
+	}
+	t.Logf("%d mutated extent files accepted as qemu-img accepts them, %d refused by both", accepted, refused)
+	if accepted == 0 || refused == 0 {
+		t.Error("the mutations reach only one verdict")
 	}
 }
