@@ -101,7 +101,7 @@ func (c *infoCmd) run(stdout io.Writer, args []string) error {
 	format := c.format
 	for {
 		seen[name] = true
-		info, err := c.read(g, f, name, format, rules)
+		info, err := c.read(g, acc, f, name, format, rules)
 		f.Close()
 		if err != nil {
 			return err
@@ -147,8 +147,9 @@ func (c *infoCmd) run(stdout io.Writer, args []string) error {
 }
 
 // read takes QEMU's locks on f (unless -U), as qemu-img info does, and
-// runs guest g over it; g is released.
-func (c *infoCmd) read(g *vmm.Guest, f *os.File, name, format string, rules *imgpath.Rules) (*imginfo.ImageInfo, error) {
+// runs guest g over it (and a second guest on acc, when the image's
+// extent files are read); g is released.
+func (c *infoCmd) read(g *vmm.Guest, acc vmm.Accelerator, f *os.File, name, format string, rules *imgpath.Rules) (*imginfo.ImageInfo, error) {
 	defer g.Release()
 	if !c.forceShare {
 		lock, err := imglock.Acquire(f, imglock.Info)
@@ -162,7 +163,7 @@ func (c *infoCmd) read(g *vmm.Guest, f *os.File, name, format string, rules *img
 			defer lock.Release()
 		}
 	}
-	info, err := imgread.Read(g, imgread.Request{Name: name, File: f, Format: format, Deadline: c.timeout,
+	info, err := imgread.Read(g, imgread.Request{Name: name, File: f, Format: format, Deadline: c.timeout, Accel: acc,
 		OpenExtent: func(stored, full string) (*os.File, error) { return rules.Open("extent file", stored, full) }})
 	var refused *imgpath.RefusedError
 	switch {

@@ -1,7 +1,7 @@
 package cli
 
 import (
-	"encoding/base64"
+	"bytes"
 	"errors"
 	"fmt"
 	"os"
@@ -104,11 +104,9 @@ func (o *objects) add(arg string) error {
 		return errors.New("Either 'file' or 'data' must be provided")
 	}
 	if format == "base64" {
-		b, err := base64.StdEncoding.DecodeString(string(secret))
-		if err != nil {
-			return errors.New("Base64 data contains invalid characters")
+		if secret, err = qemuBase64(secret); err != nil {
+			return err
 		}
-		secret = b
 	}
 	if keyid, ok := props["keyid"]; ok {
 		if _, known := o.secrets[keyid]; !known {
@@ -121,6 +119,48 @@ func (o *objects) add(arg string) error {
 	}
 	o.secrets[id] = secret
 	return nil
+}
+
+// base64Chars are the characters qemu's qbase64_decode lets through.
+const base64Chars = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/="
+
+// qemuBase64 decodes s as qemu does: qbase64_decode lets through no NUL
+// and nothing but base64's characters and newlines, then glib's decoder
+// makes each group of four characters (newlines skipped) three bytes,
+// fewer when the group ends in '=', and drops a last, shorter group.
+func qemuBase64(s []byte) ([]byte, error) {
+	if bytes.IndexByte(s, 0) >= 0 {
+		return nil, errors.New("Base64 data contains embedded NUL characters")
+	}
+	var out []byte
+	var v uint32
+	var n int
+	var last1, last0 byte
+	for _, c := range s {
+		if c == '\n' {
+			continue
+		}
+		rank := strings.IndexByte(base64Chars, c)
+		if rank < 0 {
+			return nil, errors.New("Base64 data contains invalid characters")
+		}
+		if c == '=' {
+			rank = 0
+		}
+		last1, last0 = last0, c
+		v = v<<6 | uint32(rank)
+		if n++; n == 4 {
+			out = append(out, byte(v>>16))
+			if last1 != '=' {
+				out = append(out, byte(v>>8))
+			}
+			if last0 != '=' {
+				out = append(out, byte(v))
+			}
+			n = 0
+		}
+	}
+	return out, nil
 }
 
 // parseKeyval reads qemu's key=value,... syntax: ",," is a comma in a

@@ -6,9 +6,14 @@
 package imgread
 
 import (
+	"bytes"
 	"context"
+	"encoding/binary"
+	"errors"
 	"fmt"
+	"io"
 	"os"
+	"sort"
 	"strings"
 	"syscall"
 	"time"
@@ -45,8 +50,13 @@ type Request struct {
 	// OpenExtent opens, read-only, a file the image names that qemu-img
 	// info opens too (a vmdk descriptor's extent files), by its name as
 	// stored and as qemu resolves it against the image's name: the
-	// caller's rules decide. Read only stats it. Nil refuses them all.
+	// caller's rules decide. Read stats it, and gives it to a second
+	// guest when the guest reads it (a sparse extent). Nil refuses them
+	// all.
 	OpenExtent func(stored, full string) (*os.File, error)
+	// Accel is the accelerator of that second guest run: the first names
+	// the extent files, the second reads them.
+	Accel vmm.Accelerator
 }
 
 // errorTexts are the host's words for the info error codes the guest
@@ -58,6 +68,7 @@ var errorTexts = map[uint32]string{
 	shared.InfoErrUnsupported: "the image is in a format instar cannot read",
 	shared.InfoErrBadConfig:   "the guest refused its configuration",
 	shared.InfoErrTooBig:      "the image's tables are larger than instar reports",
+	shared.InfoErrNeedExtents: "the image's extent files are needed to read it",
 }
 
 // unreadable are the image formats qemu-img 7.2 reads that instar does
@@ -71,7 +82,7 @@ func Read(g *vmm.Guest, r Request) (*imginfo.ImageInfo, error) {
 	if err := syscall.Fstat(int(r.File.Fd()), &st); err != nil {
 		return nil, fmt.Errorf("stat %q: %w", r.Name, err)
 	}
-	size, err := r.File.Seek(0, 2)
+	size, err := r.File.Seek(0, io.SeekEnd)
 	if err != nil {
 		return nil, fmt.Errorf("size of %q: %w", r.Name, err)
 	}
@@ -86,14 +97,62 @@ func Read(g *vmm.Guest, r Request) (*imginfo.ImageInfo, error) {
 		}
 		cfg.Format = def.Number
 	}
-	res, err := g.Run(vmm.Config{
-		Context:         r.Context,
-		OperationConfig: shared.Encode(&cfg),
-		Inputs:          []vmm.Input{{R: r.File, Size: uint64(size), SectorSize: 512}},
-		Deadline:        r.Deadline,
-	})
+	image := vmm.Input{R: r.File, Size: uint64(size), SectorSize: 512}
+	res, err := g.Run(vmm.Config{Context: r.Context, OperationConfig: shared.Encode(&cfg),
+		Inputs: []vmm.Input{image}, Deadline: r.Deadline})
 	if err != nil {
 		return nil, err
+	}
+	// opened are the extent files a second run was given, in the
+	// image's order.
+	var opened []*os.File
+	defer func() {
+		for _, f := range opened {
+			f.Close()
+		}
+	}()
+	if m, _ := result(res); m != nil && m.Error == shared.InfoErrNeedExtents {
+		names, err := extentNames(res, m)
+		if err != nil {
+			return nil, err
+		}
+		if r.Accel == nil {
+			return nil, errors.New("the image's extent files need a second guest run")
+		}
+		g2 := Start(r.Accel)
+		defer g2.Release()
+		// Opened in order up to the first that fails, as qemu opens
+		// them: the guest reads those, and reports whether it needed
+		// the one that failed before finding the image invalid.
+		var openErr error
+		for _, n := range names {
+			if r.OpenExtent == nil {
+				openErr = fmt.Errorf("extent file '%s' is not opened", n)
+				break
+			}
+			f, err := r.OpenExtent(n, FullBackingName(r.Name, n))
+			if err != nil {
+				openErr = err
+				break
+			}
+			opened = append(opened, f)
+		}
+		table, data, err := extentDevices(opened)
+		if err != nil {
+			return nil, err
+		}
+		cfg.Flags |= shared.InfoFlagExtents
+		res, err = g2.Run(vmm.Config{Context: r.Context, OperationConfig: shared.Encode(&cfg),
+			Inputs: []vmm.Input{image, table, data}, Deadline: r.Deadline})
+		if err != nil {
+			return nil, err
+		}
+		if m, _ := result(res); m != nil && m.Error == shared.InfoErrNeedExtents {
+			if openErr != nil {
+				return nil, openErr
+			}
+			return nil, errors.New("the info guest asked for the extent files it was given")
+		}
 	}
 	info, names, err := decode(res)
 	if err != nil {
@@ -110,7 +169,12 @@ func Read(g *vmm.Guest, r Request) (*imginfo.ImageInfo, error) {
 			// qemu's vmdk reports the descriptor's and every extent
 			// file's allocation together.
 			full := FullBackingName(r.Name, *names[k])
-			blocks, err := extentBlocks(r.OpenExtent, *names[k], full)
+			var blocks int64
+			if k < len(opened) {
+				blocks, err = fileBlocks(opened[k], *names[k])
+			} else {
+				blocks, err = extentBlocks(r.OpenExtent, *names[k], full)
+			}
 			if err != nil {
 				return nil, err
 			}
@@ -126,6 +190,81 @@ func Read(g *vmm.Guest, r Request) (*imginfo.ImageInfo, error) {
 	return info, nil
 }
 
+// extentNames are the names of the extent files the guest asks for.
+func extentNames(res *vmm.Result, m *guestmsg.InfoResultMessage) ([]string, error) {
+	var names []string
+	for _, msg := range res.Messages {
+		e := msg.GetExtent()
+		if e == nil || e.Index != uint32(len(names))+1 {
+			return nil, errors.New("the info guest asked for extent files out of order")
+		}
+		names = append(names, string(e.Filename))
+	}
+	if uint32(len(names)) != m.Extents || len(names) == 0 {
+		return nil, errors.New("the info guest's extent files and its count of them disagree")
+	}
+	return names, nil
+}
+
+// maxExtentBytes bounds the extent files' bytes given to the guest, as
+// its parsers bound a file (READ_PADDED_MAX_SIZE).
+const maxExtentBytes = 1 << 62
+
+// extentDevices are the guest's input devices 1 and 2 for files: their
+// table (shared.InfoExtentEntry each) and their bytes, one after another.
+func extentDevices(files []*os.File) (table, data vmm.Input, err error) {
+	d := &extentData{files: files}
+	var tb bytes.Buffer
+	var off int64
+	for _, f := range files {
+		size, err := f.Seek(0, io.SeekEnd)
+		if err != nil {
+			return table, data, fmt.Errorf("size of extent file %q: %w", f.Name(), err)
+		}
+		if size > maxExtentBytes-off {
+			return table, data, errors.New("the extent files are larger than instar reads")
+		}
+		d.offs, d.sizes = append(d.offs, off), append(d.sizes, size)
+		_ = binary.Write(&tb, binary.LittleEndian, shared.InfoExtentEntry{Offset: uint64(off), Size: uint64(size)})
+		off += (size + 511) &^ 511
+	}
+	table = vmm.Input{R: bytes.NewReader(tb.Bytes()), Size: uint64(tb.Len()), SectorSize: 512}
+	return table, vmm.Input{R: d, Size: uint64(off), SectorSize: 512}, nil
+}
+
+// extentData is the extent files end to end, each at its offset; what
+// lies between two reads as zeros.
+type extentData struct {
+	files       []*os.File
+	offs, sizes []int64
+}
+
+func (d *extentData) ReadAt(p []byte, off int64) (int, error) {
+	for n := 0; n < len(p); {
+		o := off + int64(n)
+		i := sort.Search(len(d.offs), func(i int) bool { return d.offs[i]+d.sizes[i] > o })
+		if i == len(d.offs) || o < d.offs[i] {
+			end := int64(len(p))
+			if i < len(d.offs) {
+				end = min(end, d.offs[i]-off)
+			}
+			clear(p[n:end])
+			n = int(end)
+			continue
+		}
+		k := int(min(int64(len(p)-n), d.offs[i]+d.sizes[i]-o))
+		m, err := d.files[i].ReadAt(p[n:n+k], o-d.offs[i])
+		if m < k {
+			if err == nil || err == io.EOF {
+				err = io.ErrUnexpectedEOF // the file shrank
+			}
+			return n + m, err
+		}
+		n += k
+	}
+	return len(p), nil
+}
+
 // extentBlocks opens an extent file through open and returns its
 // allocated 512-byte blocks.
 func extentBlocks(open func(stored, full string) (*os.File, error), stored, full string) (int64, error) {
@@ -137,6 +276,11 @@ func extentBlocks(open func(stored, full string) (*os.File, error), stored, full
 		return 0, err
 	}
 	defer f.Close()
+	return fileBlocks(f, stored)
+}
+
+// fileBlocks is f's allocated 512-byte blocks.
+func fileBlocks(f *os.File, stored string) (int64, error) {
 	var st syscall.Stat_t
 	if err := syscall.Fstat(int(f.Fd()), &st); err != nil {
 		return 0, fmt.Errorf("stat extent file '%s': %w", stored, err)
@@ -160,17 +304,11 @@ func FullBackingName(image, backing string) string {
 // decode checks and converts what the guest reported; names are the
 // extents' file names as stored (nil: the image file itself).
 func decode(res *vmm.Result) (*imginfo.ImageInfo, []*string, error) {
-	if res.Complete == nil || res.Complete.Result == nil {
-		reason := ""
-		if n := len(res.Errors); n > 0 {
-			reason = ": " + vmm.Printable(res.Errors[n-1].GetMessage())
-		}
-		return nil, nil, fmt.Errorf("the info guest completed without a result%s", reason)
+	mp, err := result(res)
+	if err != nil {
+		return nil, nil, err
 	}
-	var m guestmsg.InfoResultMessage
-	if err := m.Unmarshal(res.Complete.Result); err != nil {
-		return nil, nil, fmt.Errorf("the info guest's result does not decode: %w", err)
-	}
+	m := *mp
 	if m.Error != shared.InfoErrOK {
 		if n := len(res.Errors); n > 0 {
 			return nil, nil, fmt.Errorf("%s", vmm.Printable(res.Errors[n-1].GetMessage()))
@@ -239,6 +377,10 @@ func decode(res *vmm.Result) (*imginfo.ImageInfo, []*string, error) {
 				t := true
 				x.Compressed = &t
 			}
+			// The image itself (index 0, alone), or extent files 1.. in order.
+			if e.Index != uint32(len(extents))+1 && (e.Index != 0 || len(extents) > 0 || m.Extents != 1) {
+				return nil, nil, fmt.Errorf("the info guest sent its extents out of order")
+			}
 			extents = append(extents, x)
 			var name *string
 			if e.Index > 0 {
@@ -289,6 +431,22 @@ func decode(res *vmm.Result) (*imginfo.ImageInfo, []*string, error) {
 			CID: int64(uint32(m.VmdkCid)), ParentCID: int64(uint32(m.VmdkParentCid)), Extents: extents}
 	}
 	return info, names, nil
+}
+
+// result is the guest's InfoResultMessage.
+func result(res *vmm.Result) (*guestmsg.InfoResultMessage, error) {
+	if res.Complete == nil || res.Complete.Result == nil {
+		reason := ""
+		if n := len(res.Errors); n > 0 {
+			reason = ": " + vmm.Printable(res.Errors[n-1].GetMessage())
+		}
+		return nil, fmt.Errorf("the info guest completed without a result%s", reason)
+	}
+	var m guestmsg.InfoResultMessage
+	if err := m.Unmarshal(res.Complete.Result); err != nil {
+		return nil, fmt.Errorf("the info guest's result does not decode: %w", err)
+	}
+	return &m, nil
 }
 
 func snapshot(s *guestmsg.SnapshotMessage) imginfo.SnapshotInfo {

@@ -69,6 +69,20 @@ func infoImages() []infoImage {
 		infoImage{"flat.vmdk", "vmdk", [][]string{qcreate("-f", "vmdk", "-o", "subformat=monolithicFlat", "flat.vmdk", "10M")}},
 		infoImage{"d/split.vmdk", "vmdk", [][]string{{"mkdir", "-p", "d"},
 			qcreate("-f", "vmdk", "-o", "subformat=twoGbMaxExtentFlat", "d/split.vmdk", "5G")}},
+		infoImage{"child.vmdk", "vmdk", [][]string{qcreate("-f", "vmdk", "-b", "vmdk.vmdk", "-F", "vmdk", "child.vmdk")}},
+		infoImage{"s/sparse.vmdk", "vmdk", [][]string{{"mkdir", "-p", "s"},
+			qcreate("-f", "vmdk", "-o", "subformat=twoGbMaxExtentSparse", "s/sparse.vmdk", "5G")}},
+		infoImage{"s/child.vmdk", "vmdk", [][]string{
+			qcreate("-f", "vmdk", "-o", "subformat=twoGbMaxExtentSparse", "-b", "sparse.vmdk", "-F", "vmdk", "s/child.vmdk")}},
+		infoImage{"cowd.vmdk", "vmdk", [][]string{{"cowd", "cowd.vmdk", "4096", "16"}}},
+		infoImage{"vmfssparse.vmdk", "vmdk", [][]string{{"cowd", "c1.vmdk", "2048", "8"},
+			{"desc", "vmfssparse.vmdk", "vmfsSparse", `RW 2048 VMFSSPARSE "c1.vmdk"`, `RW 2048 VMFSSPARSE "vmdk.vmdk"`}}},
+		infoImage{"sesparse.vmdk", "vmdk", [][]string{{"sesparse", "se1.vmdk", "4096"},
+			{"desc", "sesparse.vmdk", "seSparse", `RW 4096 SESPARSE "se1.vmdk"`}}},
+		infoImage{"vmfs.vmdk", "vmdk", [][]string{{"truncate", "-s", "1M", "vmfs-f.vmdk"},
+			{"desc", "vmfs.vmdk", "vmfs", `RW 2048 VMFS "vmfs-f.vmdk"`}}},
+		infoImage{"mixed.vmdk", "vmdk", [][]string{{"desc", "mixed.vmdk", "twoGbMaxExtentSparse", `RW 2048 SPARSE "stream.vmdk"`,
+			`RW 2048 FLAT "vmfs-f.vmdk" 0`, `RW 100 SPARSE "cowd.vmdk"`}}},
 		infoImage{"dyn.vhd", "vpc", [][]string{qcreate("-f", "vpc", "dyn.vhd", "100M")}},
 		infoImage{"force.vhd", "vpc", [][]string{qcreate("-f", "vpc", "-o", "force_size=on", "force.vhd", "100M")}},
 		infoImage{"fixed.vhd", "vpc", [][]string{qcreate("-f", "vpc", "-o", "subformat=fixed", "fixed.vhd", "10M")}},
@@ -86,6 +100,22 @@ func makeImages(t *testing.T, dir string, imgs []infoImage) {
 	}
 	for _, img := range imgs {
 		for _, c := range img.make {
+			switch c[0] {
+			case "cowd":
+				var sectors, grain uint32
+				fmt.Sscan(c[2], &sectors)
+				fmt.Sscan(c[3], &grain)
+				writeFile(t, filepath.Join(dir, c[1]), cowdFile(sectors, grain))
+				continue
+			case "desc":
+				writeFile(t, filepath.Join(dir, c[1]), []byte(vmdkDescriptor(c[2], c[3:])))
+				continue
+			case "sesparse":
+				var sectors uint64
+				fmt.Sscan(c[2], &sectors)
+				writeFile(t, filepath.Join(dir, c[1]), seSparseFile(sectors))
+				continue
+			}
 			if c[0] == "patch" {
 				var off, size, v uint64
 				fmt.Sscan(c[2], &off)
@@ -101,6 +131,53 @@ func makeImages(t *testing.T, dir string, imgs []infoImage) {
 			}
 		}
 	}
+}
+
+func writeFile(t *testing.T, path string, b []byte) {
+	t.Helper()
+	if err := os.WriteFile(path, b, 0o644); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// cowdFile is a VMware COWD sparse file (which qemu-img cannot create) as
+// qemu reads it: its header and, at sector 1, the CIDs qemu looks for.
+func cowdFile(sectors, grain uint32) []byte {
+	f := make([]byte, 4096)
+	copy(f, "COWD")
+	le := binary.LittleEndian
+	le.PutUint32(f[4:], 1)
+	le.PutUint32(f[12:], sectors)
+	le.PutUint32(f[16:], grain)
+	le.PutUint32(f[20:], 4)
+	le.PutUint32(f[24:], (sectors/grain+4095)/4096)
+	copy(f[512:], "# Disk DescriptorFile\nversion=1\nCID=1d2c3b4a\nparentCID=ffffffff\n")
+	return f
+}
+
+// seSparseFile is an ESXi seSparse extent (which qemu-img cannot create):
+// its constant header (4 KiB grains, the volatile header at sector 1, the
+// grain directory at 2) and its volatile header, as qemu checks them.
+func seSparseFile(sectors uint64) []byte {
+	f := make([]byte, 4096)
+	le := binary.LittleEndian
+	for k, v := range []uint64{0xcafebabe, 0x200000001, sectors, 8, 64} {
+		le.PutUint64(f[8*k:], v)
+	}
+	le.PutUint64(f[80:], 1)
+	le.PutUint64(f[88:], 1)
+	le.PutUint64(f[128:], 2)
+	le.PutUint64(f[136:], (sectors/8/4096*8+511)/512)
+	le.PutUint64(f[144:], 3)
+	le.PutUint64(f[512:], 0xcafecafe)
+	return f
+}
+
+// vmdkDescriptor is a vmdk descriptor file of createType ct with these
+// extent lines (qemu-img creates no vmfs or vmfsSparse one).
+func vmdkDescriptor(ct string, lines []string) string {
+	return fmt.Sprintf("# Disk DescriptorFile\nversion=1\nCID=5a6b7c8d\nparentCID=ffffffff\ncreateType=%q\n\n"+
+		"# Extent description\n%s\n\n# The Disk Data Base\n#DDB\n\nddb.virtualHWVersion = \"4\"\n", ct, strings.Join(lines, "\n"))
 }
 
 func patchFile(t *testing.T, path string, off int64, size int, v uint64) {
@@ -258,6 +335,11 @@ func TestInfoNamesInsideImages(t *testing.T) {
 			{"sed", "-i", `s|"extlink-flat.vmdk"|"escape"|`, "extlink.vmdk"}}},
 		{"extgone.vmdk", "vmdk", [][]string{qcreate("-f", "vmdk", "-o", "subformat=monolithicFlat", "extgone.vmdk", "1M"),
 			{"rm", "extgone-flat.vmdk"}}},
+		// Sparse extents, which the guest reads, under the same rules.
+		{"sphost.vmdk", "vmdk", [][]string{qcreate("-f", "vmdk", "-o", "subformat=twoGbMaxExtentSparse", "sphost.vmdk", "1M"),
+			{"sed", "-i", `s|"sphost-s001.vmdk"|"/etc/passwd"|`, "sphost.vmdk"}}},
+		{"spgone.vmdk", "vmdk", [][]string{qcreate("-f", "vmdk", "-o", "subformat=twoGbMaxExtentSparse", "spgone.vmdk", "3G"),
+			{"rm", "spgone-s002.vmdk"}}},
 		{"data.qcow2", "qcow2", [][]string{qcreate("-f", "qcow2", "-o", "data_file=data.raw", "data.qcow2", "1M"),
 			{"qemu-img", "amend", "-f", "qcow2", "-o", `data_file=json:{"driver":"file",,"filename":"/etc/shadow"}`, "data.qcow2"}}},
 	})
@@ -291,6 +373,8 @@ func TestInfoNamesInsideImages(t *testing.T) {
 		{[]string{"--allow-path", "/etc", "extlink.vmdk"},
 			"extent file 'escape' is not opened: it is reached through a symbolic link that leaves the image's directory and every --allow-path directory", ""},
 		{[]string{"extgone.vmdk"}, "Could not open 'extgone.vmdk': Could not open 'extgone-flat.vmdk': No such file or directory", ""},
+		{[]string{"sphost.vmdk"}, "extent file '/etc/passwd' is not opened: " + outside, ""},
+		{[]string{"spgone.vmdk"}, "Could not open 'spgone.vmdk': Could not open 'spgone-s002.vmdk': No such file or directory", ""},
 		{[]string{"--backing-chain", "gone.qcow2"}, "Could not open 'gone.raw': Could not open 'gone.raw': No such file or directory", ""},
 		// A data file is never opened, whatever its name.
 		{[]string{"--backing-chain", "data.qcow2"}, "", `data file: json:{"driver":"file","filename":"/etc/shadow"}`},
@@ -449,6 +533,29 @@ func TestInfoManySnapshots(t *testing.T) {
 		got, gerr, status := instar(t, dir, append([]string{"info"}, args...)...)
 		if status != 0 || got != want || strings.Count(want, "snapshot ") < n {
 			t.Errorf("%q: status %d %s, qemu-img %s: %s", args, status, gerr, werr, firstDifference(got, want))
+		}
+	}
+}
+
+// TestInfoObjects: --object is read and checked as qemu-img info reads
+// it, then unused: an AES-encrypted qcow2 prints the same with any valid
+// secret, and a malformed object is refused where qemu-img refuses it.
+func TestInfoObjects(t *testing.T) {
+	dir := t.TempDir()
+	makeImages(t, dir, []infoImage{{"aes.qcow2", "qcow2", [][]string{{"qemu-img", "create", "-q", "-f", "qcow2",
+		"--object", "secret,id=s0,data=abc", "-o", "encrypt.format=aes,encrypt.key-secret=s0", "aes.qcow2", "1M"}}}})
+	writeFile(t, filepath.Join(dir, "key"), []byte("YWJj\n"))
+	for _, obj := range []string{"secret,id=s0,data=abc", "secret,id=s0,data=wrong", "secret,id=s0,file=key,format=base64",
+		"secret,id=s,data=a,format=base64", "secret,id=s,data=YWJjY,format=base64", "secret,id=s,data=YW!j,format=base64",
+		"secret,id=s,file=/nonexistent", "secret,data=a", "secret,id=1bad,data=a", "foo,id=x"} {
+		args := []string{"--object", obj, "aes.qcow2"}
+		want, werr, wstatus := qemuImgInfo(dir, args...)
+		got, gerr, gstatus := instar(t, dir, append([]string{"info"}, args...)...)
+		switch {
+		case wstatus == 0 && gstatus == 0 && got == want:
+		case wstatus != 0 && gstatus == 1 && strings.Count(gerr, "\n") == 1:
+		default:
+			t.Errorf("%s: instar %d %q, qemu-img %d %q\n%s", obj, gstatus, gerr, wstatus, werr, firstDifference(got, want))
 		}
 	}
 }

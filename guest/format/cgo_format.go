@@ -115,6 +115,8 @@ type sourceState struct {
 	r     io.ReaderAt
 	size  int64
 	stats ReadStats
+	// handle is the state's own handle, when it is an extent file's.
+	handle cgo.Handle
 }
 
 // errTransfer reports a planner write the VMM would refuse.

@@ -16,6 +16,7 @@ package format
 extern int instarInfoSnapshot(uintptr_t h, struct info_snapshot *s);
 extern int instarInfoBitmap(uintptr_t h, struct info_bitmap *b);
 extern int instarInfoExtent(uintptr_t h, struct info_extent *e);
+extern int instarInfoExtentFile(uintptr_t h, uint32_t index, uintptr_t *src, uint64_t *size);
 
 static int info_snapshot_cb(void *ctx, const struct info_snapshot *s)
 {
@@ -32,12 +33,23 @@ static int info_extent_cb(void *ctx, const struct info_extent *e)
 	return instarInfoExtent((uintptr_t)ctx, (struct info_extent *)e);
 }
 
+static int info_extent_file_cb(void *ctx, uint32_t index, struct fmt_source *out)
+{
+	uintptr_t h;
+	uint64_t size;
+	if (instarInfoExtentFile((uintptr_t)ctx, index, &h, &size) != 0)
+		return INFO_EXTENT_ABSENT;
+	*out = vio_source(h, size);
+	return INFO_EXTENT_OK;
+}
+
 static inline uint32_t call_info(uint32_t format, void *scr, size_t scr_size, uintptr_t src_h, uint64_t size,
 				 uintptr_t sink_h, struct fmt_info *out)
 {
 	struct fmt_scratch s = vio_scratch(scr, scr_size);
 	struct fmt_source src = vio_source(src_h, size);
-	struct info_sink sink = {info_snapshot_cb, info_bitmap_cb, info_extent_cb, (void *)sink_h};
+	struct info_sink sink = {.snapshot = info_snapshot_cb, .bitmap = info_bitmap_cb, .extent = info_extent_cb,
+				 .extent_file = info_extent_file_cb, .ctx = (void *)sink_h};
 	return fmt_info_image(format, &src, &s, &sink, out);
 }
 
@@ -57,19 +69,33 @@ type InfoResult struct {
 	Format, Snapshots, Bitmaps, Extents uint32
 	VirtualSize, ClusterSize            uint64
 	HasClusterSize, Dirty, Encrypted    bool
-	Backing, BackingFormat              *string
-	Qcow2Version, Qcow2RefcountBits     uint32
-	Qcow2CompressionType                uint32
-	Qcow2LazyRefcounts, Qcow2Corrupt    bool
-	Qcow2ExtendedL2                     bool
-	Qcow2DataFile                       *string
-	VmdkCID, VmdkParentCID              uint32
-	VmdkCreateType                      *string
+	// NoDirtyFlag: qemu reports neither the dirty flag nor a cluster
+	// size (its bdrv_get_info fails).
+	NoDirtyFlag                      bool
+	Backing, BackingFormat           *string
+	Qcow2Version, Qcow2RefcountBits  uint32
+	Qcow2CompressionType             uint32
+	Qcow2LazyRefcounts, Qcow2Corrupt bool
+	Qcow2ExtendedL2                  bool
+	Qcow2DataFile                    *string
+	VmdkCID, VmdkParentCID           uint32
+	VmdkCreateType                   *string
 	// Reason is the driver's words for a refusal ("" if none).
 	Reason       string
 	SnapshotList []InfoSnapshot
 	BitmapList   []InfoBitmap
 	ExtentList   []InfoExtent
+	// extents are the extent files the driver may ask for; nil: none
+	// was opened. Not part of the result.
+	extents []*sourceState
+	// ExtentStats are the reads of each extent file the driver asked for.
+	ExtentStats []ReadStats
+}
+
+// InfoFile is an extent file given to InfoFiles.
+type InfoFile struct {
+	R    io.ReaderAt
+	Size int64
 }
 
 // InfoSnapshot is struct info_snapshot in Go terms.
@@ -140,6 +166,18 @@ func instarInfoExtent(h C.uintptr_t, e *C.struct_info_extent) C.int {
 	return 0
 }
 
+//export instarInfoExtentFile
+func instarInfoExtentFile(h C.uintptr_t, index C.uint32_t, src *C.uintptr_t, size *C.uint64_t) C.int {
+	r := cgo.Handle(h).Value().(*InfoResult)
+	if index == 0 || int(index) > len(r.extents) {
+		return 1
+	}
+	st := r.extents[index-1]
+	// The handle lives as long as the result's call (InfoFiles deletes it).
+	*src, *size = C.uintptr_t(st.handle), C.uint64_t(st.size)
+	return 0
+}
+
 // Info runs fmt_info_image over r (size bytes) with scratchSize bytes of
 // scratch: format (a shared.Format*) or, with 0, the probed one. It
 // returns what the driver reported and the INFO_ERR_* code.
@@ -150,10 +188,22 @@ func Info(format uint32, r io.ReaderAt, size int64, scratchSize int) (InfoResult
 
 // InfoCounted is Info that also counts the driver's reads.
 func InfoCounted(format uint32, r io.ReaderAt, size int64, scratchSize int) (InfoResult, uint32, ReadStats) {
+	return InfoFiles(format, r, size, scratchSize, nil)
+}
+
+// InfoFiles is InfoCounted with the image's extent files opened (in the
+// image's order; nil: none opened, as the host's first run).
+func InfoFiles(format uint32, r io.ReaderAt, size int64, scratchSize int, files []InfoFile) (InfoResult, uint32, ReadStats) {
 	st := &sourceState{r: r, size: size}
 	src := cgo.NewHandle(st)
 	defer src.Delete()
 	res := &InfoResult{}
+	for _, f := range files {
+		x := &sourceState{r: f.R, size: f.Size}
+		x.handle = cgo.NewHandle(x)
+		defer x.handle.Delete()
+		res.extents = append(res.extents, x)
+	}
 	sink := cgo.NewHandle(res)
 	defer sink.Delete()
 	scr := newScratch(scratchSize)
@@ -167,6 +217,7 @@ func InfoCounted(format uint32, r io.ReaderAt, size int64, scratchSize int) (Inf
 	coverFeed()
 	res.Format, res.VirtualSize = uint32(out.format), uint64(out.virtual_size)
 	res.HasClusterSize, res.ClusterSize = out.has_cluster_size != 0, uint64(out.cluster_size)
+	res.NoDirtyFlag = out.no_dirty_flag != 0
 	res.Dirty, res.Encrypted = out.dirty != 0, out.encrypted != 0
 	res.Backing, res.BackingFormat = infoName(&out.backing), infoName(&out.backing_format)
 	res.Snapshots, res.Bitmaps, res.Extents = uint32(out.snapshots), uint32(out.bitmaps), uint32(out.extents)
@@ -178,8 +229,16 @@ func InfoCounted(format uint32, r io.ReaderAt, size int64, scratchSize int) (Inf
 	res.VmdkCID, res.VmdkParentCID = uint32(out.vmdk_cid), uint32(out.vmdk_parent_cid)
 	res.VmdkCreateType = infoName(&out.vmdk_create_type)
 	res.Reason = C.GoString(C.info_reason(out))
+	for _, x := range res.extents {
+		res.ExtentStats = append(res.ExtentStats, x.stats)
+	}
+	res.extents = nil
 	return *res, code, st.stats
 }
 
-// InfoMaxName is INFO_MAX_NAME, the longest name a driver reports.
-const InfoMaxName = C.INFO_MAX_NAME
+// InfoMaxName is INFO_MAX_NAME, the longest name a driver reports but
+// for a backing file, which is at most InfoMaxBacking.
+const (
+	InfoMaxName    = C.INFO_MAX_NAME
+	InfoMaxBacking = C.INFO_MAX_BACKING
+)

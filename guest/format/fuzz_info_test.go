@@ -4,17 +4,23 @@ package format
 
 // Fuzz targets for the drivers' info entry point, fmt_info_image: probed
 // (FuzzInfo, format unset, as instar info without -f) and with the format
-// forced (FuzzInfo<Format>, as with -f). What must hold for any input is
-// in checkInfo. The seeds are the info corpora (TestWriteInfoSeedCorpus:
-// small qemu-img images with snapshots, bitmaps, backing and data file
-// names, each matching qemu-img info) and every parser target's.
+// forced (FuzzInfo<Format>, as with -f). An input is the image, then each
+// extent file it names (a vmdk descriptor's), each after fileMark and
+// each encoded as fuzz_image_test.go says. What must hold for any input
+// is in checkInfo. The seeds are the info corpora
+// (TestWriteInfoSeedCorpus: small qemu-img images with snapshots,
+// bitmaps, backing and data file names, extent files, each matching
+// qemu-img info) and every parser target's.
 
 import (
 	"bytes"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"reflect"
+	"strconv"
+	"strings"
 	"testing"
 
 	"instar/shared"
@@ -38,27 +44,94 @@ const (
 
 func isPow2(v uint64) bool { return v != 0 && v&(v-1) == 0 }
 
+// fileMark separates an info input's files.
+const fileMark = "\xf0FILE\x0f"
+
+// decodeFiles splits in into the image and its extent files.
+func decodeFiles(in []byte) (*fuzzImage, []InfoFile) {
+	parts := bytes.Split(in, []byte(fileMark))
+	var files []InfoFile
+	for _, p := range parts[1:] {
+		f := decodeImage(p)
+		files = append(files, InfoFile{R: f, Size: f.size})
+	}
+	return decodeImage(parts[0]), files
+}
+
+// encodeFiles is the input of an image and its extent files.
+func encodeFiles(image []byte, files [][]byte) ([]byte, error) {
+	out, err := encodeImage(image)
+	for _, f := range files {
+		if err != nil {
+			break
+		}
+		var enc []byte
+		enc, err = encodeImage(f)
+		out = append(append(out, fileMark...), enc...)
+	}
+	if err == nil && bytes.Count(out, []byte(fileMark)) != len(files) {
+		err = fmt.Errorf("a file holds the file mark")
+	}
+	return out, err
+}
+
 // checkInfo runs fmt_info_image over im twice and checks what must hold
 // for any input: no read outside the image and bounded work, the same
 // answer both times, an INFO_ERR_* code a driver may give, as many table
 // entries counted as the sink got, every name within its bound, and for
 // a successful info a result the format can express (want: the format it
-// must report, 0 for any).
-func checkInfo(t *testing.T, format uint32, im *fuzzImage, scratch int, want uint32) (InfoResult, uint32) {
+// must report, 0 for any). A driver that asks for the extent files
+// (sending each one's name) is run again with files, as the host runs it.
+func checkInfo(t *testing.T, format uint32, im *fuzzImage, files []InfoFile, scratch int, want uint32) (InfoResult, uint32) {
+	t.Helper()
+	got, code := checkInfoRun(t, format, im, nil, scratch)
+	if code != shared.InfoErrNeedExtents {
+		return checkInfoResult(t, format, im, got, code, want, false)
+	}
+	for i, e := range got.ExtentList {
+		if e.Index != uint32(i)+1 {
+			t.Fatalf("asks for extent files, extent %d with index %d", i, e.Index)
+		}
+	}
+	n := len(got.ExtentList)
+	if n == 0 {
+		t.Fatal("asks for extent files and names none")
+	}
+	got, code = checkInfoRun(t, format, im, files, scratch)
+	if code == shared.InfoErrNeedExtents && len(files) >= n {
+		t.Fatalf("asks again for %d extent files, given %d", n, len(files))
+	}
+	return checkInfoResult(t, format, im, got, code, want, true)
+}
+
+// checkInfoRun is one run of checkInfo's, twice over.
+func checkInfoRun(t *testing.T, format uint32, im *fuzzImage, files []InfoFile, scratch int) (InfoResult, uint32) {
 	t.Helper()
 	var got InfoResult
 	var code uint32
 	var st ReadStats
-	checkCPU(t, "info", threadCPU(func() { got, code, st = InfoCounted(format, im, im.size, scratch) }))
+	checkCPU(t, "info", threadCPU(func() { got, code, st = InfoFiles(format, im, im.size, scratch, files) }))
 	checkReads(t, st, im.size)
-	again, code2, st2 := InfoCounted(format, im, im.size, scratch)
+	for i, es := range got.ExtentStats {
+		checkReads(t, es, files[i].Size)
+	}
+	again, code2, st2 := InfoFiles(format, im, im.size, scratch, files)
 	if code2 != code || st2 != st || !reflect.DeepEqual(got, again) {
 		t.Fatalf("not deterministic: code %d then %d, reads %+v then %+v\n%+v\n%+v", code, code2, st, st2, got, again)
 	}
+	return got, code
+}
+
+// checkInfoResult checks one result of checkInfo's; withFiles says the
+// extent files were read (the parser, which reads none, then disagrees).
+func checkInfoResult(t *testing.T, format uint32, im *fuzzImage, got InfoResult, code, want uint32, withFiles bool) (InfoResult, uint32) {
+	t.Helper()
 	switch code {
 	case shared.InfoErrOK, shared.InfoErrReadFailed, shared.InfoErrInvalid:
 	case shared.InfoErrUnsupported:
 		// A detected format instar cannot read, or a vmdk kind not read yet.
+	case shared.InfoErrNeedExtents:
+		// Fewer extent files than the image names.
 	default:
 		// UNKNOWN_FMT and BAD_CONFIG: the config is right; TOO_BIG: the
 		// sink never refuses.
@@ -73,8 +146,12 @@ func checkInfo(t *testing.T, format uint32, im *fuzzImage, scratch int, want uin
 			got.Extents, len(got.SnapshotList), len(got.BitmapList), len(got.ExtentList))
 	}
 	for _, n := range []*string{got.Backing, got.BackingFormat, got.Qcow2DataFile, got.VmdkCreateType} {
-		if n != nil && (len(*n) > InfoMaxName || bytes.IndexByte([]byte(*n), 0) >= 0) {
-			t.Fatalf("name of %d bytes (max %d) or with a NUL: %q", len(*n), InfoMaxName, *n)
+		max := InfoMaxName
+		if n == got.Backing {
+			max = InfoMaxBacking
+		}
+		if n != nil && (len(*n) > max || bytes.IndexByte([]byte(*n), 0) >= 0) {
+			t.Fatalf("name of %d bytes (max %d) or with a NUL: %q", len(*n), max, *n)
 		}
 	}
 	for _, s := range got.SnapshotList {
@@ -111,7 +188,7 @@ func checkInfo(t *testing.T, format uint32, im *fuzzImage, scratch int, want uin
 	// they agree on the size, once rounded as the host rounds the
 	// parser's (a raw file's length up to a sector, every other format's
 	// size field down).
-	if p, pcode := Parse(got.Format, im, im.size, MinScratch(got.Format)); pcode == shared.CreateErrOK {
+	if p, pcode := Parse(got.Format, im, im.size, MinScratch(got.Format)); pcode == shared.CreateErrOK && !withFiles {
 		ps := p.VirtualSize &^ 511
 		if got.Format == shared.FormatRaw {
 			ps = (p.VirtualSize + 511) &^ 511
@@ -188,13 +265,13 @@ func FuzzInfo(f *testing.F) {
 	scratch := probeScratch()
 	addInfoSeeds(f, 0)
 	f.Fuzz(func(t *testing.T, in []byte) {
-		im := decodeImage(in)
-		got, code := checkInfo(t, 0, im, scratch, 0)
+		im, files := decodeFiles(in)
+		got, code := checkInfo(t, 0, im, files, scratch, 0)
 		if code != shared.InfoErrOK {
 			return
 		}
 		// The probe picks the driver: forcing its format gives the same.
-		forced, fcode := Info(got.Format, im, im.size, scratch)
+		forced, fcode := checkInfo(t, got.Format, im, files, scratch, 0)
 		if fcode != code || !reflect.DeepEqual(forced, got) {
 			t.Fatalf("probed info %+v; with the format forced, code %d %+v", got, fcode, forced)
 		}
@@ -208,9 +285,9 @@ func fuzzInfo(f *testing.F, format uint32) {
 	scratch := MinScratch(format)
 	addInfoSeeds(f, format)
 	f.Fuzz(func(t *testing.T, in []byte) {
-		im := decodeImage(in)
+		im, files := decodeFiles(in)
 		fixChecksums(im, format)
-		checkInfo(t, format, im, scratch, format)
+		checkInfo(t, format, im, files, scratch, format)
 	})
 }
 
@@ -263,6 +340,15 @@ func infoSeedSamples() map[uint32]map[string][][]string {
 			"sparse-child": {c("-f", "vmdk", "base.vmdk", "1M"), c("-f", "vmdk", "-b", "base.vmdk", "-F", "vmdk", "img")},
 			"flat":         {c("-f", "vmdk", "-o", "subformat=monolithicFlat", "img", "1M")},
 			"twogbflat":    {c("-f", "vmdk", "-o", "subformat=twoGbMaxExtentFlat", "img", "5G")},
+			"twogbsparse":  {c("-f", "vmdk", "-o", "subformat=twoGbMaxExtentSparse", "img", "3G")},
+			"twogbsparse-child": {c("-f", "vmdk", "base.vmdk", "1M"),
+				c("-f", "vmdk", "-o", "subformat=twoGbMaxExtentSparse", "-b", "base.vmdk", "-F", "vmdk", "img")},
+			"cowd": {{"craft-cowd", "img", "2048", "8"}},
+			"vmfssparse": {{"craft-cowd", "c.vmdk", "2048", "16"}, c("-f", "vmdk", "s.vmdk", "1M"),
+				{"craft-desc", "img", "vmfsSparse", `RW 2048 VMFSSPARSE "c.vmdk"`, `RW 4096 VMFSSPARSE "s.vmdk"`}},
+			"sesparse": {{"craft-sesparse", "e.vmdk", "2048"}, {"craft-desc", "img", "seSparse", `RW 2048 SESPARSE "e.vmdk"`}},
+			"mixed": {{"truncate", "-s", "4k", "f.vmdk"}, c("-f", "vmdk", "-o", "subformat=streamOptimized", "s.vmdk", "1M"),
+				{"craft-desc", "img", "twoGbMaxExtentSparse", `RW 2048 SPARSE "s.vmdk"`, `RW 8 FLAT "f.vmdk" 0`}},
 		},
 		shared.FormatVpc: {
 			"dynamic": {c("-f", "vpc", "img", "1M")},
@@ -277,9 +363,7 @@ func infoSeedSamples() map[uint32]map[string][][]string {
 
 // infoSeedDivergences are the info seeds whose report still differs from
 // qemu-img's, kept as seeds all the same, and why.
-var infoSeedDivergences = map[string]string{
-	"vmdk-sparse-child": "vmdk info does not report parentFileNameHint as the backing file yet",
-}
+var infoSeedDivergences = map[string]string{}
 
 // TestWriteInfoSeedCorpus makes the info seed corpora (with -update):
 // each image must give what qemu-img info gives.
@@ -300,6 +384,9 @@ func TestWriteInfoSeedCorpus(t *testing.T) {
 		for sname, cmds := range samples {
 			dir := t.TempDir()
 			for _, a := range cmds {
+				if craftCommand(t, dir, a) {
+					continue
+				}
 				cmd := exec.Command(a[0], a[1:]...)
 				cmd.Dir = dir
 				if out, err := cmd.CombinedOutput(); err != nil {
@@ -311,7 +398,18 @@ func TestWriteInfoSeedCorpus(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			enc, err := encodeImage(file)
+			// The extent files the driver asks for, in its order.
+			var extents [][]byte
+			if got, code := Info(format, bytesReader(file), int64(len(file)), MinScratch(format)); code == shared.InfoErrNeedExtents {
+				for _, e := range got.ExtentList {
+					b, err := os.ReadFile(filepath.Join(dir, e.Name))
+					if err != nil {
+						t.Fatal(err)
+					}
+					extents = append(extents, b)
+				}
+			}
+			enc, err := encodeFiles(file, extents)
 			if err != nil {
 				t.Fatalf("%s %s: %v", name, sname, err)
 			}
@@ -319,8 +417,8 @@ func TestWriteInfoSeedCorpus(t *testing.T) {
 				t.Errorf("%s %s: %d bytes encoded, over %d", name, sname, len(enc), infoSeedMax)
 				continue
 			}
-			im := decodeImage(enc)
-			got, code := Info(format, im, im.size, MinScratch(format))
+			im, files := decodeFiles(enc)
+			got, code, _ := InfoFiles(format, im, im.size, MinScratch(format), files)
 			want := qemuInfo(t, p, name)
 			if want == nil || code != shared.InfoErrOK {
 				t.Errorf("%s %s: info code %d (%s); qemu-img %v", name, sname, code, got.Reason, want != nil)
@@ -340,12 +438,28 @@ func TestWriteInfoSeedCorpus(t *testing.T) {
 }
 
 // TestInfoSeedCorpora checks that every info target has seeds and that
-// its driver accepts every qemu-img seed of its own corpus.
+// its driver accepts every qemu-img seed of its own corpus, its extent
+// files given.
 func TestInfoSeedCorpora(t *testing.T) {
 	for format, target := range infoTargets {
-		checkSeeds(t, target, "info", func(im *fuzzImage) bool {
-			_, code := Info(format, im, im.size, MinScratch(format))
-			return code == shared.InfoErrOK
-		})
+		seeds, err := filepath.Glob(filepath.Join(corpusDir(target), "qemu-*"))
+		if err != nil || len(seeds) == 0 {
+			t.Errorf("%s has no qemu-img seeds", target)
+		}
+		for _, p := range seeds {
+			b, err := os.ReadFile(p)
+			if err != nil {
+				t.Fatal(err)
+			}
+			in, err := strconv.Unquote(strings.TrimSuffix(strings.TrimPrefix(strings.TrimSpace(
+				strings.TrimPrefix(string(b), "go test fuzz v1\n")), "[]byte("), ")"))
+			if err != nil {
+				t.Fatalf("%s: %v", p, err)
+			}
+			im, files := decodeFiles([]byte(in))
+			if got, code, _ := InfoFiles(format, im, im.size, MinScratch(format), files); code != shared.InfoErrOK {
+				t.Errorf("%s: info %d (%s)", p, code, got.Reason)
+			}
+		}
 	}
 }

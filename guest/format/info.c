@@ -5,8 +5,8 @@
 
 void info_copy_name(struct info_name *name, const uint8_t *p, uint32_t n, uint32_t max)
 {
-	if (max > INFO_MAX_NAME)
-		max = INFO_MAX_NAME;
+	if (max > INFO_MAX_BACKING)
+		max = INFO_MAX_BACKING;
 	uint32_t len = 0;
 	while (len < n && len < max && p[len] != 0) {
 		name->bytes[len] = p[len];

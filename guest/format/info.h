@@ -10,12 +10,16 @@
 
 #include "format.h"
 
-/* The longest name a driver reports (qemu's backing file buffer). */
+/* The longest name a driver reports, but for a backing file (qemu's
+ * buffer for a qcow2's backing file name). */
 #define INFO_MAX_NAME 1024u
+/* The longest backing file name (qemu's PATH_MAX - 1, a vmdk's
+ * parentFileNameHint). */
+#define INFO_MAX_BACKING 4095u
 
 /* A name from the image: bytes as stored, up to the first NUL. */
 struct info_name {
-	uint8_t bytes[INFO_MAX_NAME];
+	uint8_t bytes[INFO_MAX_BACKING];
 	uint32_t len;
 	int present;
 };
@@ -51,12 +55,20 @@ struct info_extent {
 	uint32_t name_len;
 };
 
+/* What extent_file returns. */
+enum { INFO_EXTENT_OK = 0, INFO_EXTENT_ABSENT = 1 };
+
 /* Where a driver's table entries go; each returns 0, or nonzero to stop
- * (the driver then returns INFO_ERR_TOO_BIG). */
+ * (the driver then returns INFO_ERR_TOO_BIG). extent_file (NULL: none is
+ * ever given) gives the image's extent file index (1.., in the image's
+ * order) as *out: INFO_EXTENT_OK, or INFO_EXTENT_ABSENT when the caller
+ * has not opened it (the driver then returns INFO_ERR_NEED_EXTENTS, each
+ * extent's name sent). *out stays valid until the next call. */
 struct info_sink {
 	int (*snapshot)(void *ctx, const struct info_snapshot *s);
 	int (*bitmap)(void *ctx, const struct info_bitmap *b);
 	int (*extent)(void *ctx, const struct info_extent *e);
+	int (*extent_file)(void *ctx, uint32_t index, struct fmt_source *out);
 	void *ctx;
 };
 
@@ -66,6 +78,9 @@ struct fmt_info {
 	int has_cluster_size;
 	uint64_t cluster_size;
 	int dirty;
+	/* qemu's bdrv_get_info fails (a vmdk whose extents differ in kind):
+	 * neither a cluster size nor the dirty flag is reported. */
+	int no_dirty_flag;
 	int encrypted;
 	struct info_name backing, backing_format;
 	uint32_t snapshots, bitmaps, extents; /* how many went to the sink */
@@ -105,8 +120,8 @@ typedef uint32_t (*fmt_info_fn)(const struct fmt_source *src, const struct fmt_s
 uint32_t fmt_info_image(uint32_t format, const struct fmt_source *src, const struct fmt_scratch *scratch,
 			const struct info_sink *sink, struct fmt_info *out);
 
-/* info_copy_name copies at most max bytes of p[0..n), up to the first
- * NUL, into name. */
+/* info_copy_name copies at most max (at most INFO_MAX_BACKING) bytes of
+ * p[0..n), up to the first NUL, into name. */
 void info_copy_name(struct info_name *name, const uint8_t *p, uint32_t n, uint32_t max);
 
 uint32_t raw_info(const struct fmt_source *, const struct fmt_scratch *, const struct info_sink *, struct fmt_info *);

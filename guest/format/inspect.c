@@ -186,7 +186,7 @@ static uint32_t inspect_driver(uint32_t format, const struct fmt_source *src, co
 		scratch->buf[i] = 0;
 	struct fmt_info *info = (struct fmt_info *)(void *)scratch->buf;
 	struct fmt_scratch drv = {scratch->buf + info_room, scratch->size - info_room};
-	struct info_sink discard = {discard_snapshot, discard_bitmap, discard_extent, 0};
+	struct info_sink discard = {.snapshot = discard_snapshot, .bitmap = discard_bitmap, .extent = discard_extent};
 	uint32_t e = fmt_info_image(format, src, &drv, &discard, info);
 	if (e == INFO_ERR_READ_FAILED)
 		return INSPECT_ERR_READ_FAILED;

@@ -9,7 +9,10 @@
  *    checking the footer and end-of-stream markers. Its size is its
  *    capacity, unless the capacity is 0 and it names a descriptor, which is
  *    then read as a descriptor file;
- *  - "COWD" is the old sparse format: its size is its sector count;
+ *    qemu reads both grain directories from the header's offsets, which
+ *    its block layer must accept;
+ *  - "COWD" is the old sparse format: its size is its sector count, its
+ *    grains of at most 1 GiB, its L1 table of at most 32M entries;
  *  - anything else is a descriptor file (its first 1 MiB - 1 bytes, up to
  *    the first NUL): createType must be a multi-file type, and the size is
  *    the sum of its "RW" extent lines, scanned as qemu's sscanf does;
@@ -31,42 +34,31 @@
 #include "info.h"
 
 #define P_ERR CREATE_ERR_BACKING_PARSE
-#define VMDK_DESC_READ_MAX ((1u << 20) - 1) /* qemu's vmdk_read_desc cap */
-#define VMDK_CID_DESC_SIZE (VMDK_DESC_SECTORS * VMDK_SECTOR)
-#define VMDK_MAX_L1 (32u * 1024 * 1024)
-#define VMDK_MAX_GRAIN 0x200000u
-#define VMDK_GD_AT_END UINT64_MAX
-#define VMDK_MARKER_EOS 0u
-#define VMDK_MARKER_FOOTER 3u
 
-_Static_assert(VMDK_MIN_SCRATCH >= VMDK_DESC_READ_MAX + 1 + VMDK_CID_DESC_SIZE, "scratch");
+_Static_assert(VMDK_MIN_SCRATCH >= VMDK_DESC_READ_MAX + 1 + VMDK_CID_DESC_SIZE + 1, "scratch");
 
-/* Reads the descriptor text at off as qemu's vmdk_read_desc: up to 1 MiB - 1
- * bytes (the file's length at most), NUL-terminated. */
-static uint32_t read_desc(const struct fmt_source *src, const struct fmt_scratch *scratch,
-			  uint64_t off)
+uint32_t vmdk_read_desc(const struct fmt_source *src, const struct fmt_scratch *scratch, uint64_t off)
 {
 	uint64_t len = padded_length(src);
 	if (src->size < 4)
 		return P_ERR;
 	uint32_t n = len < VMDK_DESC_READ_MAX ? (uint32_t)len : VMDK_DESC_READ_MAX;
-	if (read_padded(src, off, scratch->buf, n) != 0)
+	/* qemu's read at an offset its block layer refuses fails. */
+	if (!vmdk_pread_ok(off, n) || read_padded(src, off, scratch->buf, n) != 0)
 		return P_ERR;
 	scratch->buf[n] = 0;
 	return CREATE_ERR_OK;
 }
 
-/* An extent line as extent_line scans it. */
-struct extent_line_fields {
-	int is_extent; /* an RW line of a known type with sectors */
-	uint8_t type[11], name[512]; /* NUL-terminated */
-	uint64_t sectors;
-};
+int vmdk_pread_ok(uint64_t off, uint64_t bytes)
+{
+	/* bdrv_check_request: a non-negative int64 offset, and offset plus
+	 * length within BDRV_MAX_LENGTH (INT64_MAX aligned down to 1 GiB). */
+	const uint64_t max_length = (uint64_t)INT64_MAX - ((1ull << 30) - 1);
+	return bytes <= max_length && off <= max_length - bytes;
+}
 
-/* One extent line, scanned with qemu's format
- * "%10s %lld %10s \"%511[^\n\r\"]\" %lld"; adds its sectors to *total
- * and, when out is set, gives its fields. */
-static uint32_t extent_line(const uint8_t *line, uint64_t *total, struct extent_line_fields *out)
+int vmdk_extent_line(const uint8_t *line, struct vmdk_extent_line *out)
 {
 	struct vmdk_cursor c = { line };
 	uint8_t access[11] = {0}, type[11] = {0}, name[512] = {0};
@@ -89,37 +81,30 @@ static uint32_t extent_line(const uint8_t *line, uint64_t *total, struct extent_
 		}
 	}
 	if (matches < 4 || !vmdk_streq(access, "RW"))
-		return CREATE_ERR_OK; /* not an extent line */
+		return 0; /* not an extent line */
 	if (vmdk_streq(type, "FLAT")) {
 		if (matches != 5 || offset < 0)
-			return P_ERR;
+			return -1;
 	} else if (vmdk_streq(type, "VMFS")) {
 		if (matches != 4)
-			return P_ERR;
+			return -1;
 	} else if (matches != 4) {
-		return P_ERR;
+		return -1;
 	}
 	if (sectors <= 0 ||
 	    !(vmdk_streq(type, "FLAT") || vmdk_streq(type, "SPARSE") || vmdk_streq(type, "VMFS") ||
 	      vmdk_streq(type, "VMFSSPARSE") || vmdk_streq(type, "SESPARSE")))
-		return CREATE_ERR_OK;
-	if ((uint64_t)sectors > (uint64_t)INT64_MAX / VMDK_SECTOR - *total)
-		return P_ERR;
-	*total += (uint64_t)sectors;
-	if (out) {
-		out->is_extent = 1;
-		memcpy(out->type, type, sizeof type);
-		memcpy(out->name, name, sizeof name);
-		out->type[sizeof out->type - 1] = 0;
-		out->name[sizeof out->name - 1] = 0;
-		out->sectors = (uint64_t)sectors;
-	}
-	return CREATE_ERR_OK;
+		return 0;
+	memcpy(out->type, type, sizeof type);
+	memcpy(out->name, name, sizeof name);
+	out->type[sizeof out->type - 1] = 0;
+	out->name[sizeof out->name - 1] = 0;
+	out->sectors = (uint64_t)sectors;
+	out->flat = vmdk_streq(type, "FLAT") || vmdk_streq(type, "VMFS");
+	return 1;
 }
 
-/* A descriptor file's size: createType must name a multi-file type (the
- * value starts two bytes after the key, as qemu skips "=\"" blindly). */
-static uint32_t desc_file_size(const uint8_t *desc, uint64_t *sectors)
+const uint8_t *vmdk_create_type(const uint8_t *desc, uint32_t *len)
 {
 	static const char *const types[] = {
 		"monolithicFlat", "vmfs", "vmfsSparse", "seSparse", "twoGbMaxExtentSparse",
@@ -127,32 +112,49 @@ static uint32_t desc_file_size(const uint8_t *desc, uint64_t *sectors)
 	};
 	const uint8_t *ct = vmdk_strstr(desc, "createType");
 	if (ct == 0)
-		return P_ERR;
+		return 0;
 	ct += 10;
 	if (ct[0] == 0 || ct[1] == 0)
-		return P_ERR;
+		return 0;
 	ct += 2;
 	uint8_t value[128];
 	uint32_t n = 0;
 	while (ct[n] != 0 && ct[n] != '"') {
 		if (n + 1 >= sizeof(value))
-			return P_ERR;
+			return 0;
 		value[n] = ct[n];
 		n++;
 	}
 	if (ct[n] == 0)
-		return P_ERR;
+		return 0;
 	value[n] = 0;
 	int known = 0;
 	for (uint32_t i = 0; i < sizeof(types) / sizeof(types[0]); i++)
 		known |= vmdk_streq(value, types[i]);
 	if (!known)
-		return P_ERR;
+		return 0;
+	*len = n;
+	return ct;
+}
 
+/* A descriptor file's size: createType must name a multi-file type, and
+ * the size is the sum of its extent lines. */
+static uint32_t desc_file_size(const uint8_t *desc, uint64_t *sectors)
+{
+	uint32_t n;
+	if (vmdk_create_type(desc, &n) == 0)
+		return P_ERR;
 	uint64_t total = 0;
 	for (const uint8_t *p = desc; *p != 0;) {
-		if (extent_line(p, &total, 0) != CREATE_ERR_OK)
+		struct vmdk_extent_line x;
+		int k = vmdk_extent_line(p, &x);
+		if (k < 0)
 			return P_ERR;
+		if (k > 0) {
+			if (x.sectors > (uint64_t)INT64_MAX / VMDK_SECTOR - total)
+				return P_ERR;
+			total += x.sectors;
+		}
 		while (*p != 0 && *p++ != '\n')
 			;
 	}
@@ -160,27 +162,31 @@ static uint32_t desc_file_size(const uint8_t *desc, uint64_t *sectors)
 	return CREATE_ERR_OK;
 }
 
-/* The checks qemu makes on the descriptor at off (20 sectors of it): a
- * readable CID and parentCID, a well-formed parentFileNameHint. */
-static uint32_t check_cids(const struct fmt_source *src, const struct fmt_scratch *scratch,
-			   uint64_t off, uint32_t *cid, uint32_t *parent_cid)
+uint32_t vmdk_check_cids(const struct fmt_source *src, const struct fmt_scratch *scratch, uint64_t off,
+			 uint32_t *cid, uint32_t *parent_cid, struct info_name *hint)
 {
+	/* qemu reads the hint from these 20 sectors NUL-terminated after
+	 * them, and the CIDs with their last byte made a NUL. */
 	uint8_t *d = scratch->buf + VMDK_DESC_READ_MAX + 1;
 	if (read_padded(src, off, d, VMDK_CID_DESC_SIZE) != 0)
 		return P_ERR;
-	d[VMDK_CID_DESC_SIZE - 1] = 0;
-	const uint8_t *hint = vmdk_strstr(d, "parentFileNameHint");
-	if (hint != 0) {
+	d[VMDK_CID_DESC_SIZE] = 0;
+	const uint8_t *key = vmdk_strstr(d, "parentFileNameHint");
+	if (key != 0) {
 		/* qemu skips the key, '=' and '"' without looking at them. */
-		const uint8_t *p = hint;
+		const uint8_t *p = key;
 		for (uint32_t i = 0; i < 20 && *p != 0; i++)
 			p++;
 		uint32_t n = 0;
 		while (p[n] != 0 && p[n] != '"')
 			n++;
-		if (p[n] != '"' || n > 4095)
+		if (p[n] != '"' || n > INFO_MAX_BACKING)
 			return P_ERR;
+		/* An empty hint names no backing file. */
+		if (hint && n > 0)
+			info_copy_name(hint, p, n, INFO_MAX_BACKING);
 	}
+	d[VMDK_CID_DESC_SIZE - 1] = 0;
 	const char *keys[2] = { "CID", "parentCID" };
 	uint32_t *vals[2] = { cid, parent_cid };
 	for (uint32_t k = 0; k < 2; k++) {
@@ -198,61 +204,76 @@ static uint32_t check_cids(const struct fmt_source *src, const struct fmt_scratc
 	return CREATE_ERR_OK;
 }
 
-static uint32_t sparse_size(const struct fmt_source *src, const struct fmt_scratch *scratch,
-			    uint64_t *sectors, uint64_t *desc_off)
+int vmdk_sparse_open(const struct fmt_source *f, uint64_t footer_len, struct vmdk_sparse *x)
 {
 	uint8_t h[VMDK_SECTOR];
-	uint64_t len = padded_length(src);
-	if (read_padded(src, 0, h, VMDK_SECTOR) != 0)
-		return P_ERR;
-	*desc_off = VMDK_SECTOR;
+	memset(x, 0, sizeof *x);
+	/* vmdk_read_desc: a file under 4 bytes is refused. */
+	if (f->size < 4 || f->size > READ_PADDED_MAX_SIZE)
+		return VMDK_SPARSE_INVALID;
+	if (read_padded(f, 0, h, VMDK_SECTOR) != 0)
+		return VMDK_SPARSE_READ_FAILED;
+	if (memcmp(h, "COWD", 4) == 0) {
+		/* vmdk_open_vmfs_sparse: version, flags, disk sectors,
+		 * granularity, L1 offset and size, 32 bits each. Its L1 table
+		 * (at most 32M entries at a 32-bit sector) is always readable. */
+		uint32_t grain = get_le32(h + 16), l1 = get_le32(h + 24);
+		if (grain > VMDK_MAX_GRAIN || l1 > VMDK_MAX_L1)
+			return VMDK_SPARSE_INVALID;
+		x->cowd = 1;
+		x->sectors = get_le32(h + 12);
+		x->cluster_sectors = grain;
+		return VMDK_SPARSE_OK;
+	}
+	if (memcmp(h, "KDMV", 4) != 0)
+		return VMDK_SPARSE_INVALID; /* "Image not in VMDK format" */
 	if (get_le64(h + VMDK_H_CAPACITY) == 0 && get_le64(h + VMDK_H_DESC_OFFSET) != 0) {
-		/* An empty sparse file carrying a descriptor: read as one. */
-		uint64_t off = get_le64(h + VMDK_H_DESC_OFFSET);
-		if (off > UINT64_MAX / VMDK_SECTOR ||
-		    read_desc(src, scratch, off * VMDK_SECTOR) != CREATE_ERR_OK)
-			return P_ERR;
-		return desc_file_size(scratch->buf, sectors);
+		x->desc_offset = get_le64(h + VMDK_H_DESC_OFFSET);
+		return VMDK_SPARSE_DESCRIPTOR;
 	}
 	if (get_le64(h + VMDK_H_GD) == VMDK_GD_AT_END) {
-		/* streamOptimized written by a stream: footer marker, footer
-		 * (a header copy), end-of-stream marker close the file. */
-		uint8_t f[3 * VMDK_SECTOR];
-		if (len < sizeof(f) || read_padded(src, len - sizeof(f), f, sizeof(f)) != 0)
-			return P_ERR;
-		const uint8_t *fm = f, *fh = f + VMDK_SECTOR, *eos = f + 2 * VMDK_SECTOR;
+		/* The footer (marker, header copy, end-of-stream marker) is
+		 * read 1536 bytes before the end of the file that names this
+		 * one, as qemu reads it: the file itself when it is the image,
+		 * the descriptor when it is an extent. */
+		uint8_t f3[3 * VMDK_SECTOR];
+		if (footer_len < sizeof f3)
+			return VMDK_SPARSE_INVALID;
+		if (read_padded(f, footer_len - sizeof f3, f3, sizeof f3) != 0)
+			return VMDK_SPARSE_READ_FAILED;
+		const uint8_t *fm = f3, *fh = f3 + VMDK_SECTOR, *eos = f3 + 2 * VMDK_SECTOR;
 		if (memcmp(fh, "KDMV", 4) != 0 || get_le32(fm + 8) != 0 ||
 		    get_le32(fm + 12) != VMDK_MARKER_FOOTER || get_le64(eos) != 0 ||
 		    get_le32(eos + 8) != 0 || get_le32(eos + 12) != VMDK_MARKER_EOS)
-			return P_ERR;
+			return VMDK_SPARSE_INVALID;
 		memcpy(h + 4, fh + 4, 75); /* the header fields qemu reads */
 	}
-	uint32_t gtes = get_le32(h + VMDK_H_GTES);
+	uint32_t gtes = get_le32(h + VMDK_H_GTES), flags = get_le32(h + VMDK_H_FLAGS);
 	uint64_t grain = get_le64(h + VMDK_H_GRAIN);
 	uint64_t capacity = get_le64(h + VMDK_H_CAPACITY);
 	if (get_le32(h + VMDK_H_VERSION) > 3 || gtes > VMDK_GTES_PER_GT)
-		return P_ERR;
-	uint64_t span = gtes * grain; /* sectors per grain table; wraps as qemu's */
+		return VMDK_SPARSE_INVALID;
+	/* Sectors per grain table and the L1 size, in qemu's 32 bits. */
+	uint32_t span = (uint32_t)(gtes * grain);
 	if (span == 0)
-		return P_ERR;
-	uint64_t l1 = (capacity + span - 1) / span;
-	if (len / VMDK_SECTOR < get_le64(h + VMDK_H_OVERHEAD))
-		return P_ERR; /* "File truncated" */
-	if (grain > VMDK_MAX_GRAIN || (uint32_t)l1 > VMDK_MAX_L1)
-		return P_ERR;
-	*sectors = capacity;
-	return CREATE_ERR_OK;
-}
-
-static uint32_t cowd_size(const struct fmt_source *src, uint64_t *sectors)
-{
-	uint8_t h[32];
-	if (read_padded(src, 0, h, sizeof(h)) != 0)
-		return P_ERR;
-	if (get_le32(h + 16) > VMDK_MAX_GRAIN) /* granularity */
-		return P_ERR;
-	*sectors = get_le32(h + 12); /* disk sectors */
-	return CREATE_ERR_OK;
+		return VMDK_SPARSE_INVALID;
+	uint32_t l1 = (uint32_t)((capacity + span - 1) / span);
+	if (padded_length(f) / VMDK_SECTOR < get_le64(h + VMDK_H_OVERHEAD))
+		return VMDK_SPARSE_INVALID; /* "File truncated" */
+	if (grain > VMDK_MAX_GRAIN || l1 > VMDK_MAX_L1)
+		return VMDK_SPARSE_INVALID;
+	/* qemu reads the grain directory, and the redundant one when the
+	 * flag says there is one: past the end reads zeros, but an offset
+	 * its block layer refuses fails the open. */
+	uint64_t gd = get_le64(h + VMDK_H_GD) << 9, rgd = get_le64(h + VMDK_H_RGD) << 9;
+	if (!vmdk_pread_ok(gd, (uint64_t)l1 * 4))
+		return VMDK_SPARSE_INVALID;
+	if ((flags & VMDK_FLAG_RGD) && rgd != 0 && !vmdk_pread_ok(rgd, (uint64_t)l1 * 4))
+		return VMDK_SPARSE_INVALID;
+	x->sectors = capacity;
+	x->cluster_sectors = grain;
+	x->compressed = get_le16(h + VMDK_H_COMPRESS) == 1;
+	return VMDK_SPARSE_OK;
 }
 
 /* Size and the CID check, shared by vmdk_parse and vmdk_parent_cid. */
@@ -267,14 +288,25 @@ static uint32_t vmdk_open(const struct fmt_source *src, const struct fmt_scratch
 	if (read_padded(src, 0, magic, 4) != 0)
 		return P_ERR;
 	uint64_t desc_off = 0;
-	uint32_t err;
-	if (memcmp(magic, "KDMV", 4) == 0) {
-		err = sparse_size(src, scratch, sectors, &desc_off);
-	} else if (memcmp(magic, "COWD", 4) == 0) {
+	uint32_t err = CREATE_ERR_OK;
+	if (memcmp(magic, "KDMV", 4) == 0 || memcmp(magic, "COWD", 4) == 0) {
+		struct vmdk_sparse x;
 		desc_off = VMDK_SECTOR;
-		err = cowd_size(src, sectors);
+		switch (vmdk_sparse_open(src, padded_length(src), &x)) {
+		case VMDK_SPARSE_OK:
+			*sectors = x.sectors;
+			break;
+		case VMDK_SPARSE_DESCRIPTOR:
+			/* An empty sparse file carrying a descriptor: read as one. */
+			err = vmdk_read_desc(src, scratch, x.desc_offset << 9);
+			if (err == CREATE_ERR_OK)
+				err = desc_file_size(scratch->buf, sectors);
+			break;
+		default:
+			return P_ERR;
+		}
 	} else {
-		err = read_desc(src, scratch, 0);
+		err = vmdk_read_desc(src, scratch, 0);
 		if (err == CREATE_ERR_OK)
 			err = desc_file_size(scratch->buf, sectors);
 	}
@@ -284,7 +316,7 @@ static uint32_t vmdk_open(const struct fmt_source *src, const struct fmt_scratch
 	 * file (vmdk_parent_cid) refuses it as the parse does. */
 	if (*sectors > (uint64_t)INT64_MAX / VMDK_SECTOR)
 		return P_ERR;
-	return check_cids(src, scratch, desc_off, cid, &parent);
+	return vmdk_check_cids(src, scratch, desc_off, cid, &parent, 0);
 }
 
 uint32_t vmdk_parse(const struct fmt_source *src, const struct fmt_scratch *scratch,
@@ -344,137 +376,4 @@ static int vmdk_text(const uint8_t *b, uint32_t n)
 int vmdk_probe(const uint8_t *b, uint32_t n)
 {
 	return probe_has(b, n, 0, "KDMV", 4) || probe_has(b, n, 0, "COWD", 4) || vmdk_text(b, n) ? PROBE_MATCH : 0;
-}
-
-
-static uint32_t str_len(const uint8_t *s, uint32_t max)
-{
-	uint32_t n = 0;
-	while (n < max && s[n] != 0)
-		n++;
-	return n;
-}
-
-/* A descriptor file's info: its CIDs, createType and extent lines, each
- * extent reported with its name as stored (the host opens it, under its
- * rules, to stat it; qemu opens every extent). Extents whose own
- * headers would be read (sparse ones) are not supported yet. */
-static uint32_t descriptor_info(const struct fmt_source *src, const struct fmt_scratch *scratch,
-				const struct info_sink *sink, struct fmt_info *out, uint64_t virtual_size)
-{
-	uint32_t cid, parent;
-	if (read_desc(src, scratch, 0) != CREATE_ERR_OK ||
-	    check_cids(src, scratch, 0, &cid, &parent) != CREATE_ERR_OK || read_desc(src, scratch, 0) != CREATE_ERR_OK) {
-		out->reason = "the image is not a valid vmdk image";
-		return INFO_ERR_INVALID;
-	}
-	const uint8_t *desc = scratch->buf;
-	/* createType's value, as desc_file_size found it: two bytes after the
-	 * key, up to the closing quote. */
-	const uint8_t *ct = vmdk_strstr(desc, "createType") + 12;
-	uint32_t n = 0;
-	while (ct[n] != 0 && ct[n] != '"')
-		n++;
-	info_copy_name(&out->vmdk_create_type, ct, n, 127);
-	uint64_t total = 0;
-	uint32_t index = 0;
-	for (const uint8_t *p = desc; *p != 0;) {
-		struct extent_line_fields x = {0};
-		if (extent_line(p, &total, &x) != CREATE_ERR_OK) {
-			out->reason = "the image is not a valid vmdk image";
-			return INFO_ERR_INVALID;
-		}
-		if (x.is_extent) {
-			if (!vmdk_streq(x.type, "FLAT") && !vmdk_streq(x.type, "VMFS")) {
-				out->reason = "vmdk images with sparse extent files are not supported yet";
-				out->inspect_checks |= 1u << INSPECT_CHECK_DESCRIPTOR;
-				return INFO_ERR_UNSUPPORTED;
-			}
-			struct info_extent e = {
-				.index = ++index,
-				.type = (const char *)x.type,
-				.virtual_size = x.sectors * VMDK_SECTOR,
-				.name = x.name,
-				.name_len = str_len(x.name, sizeof x.name),
-			};
-			if (sink->extent && sink->extent(sink->ctx, &e) != 0)
-				return INFO_ERR_TOO_BIG;
-			out->extents++;
-		}
-		while (*p != 0 && *p++ != '\n')
-			;
-	}
-	if (index == 0) {
-		/* qemu-img 7.2 opens it, then aborts on an assertion. */
-		out->reason = "the vmdk descriptor names no extent";
-		return INFO_ERR_INVALID;
-	}
-	out->format = FORMAT_VMDK;
-	out->virtual_size = virtual_size;
-	out->vmdk_cid = cid;
-	out->vmdk_parent_cid = parent;
-	return INFO_ERR_OK;
-}
-
-/* vmdk info: a monolithic sparse or streamOptimized file is its own one
- * extent, with its descriptor embedded; descriptor files and their
- * extent files are not read yet. */
-uint32_t vmdk_info(const struct fmt_source *src, const struct fmt_scratch *scratch, const struct info_sink *sink,
-		   struct fmt_info *out)
-{
-	struct backing_info b = {0};
-	uint32_t err = vmdk_parse(src, scratch, &b);
-	if (err == CREATE_ERR_BACKING_READ_FAILED)
-		return INFO_ERR_READ_FAILED;
-	if (err != CREATE_ERR_OK) {
-		out->reason = "the image is not a valid vmdk image";
-		out->inspect_checks |= vmdk_refusal_checks(src);
-		return INFO_ERR_INVALID;
-	}
-	uint8_t h[VMDK_SECTOR];
-	if (read_padded(src, 0, h, VMDK_SECTOR) != 0)
-		return INFO_ERR_READ_FAILED;
-	if (memcmp(h, "KDMV", 4) != 0 && memcmp(h, "COWD", 4) != 0)
-		return descriptor_info(src, scratch, sink, out, b.virtual_size);
-	if (memcmp(h, "KDMV", 4) != 0 || get_le64(h + VMDK_H_CAPACITY) == 0) {
-		out->reason = "this kind of vmdk image is not supported yet";
-		return INFO_ERR_UNSUPPORTED;
-	}
-	if (get_le64(h + VMDK_H_GD) == VMDK_GD_AT_END) {
-		uint8_t f[2 * VMDK_SECTOR];
-		uint64_t len = padded_length(src);
-		if (read_padded(src, len - 3 * VMDK_SECTOR, f, sizeof f) != 0)
-			return INFO_ERR_READ_FAILED;
-		memcpy(h + 4, f + VMDK_SECTOR + 4, 75);
-	}
-	uint32_t cid, parent;
-	if (check_cids(src, scratch, VMDK_SECTOR, &cid, &parent) != CREATE_ERR_OK) {
-		out->reason = "the image is not a valid vmdk image";
-		return INFO_ERR_INVALID;
-	}
-	struct info_extent e = {
-		.index = 0,
-		.type = "",
-		.virtual_size = get_le64(h + VMDK_H_CAPACITY) * VMDK_SECTOR,
-		.has_cluster_size = 1,
-		.cluster_size = get_le64(h + VMDK_H_GRAIN) * VMDK_SECTOR,
-		.compressed = get_le16(h + VMDK_H_COMPRESS) == 1,
-	};
-	if (sink->extent && sink->extent(sink->ctx, &e) != 0)
-		return INFO_ERR_TOO_BIG;
-	/* qemu names a sparse file's type by its compression, whatever its
-	 * descriptor says. */
-	const char *type = e.compressed ? "streamOptimized" : "monolithicSparse";
-	uint32_t n = 0;
-	while (type[n] != 0)
-		n++;
-	info_copy_name(&out->vmdk_create_type, (const uint8_t *)type, n, n);
-	out->extents = 1;
-	out->format = FORMAT_VMDK;
-	out->virtual_size = b.virtual_size;
-	out->has_cluster_size = 1;
-	out->cluster_size = e.cluster_size;
-	out->vmdk_cid = cid;
-	out->vmdk_parent_cid = parent;
-	return INFO_ERR_OK;
 }

@@ -24,13 +24,14 @@ const (
 // goStructs maps each C struct to its Go definition. The test fails if the
 // generator emits a struct missing here, so none goes unchecked.
 var goStructs = map[string]reflect.Type{
-	"request":        reflect.TypeOf(shared.Request{}),
-	"device_info":    reflect.TypeOf(shared.DeviceInfo{}),
-	"device_table":   reflect.TypeOf(shared.DeviceTable{}),
-	"create_config":  reflect.TypeOf(shared.CreateConfig{}),
-	"create_result":  reflect.TypeOf(shared.CreateResult{}),
-	"info_config":    reflect.TypeOf(shared.InfoConfig{}),
-	"inspect_config": reflect.TypeOf(shared.InspectConfig{}),
+	"request":           reflect.TypeOf(shared.Request{}),
+	"device_info":       reflect.TypeOf(shared.DeviceInfo{}),
+	"device_table":      reflect.TypeOf(shared.DeviceTable{}),
+	"create_config":     reflect.TypeOf(shared.CreateConfig{}),
+	"create_result":     reflect.TypeOf(shared.CreateResult{}),
+	"info_config":       reflect.TypeOf(shared.InfoConfig{}),
+	"info_extent_entry": reflect.TypeOf(shared.InfoExtentEntry{}),
+	"inspect_config":    reflect.TypeOf(shared.InspectConfig{}),
 }
 
 func TestHeaderIsUpToDate(t *testing.T) {

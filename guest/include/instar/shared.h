@@ -88,6 +88,13 @@
 #define CREATE_RESULT_MAGIC 0x43524553
 /* InfoConfigMagic marks a valid InfoConfig ("INFO"). */
 #define INFO_CONFIG_MAGIC 0x4F464E49
+/*
+ * InfoFlagExtents says that the extent files the image names (a vmdk
+ * descriptor's), as far as the host opened them in the image's order, are
+ * attached: input device 1 is their table, one InfoExtentEntry (16 bytes)
+ * each, and input device 2 their bytes, file i at its entry's offset.
+ */
+#define INFO_FLAG_EXTENTS 1
 #define INFO_ERR_OK 0
 #define INFO_ERR_READ_FAILED 1
 #define INFO_ERR_INVALID 2
@@ -95,6 +102,12 @@
 #define INFO_ERR_UNSUPPORTED 4
 #define INFO_ERR_BAD_CONFIG 5
 #define INFO_ERR_TOO_BIG 6
+/*
+ * InfoErrNeedExtents asks for the extent files: the guest sent an
+ * ExtentMessage with the name of each (index 1..), and needs them
+ * attached (InfoFlagExtents) from the first it was not given on.
+ */
+#define INFO_ERR_NEED_EXTENTS 7
 /* InspectConfigMagic marks a valid InspectConfig ("INSP"). */
 #define INSPECT_CONFIG_MAGIC 0x50534E49
 #define INSPECT_FMT_RAW 0
@@ -406,7 +419,9 @@ _Static_assert(offsetof(struct create_result, prealloc_end) == 56, "create_resul
 
 /*
  * InfoConfig is the info operation's input, written by the host at
- * OperationConfigAddr. The image is input device 0, read-only.
+ * OperationConfigAddr. The image is input device 0, read-only; with
+ * InfoFlagExtents, devices 1 and 2 hold the extent files the image names
+ * (see InfoFlagExtents).
  */
 struct info_config {
 	uint32_t magic;
@@ -419,6 +434,15 @@ _Static_assert(offsetof(struct info_config, magic) == 0, "info_config.magic offs
 _Static_assert(offsetof(struct info_config, format) == 4, "info_config.format offset");
 _Static_assert(offsetof(struct info_config, flags) == 8, "info_config.flags offset");
 _Static_assert(offsetof(struct info_config, reserved) == 12, "info_config.reserved offset");
+
+/* InfoExtentEntry is one extent file in input device 1's table. */
+struct info_extent_entry {
+	uint64_t offset;
+	uint64_t size;
+};
+_Static_assert(sizeof(struct info_extent_entry) == 16, "struct info_extent_entry size");
+_Static_assert(offsetof(struct info_extent_entry, offset) == 0, "info_extent_entry.offset offset");
+_Static_assert(offsetof(struct info_extent_entry, size) == 8, "info_extent_entry.size offset");
 
 /*
  * InspectConfig is the inspect operation's input, written by the host at

@@ -3,8 +3,10 @@
  * the format when the config names none (qemu's order and scores), run
  * the driver's info entry point, and report what qemu-img info reports:
  * one SnapshotMessage, BitmapMessage or ExtentMessage per table entry as
- * it is read, then the completion with an InfoResultMessage. It names no
- * format: everything about one is in its driver.
+ * it is read, then the completion with an InfoResultMessage. With
+ * INFO_FLAG_EXTENTS, the extent files the host opened are devices 1 (their
+ * table) and 2 (their bytes), each given to the driver as a source of its
+ * own. It names no format: everything about one is in its driver.
  */
 #include "instar/opinput.h"
 #include "info.h"
@@ -38,6 +40,38 @@ static int on_extent(void *ctx, const struct info_extent *e)
 	return send(ctx, infoenc_extent(msg, sizeof msg, e));
 }
 
+/* The attached extent files: how many, and the length of device 2. */
+static uint64_t extent_count, extent_bytes;
+
+/* The extent file the driver has now. */
+static struct extent_window {
+	const struct call_table *ct;
+	uint64_t base, size;
+} window;
+
+static int extent_read(void *ctx, uint64_t offset, void *buf, uint32_t len)
+{
+	const struct extent_window *w = ctx;
+	if (offset > w->size || len > w->size - offset)
+		return -1;
+	return w->ct->read_input(2, w->base + offset, buf, len);
+}
+
+static int on_extent_file(void *ctx, uint32_t index, struct fmt_source *out)
+{
+	const struct call_table *ct = ctx;
+	struct info_extent_entry e;
+	if (index == 0 || index > extent_count ||
+	    ct->read_input(1, (uint64_t)(index - 1) * sizeof e, &e, sizeof e) != 0)
+		return INFO_EXTENT_ABSENT;
+	/* The host's table, checked all the same. */
+	if (e.offset > extent_bytes || e.size > extent_bytes - e.offset)
+		return INFO_EXTENT_ABSENT;
+	window = (struct extent_window){.ct = ct, .base = e.offset, .size = e.size};
+	*out = (struct fmt_source){.read = extent_read, .ctx = &window, .size = e.size};
+	return INFO_EXTENT_OK;
+}
+
 static void finish(const struct call_table *ct, uint32_t err, const struct fmt_info *info)
 {
 	/* The code's wording is the host's; only a driver's own reason
@@ -52,13 +86,21 @@ OPERATION_ENTRY void _start(const struct call_table *ct)
 {
 	static struct fmt_info info;
 	const struct info_config *cfg = (const struct info_config *)(uintptr_t)OPERATION_CONFIG_ADDR;
-	if (cfg->magic != INFO_CONFIG_MAGIC || ct->get_input_device_count() < 1) {
+	uint32_t devices = ct->get_input_device_count();
+	int attached = (cfg->flags & INFO_FLAG_EXTENTS) != 0;
+	if (cfg->magic != INFO_CONFIG_MAGIC || (cfg->flags & ~(uint32_t)INFO_FLAG_EXTENTS) != 0 ||
+	    devices < (attached ? 3u : 1u) ||
+	    (attached && ct->get_input_size(1) % sizeof(struct info_extent_entry) != 0)) {
 		finish(ct, INFO_ERR_BAD_CONFIG, &info);
 		return;
+	}
+	if (attached) {
+		extent_count = ct->get_input_size(1) / sizeof(struct info_extent_entry);
+		extent_bytes = ct->get_input_size(2);
 	}
 	struct fmt_source src = op_input_source(ct);
 	struct fmt_scratch scratch = {.buf = OP_SCRATCH_BASE, .size = OP_SCRATCH_SIZE};
 	struct info_sink sink = {.snapshot = on_snapshot, .bitmap = on_bitmap, .extent = on_extent,
-				 .ctx = (void *)ct};
+				 .extent_file = on_extent_file, .ctx = (void *)ct};
 	finish(ct, fmt_info_image(cfg->format, &src, &scratch, &sink, &info), &info);
 }

@@ -14,8 +14,8 @@ package enc
 
 static inline void set_name(struct info_name *n, const char *s, uint32_t len)
 {
-	if (len > INFO_MAX_NAME)
-		len = INFO_MAX_NAME;
+	if (len > INFO_MAX_BACKING)
+		len = INFO_MAX_BACKING;
 	memcpy(n->bytes, s, len);
 	n->len = len;
 	n->present = 1;

@@ -64,12 +64,14 @@ uint32_t infoenc_extent(uint8_t *out, uint32_t cap, const struct info_extent *e)
 }
 
 /* A name and whether it is present; its bytes are sent as stored (at
- * most INFO_MAX_NAME): the host escapes them when it prints them. */
-static void name_field(struct pb_buf *p, uint32_t has, uint32_t field, const struct info_name *n)
+ * most max, INFO_MAX_NAME but for the backing file, so that every name
+ * at its longest fits in one message): the host escapes them when it
+ * prints them. */
+static void name_field(struct pb_buf *p, uint32_t has, uint32_t field, const struct info_name *n, uint32_t max)
 {
 	pb_bool_field(p, has, n->present);
 	if (n->present)
-		pb_bytes_field(p, field, n->bytes, n->len <= INFO_MAX_NAME ? n->len : INFO_MAX_NAME);
+		pb_bytes_field(p, field, n->bytes, n->len <= max ? n->len : max);
 }
 
 uint32_t infoenc_complete(uint8_t *out, uint32_t cap, uint32_t err, const struct fmt_info *i)
@@ -82,11 +84,11 @@ uint32_t infoenc_complete(uint8_t *out, uint32_t cap, uint32_t err, const struct
 	pb_uint_field(&r, 3, i->virtual_size);
 	pb_bool_field(&r, 4, i->has_cluster_size);
 	pb_uint_field(&r, 5, i->cluster_size);
-	pb_bool_field(&r, 6, 1); /* every driver reports the flag, as qemu */
+	pb_bool_field(&r, 6, !i->no_dirty_flag);
 	pb_bool_field(&r, 7, i->dirty);
 	pb_bool_field(&r, 8, i->encrypted);
-	name_field(&r, 9, 10, &i->backing);
-	name_field(&r, 11, 12, &i->backing_format);
+	name_field(&r, 9, 10, &i->backing, INFO_MAX_BACKING);
+	name_field(&r, 11, 12, &i->backing_format, INFO_MAX_NAME);
 	pb_uint_field(&r, 13, i->snapshots);
 	pb_uint_field(&r, 14, i->bitmaps);
 	pb_uint_field(&r, 15, i->extents);
@@ -96,7 +98,7 @@ uint32_t infoenc_complete(uint8_t *out, uint32_t cap, uint32_t err, const struct
 	pb_uint_field(&r, 19, i->qcow2_refcount_bits);
 	pb_bool_field(&r, 20, i->qcow2_corrupt);
 	pb_bool_field(&r, 21, i->qcow2_extended_l2);
-	name_field(&r, 22, 23, &i->qcow2_data_file);
+	name_field(&r, 22, 23, &i->qcow2_data_file, INFO_MAX_NAME);
 	pb_bool_field(&r, 24, i->qcow2_data_file_raw);
 	pb_uint_field(&r, 25, i->qcow2_encrypt_method);
 	pb_uint_field(&r, 26, i->vmdk_cid);

@@ -17,7 +17,7 @@ var decode = msgtest.Decode
 func TestCompleteCarriesNamesAsStored(t *testing.T) {
 	// Names from an image are bytes, control characters and invalid
 	// UTF-8 included: the host escapes them, the encoder must not.
-	backing := "json:{\"file\":\"/etc/\x1b[2J\xff\"}"
+	backing := "json:{\"file\":\"/etc/\x1b[2J\xff\"}" + strings.Repeat("b", 5000)
 	long := strings.Repeat("n", 2000)
 	format := "raw"
 	c := decode(t, func(b []byte) int {
@@ -35,7 +35,8 @@ func TestCompleteCarriesNamesAsStored(t *testing.T) {
 		!r.HasDirtyFlag || !r.DirtyFlag || !r.HasQcow2DataFileRaw {
 		t.Errorf("result %+v", &r)
 	}
-	if !r.HasBackingFilename || string(r.BackingFilename) != backing || string(r.BackingFormat) != "raw" {
+	// Every name at its longest (a vmdk's backing file, 4095 bytes) fits.
+	if !r.HasBackingFilename || string(r.BackingFilename) != backing[:4095] || string(r.BackingFormat) != "raw" {
 		t.Errorf("backing %q %q", r.BackingFilename, r.BackingFormat)
 	}
 	if !r.HasQcow2DataFile || !bytes.Equal(r.Qcow2DataFile, []byte(long[:1024])) {
