@@ -411,7 +411,9 @@ func createImage(ctx context.Context, r Request, path string, wantDevice bool, g
 	fill := func(fs []*os.File) error {
 		out := make([]vmm.Output, len(fs))
 		for i, f := range fs {
-			out[i] = vmm.Output{W: f, Limit: files[i].limit, SectorSize: 512}
+			w := newEarlyWriteback(f)
+			defer w.stop()
+			out[i] = vmm.Output{W: w, Limit: files[i].limit, SectorSize: 512}
 		}
 		gr, err = runGuest(ctx, r, guest, cfg, inputs, out)
 		cr := gr

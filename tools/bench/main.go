@@ -21,7 +21,11 @@
 //     instar inspect (-j, parallel guests) against 100 qemu-img info runs.
 //
 // Each case runs its commands in turn, after warm-up rounds that are not
-// counted. A ratio is taken within each round (instar's time over the
+// counted. In a slow case, a competitor's run that takes longer than the
+// cap (-cap) is stopped, counted as taking the cap and not run again in
+// that case: the report says so, and gives instar's ratio against the cap
+// as what it is, a bound ("< r"). A slow case measures each run's maximum
+// resident set size in its timed rounds; a quick case in one more run. A ratio is taken within each round (instar's time over the
 // other's in that round) and the report gives the median of those ratios
 // with their interquartile range, and the median wall time and maximum
 // resident set size of each command. With -baseline, an earlier instar
@@ -31,6 +35,8 @@
 package main
 
 import (
+	"context"
+	"errors"
 	"flag"
 	"fmt"
 	"os"
@@ -38,6 +44,7 @@ import (
 	"path/filepath"
 	"sort"
 	"strings"
+	"syscall"
 	"time"
 
 	"instar/vmm/accel"
@@ -78,6 +85,8 @@ type benchCase struct {
 type result struct {
 	times []time.Duration
 	rss   int64 // KiB
+	// capped: a run passed the cap, was stopped and counted as the cap.
+	capped bool
 }
 
 func create(format, opts, size string, extra ...string) (instar, qemu tool) {
@@ -239,7 +248,9 @@ func main() {
 	instar := flag.String("instar", "bin/instar", "instar binary")
 	runs := flag.Int("runs", 41, "rounds of each quick case (odd: the median is one of them)")
 	slowRuns := flag.Int("slow-runs", 3, "rounds of each slow case")
-	warm := flag.Int("warmup", 3, "uncounted rounds before each case")
+	warm := flag.Int("warmup", 3, "uncounted rounds before each quick case")
+	slowWarm := flag.Int("slow-warmup", 1, "uncounted rounds before each slow case")
+	capTime := flag.Duration("cap", 120*time.Second, "in slow cases, the longest a competitor's run may take before it is stopped (0: no cap)")
 	accelName := flag.String("accel", "process", "accelerator for the create benchmarks")
 	only := flag.String("run", "", "run only the cases whose name contains this")
 	baseline := flag.String("baseline", "", "an earlier instar build to run in the same rounds, for its times beside this one's")
@@ -261,8 +272,8 @@ func main() {
 		fail(err)
 	}
 	defer os.RemoveAll(dir)
-	fmt.Printf("\n== create: instar (--accel %s) against qemu-img and the plain tools, %d rounds (slow cases %d) after %d warm-up\n",
-		*accelName, *runs, *slowRuns, *warm)
+	fmt.Printf("\n== create: instar (--accel %s) against qemu-img and the plain tools, %d rounds after %d warm-up (slow cases %d after %d, competitors stopped after %v)\n",
+		*accelName, *runs, *warm, *slowRuns, *slowWarm, *capTime)
 	fmt.Printf("%-56s %-10s %10s %9s  %s\n", "case", "command", "median", "max RSS", "instar's ratio [IQR] (target)")
 	for _, c := range cases() {
 		if !strings.Contains(c.name, *only) {
@@ -271,11 +282,11 @@ func main() {
 		if *baseline != "" {
 			c = withBaseline(c, *baseline)
 		}
-		n := *runs
+		n, w, limit := *runs, *warm, time.Duration(0)
 		if c.slow {
-			n = *slowRuns
+			n, w, limit = *slowRuns, *slowWarm, *capTime
 		}
-		missed += runCase(c, dir, abs, *accelName, n, *warm)
+		missed += runCase(c, dir, abs, *accelName, n, w, limit)
 	}
 	if missed > 0 {
 		fmt.Printf("bench: %d targets were missed\n", missed)
@@ -330,13 +341,13 @@ func benchGuests(instar string, runs int) int {
 	doctor := []string{instar, "doctor"}
 	var times []time.Duration
 	for i := 0; i < runs; i++ {
-		d, err := timeCommand(doctor)
+		d, _, err := timeCommand(doctor, 0, false)
 		if err != nil {
 			fail(err)
 		}
 		times = append(times, d)
 	}
-	rss, err := maxRSS(doctor)
+	_, rss, err := timeCommand(doctor, 0, true)
 	if err != nil {
 		fail(err)
 	}
@@ -346,8 +357,9 @@ func benchGuests(instar string, runs int) int {
 }
 
 // runCase measures one case and prints its lines; it returns the number
-// of targets missed.
-func runCase(c benchCase, root, instar, accelName string, rounds, warm int) int {
+// of targets missed. limit, when not 0, caps the competitors' runs (every
+// tool but instar and the baseline).
+func runCase(c benchCase, root, instar, accelName string, rounds, warm int, limit time.Duration) int {
 	dir, err := os.MkdirTemp(root, "case-")
 	if err != nil {
 		fail(err)
@@ -376,37 +388,63 @@ func runCase(c benchCase, root, instar, accelName string, rounds, warm int) int 
 	res := make([]result, len(c.tools))
 	for round := 0; round < warm+rounds; round++ {
 		for i, t := range c.tools {
+			if res[i].capped {
+				// Once stopped, never run again: it would only take the
+				// cap once more.
+				if round >= warm {
+					res[i].times = append(res[i].times, limit)
+				}
+				continue
+			}
 			argv := expand(t.argv)
 			clearDir(dir, kept)
 			if c.overwrite {
-				if _, err := timeCommand(argv); err != nil {
+				if _, _, err := timeCommand(argv, 0, false); err != nil {
 					fail(fmt.Errorf("%s: %s (set-up): %w", c.name, t.name, err))
 				}
 			}
-			d, err := timeCommand(argv)
-			if err != nil {
+			capped := time.Duration(0)
+			if i > 0 && t.name != "baseline" {
+				capped = limit
+			}
+			d, rss, err := timeCommand(argv, capped, c.slow)
+			if errors.Is(err, errCapped) {
+				res[i].capped, d = true, limit
+			} else if err != nil {
 				fail(fmt.Errorf("%s: %s: %w", c.name, t.name, err))
 			}
+			res[i].rss = max(res[i].rss, rss)
 			if round >= warm {
 				res[i].times = append(res[i].times, d)
 			}
 		}
 	}
 	for i, t := range c.tools {
+		if c.slow {
+			break // measured in the rounds
+		}
 		clearDir(dir, kept)
 		if c.overwrite {
-			if _, err := timeCommand(expand(t.argv)); err != nil {
+			if _, _, err := timeCommand(expand(t.argv), 0, false); err != nil {
 				fail(fmt.Errorf("%s: %s (set-up): %w", c.name, t.name, err))
 			}
 		}
-		if res[i].rss, err = maxRSS(expand(t.argv)); err != nil {
+		if _, res[i].rss, err = timeCommand(expand(t.argv), 0, true); err != nil {
 			fail(fmt.Errorf("%s: %s: %w", c.name, t.name, err))
 		}
 	}
 	clearDir(dir, nil)
 	missed := 0
 	for i, t := range c.tools {
-		line := fmt.Sprintf("%-56s %-10s %10v %6d KiB", c.name, t.name, median(res[i].times).Round(10*time.Microsecond), res[i].rss)
+		m := median(res[i].times)
+		med, rss := m.Round(10*time.Microsecond).String(), fmt.Sprintf("%6d KiB", res[i].rss)
+		if res[i].capped && m >= limit {
+			med = "> " + limit.String()
+		}
+		if res[i].capped && res[i].rss == 0 {
+			rss = "     - KiB" // no run finished
+		}
+		line := fmt.Sprintf("%-56s %-10s %10s %s", c.name, t.name, med, rss)
 		if i == 0 {
 			fmt.Println(line)
 			continue
@@ -417,7 +455,13 @@ func runCase(c benchCase, root, instar, accelName string, rounds, warm int) int 
 		}
 		sort.Float64s(ratios)
 		q1, mid, q3 := ratios[len(ratios)/4], ratios[len(ratios)/2], ratios[3*len(ratios)/4]
-		line += fmt.Sprintf("  %.2f [%.2f-%.2f]", mid, q1, q3)
+		if res[i].capped {
+			// Against a run stopped at the cap, a ratio is an upper
+			// bound.
+			line += fmt.Sprintf("  < %.2f [< %.2f-%.2f] (%s stopped after %v)", mid, q1, q3, t.name, limit)
+		} else {
+			line += fmt.Sprintf("  %.2f [%.2f-%.2f]", mid, q1, q3)
+		}
 		for _, tg := range c.targets {
 			if tg.against != t.name {
 				continue
@@ -431,6 +475,9 @@ func runCase(c benchCase, root, instar, accelName string, rounds, warm int) int 
 			verdict := "met"
 			if !ok {
 				verdict = "MISSED"
+				if res[i].capped {
+					verdict = "MISSED (or the cap hides it)"
+				}
 				missed++
 			}
 			line += fmt.Sprintf(" (target %s: %s)", want, verdict)
@@ -452,34 +499,48 @@ func clearDir(dir string, keep map[string]bool) {
 	}
 }
 
-// timeCommand runs argv and returns its wall time.
-func timeCommand(argv []string) (time.Duration, error) {
-	cmd := exec.Command(argv[0], argv[1:]...)
+// errCapped is a run stopped at its cap.
+var errCapped = errors.New("stopped at the cap")
+
+// timeCommand runs argv and returns its wall time; with rss, under GNU
+// time, also its maximum resident set size in KiB (GNU time's own start
+// is in the time: a few milliseconds, so a quick case's times are taken
+// without it). The rusage of a child this program starts itself would
+// not do: Go starts children with vfork, and Linux counts the parent's
+// memory, at the exec, into the child's maximum. A run longer than limit
+// (when not 0) is killed, and the error is errCapped.
+func timeCommand(argv []string, limit time.Duration, rss bool) (time.Duration, int64, error) {
+	if rss {
+		argv = append([]string{"/usr/bin/time", "-f", "maxrss %M"}, argv...)
+	}
+	ctx := context.Background()
+	if limit > 0 {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, limit)
+		defer cancel()
+	}
+	cmd := exec.CommandContext(ctx, argv[0], argv[1:]...)
+	// GNU time's child is the one to stop; its group goes with it.
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	cmd.Cancel = func() error { return syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL) }
 	start := time.Now()
 	out, err := cmd.CombinedOutput()
 	d := time.Since(start)
-	if err != nil {
-		return 0, fmt.Errorf("%s: %v\n%s", strings.Join(argv, " "), err, out)
+	if ctx.Err() != nil {
+		return d, 0, errCapped
 	}
-	return d, nil
-}
-
-// maxRSS runs argv under GNU time and returns its maximum resident set
-// size in KiB. The rusage of a child this program starts itself would not
-// do: Go starts children with vfork, and Linux counts the parent's memory,
-// at the exec, into the child's maximum.
-func maxRSS(argv []string) (int64, error) {
-	cmd := exec.Command("/usr/bin/time", append([]string{"-f", "maxrss %M"}, argv...)...)
-	out, err := cmd.CombinedOutput()
 	if err != nil {
-		return 0, fmt.Errorf("/usr/bin/time %s: %v\n%s", strings.Join(argv, " "), err, out)
+		return 0, 0, fmt.Errorf("%s: %v\n%s", strings.Join(argv, " "), err, out)
+	}
+	if !rss {
+		return d, 0, nil
 	}
 	lines := strings.Split(strings.TrimSpace(string(out)), "\n")
 	var kib int64
 	if _, err := fmt.Sscanf(lines[len(lines)-1], "maxrss %d", &kib); err != nil {
-		return 0, fmt.Errorf("/usr/bin/time said %q", out)
+		return 0, 0, fmt.Errorf("/usr/bin/time said %q", out)
 	}
-	return kib, nil
+	return d, kib, nil
 }
 
 func median(d []time.Duration) time.Duration {
