@@ -8,9 +8,8 @@
  *    end" (streamOptimized) means the header in the footer counts, after
  *    checking the footer and end-of-stream markers. Its size is its
  *    capacity, unless the capacity is 0 and it names a descriptor, which is
- *    then read as a descriptor file;
- *    qemu reads both grain directories from the header's offsets, which
- *    its block layer must accept;
+ *    then read as a descriptor file; the grain directories' offsets must
+ *    be ones qemu's block layer reads at;
  *  - "COWD" is the old sparse format: its size is its sector count, its
  *    grains of at most 1 GiB, its L1 table of at most 32M entries;
  *  - anything else is a descriptor file (its first 1 MiB - 1 bytes, up to
@@ -21,7 +20,8 @@
  *    parentFileNameHint, if any, must be quoted and under 4 KiB.
  * Divergence, by design: extent files are not opened (the guest sees only
  * the descriptor), so missing extents pass, and a sparse extent's size is
- * taken from its descriptor line rather than its own header.
+ * taken from its descriptor line rather than its own header (info reads
+ * them: vmdk_info.c).
  */
 #include "vmdk.h"
 
