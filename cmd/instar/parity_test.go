@@ -60,6 +60,10 @@ var parityCases = []parityCase{
 	{name: "qcow2-big", args: []string{"-f", "qcow2", "IMG", "100T"}},
 	{name: "qcow2-metadata", args: []string{"-f", "qcow2", "-o", "preallocation=metadata", "IMG", "1G"}},
 	{name: "qcow2-metadata-4k", args: []string{"-f", "qcow2", "-o", "preallocation=metadata,cluster_size=4k", "IMG", "256M"}},
+	// Enough pages for the host to start their write-back during the
+	// guest run.
+	{name: "qcow2-metadata-4k-written-back", args: []string{"-f", "qcow2", "-o", "preallocation=metadata,cluster_size=4k", "IMG", "2G"}},
+	{name: "qcow2-metadata-512", args: []string{"-f", "qcow2", "-o", "preallocation=metadata,cluster_size=512", "IMG", "16M"}},
 	{name: "qcow2-falloc", args: []string{"-f", "qcow2", "-o", "preallocation=falloc", "IMG", "64M"}},
 	{name: "qcow2-full", args: []string{"-f", "qcow2", "-o", "preallocation=full", "IMG", "32M"}},
 	// -o backing_file= and backing_fmt= are -b and -F, in any mixture.

@@ -411,7 +411,12 @@ func runCase(c benchCase, root, instar, accelName string, rounds, warm int, limi
 			if errors.Is(err, errCapped) {
 				res[i].capped, d = true, limit
 			} else if err != nil {
-				fail(fmt.Errorf("%s: %s: %w", c.name, t.name, err))
+				// A failed run is a result too (instar past its
+				// deadline, say): the case ends there, the bench
+				// goes on.
+				clearDir(dir, nil)
+				fmt.Printf("%-56s %-10s FAILED: %s\n", c.name, t.name, firstLine(err.Error()))
+				return 1
 			}
 			res[i].rss = max(res[i].rss, rss)
 			if round >= warm {
@@ -541,6 +546,22 @@ func timeCommand(argv []string, limit time.Duration, rss bool) (time.Duration, i
 		return 0, 0, fmt.Errorf("/usr/bin/time said %q", out)
 	}
 	return d, kib, nil
+}
+
+// firstLine is s up to its first line break and the last line after it
+// (a failed command's error and the last thing it said), GNU time's own
+// lines left out.
+func firstLine(s string) string {
+	var lines []string
+	for _, l := range strings.Split(strings.TrimSpace(s), "\n") {
+		if !strings.HasPrefix(l, "maxrss ") && !strings.HasPrefix(l, "Command exited with") {
+			lines = append(lines, l)
+		}
+	}
+	if len(lines) < 2 {
+		return strings.Join(lines, "")
+	}
+	return lines[0] + ": " + lines[len(lines)-1]
 }
 
 func median(d []time.Duration) time.Duration {
