@@ -490,6 +490,82 @@ func TestInfoQcow2RefusalsInQemuWords(t *testing.T) {
 	t.Logf("%d refused in qemu-img's words, %d accepted with its output", words, accepted)
 }
 
+// TestInfoVmdkFooterInQemuWords: a streamOptimized vmdk whose grain
+// directory is at the end, its footer (marker, header copy, end-of-stream
+// marker) spoiled one field at a time, or too short to hold one, is
+// refused in the words of qemu-img's first line, as the image and as a
+// descriptor's extent; the good footer is read as qemu-img reads it.
+func TestInfoVmdkFooterInQemuWords(t *testing.T) {
+	dir := t.TempDir()
+	makeImages(t, dir, []infoImage{{"s.vmdk", "vmdk", [][]string{qcreate("-f", "vmdk", "-o", "subformat=streamOptimized", "s.vmdk", "1G")}}})
+	orig, err := os.ReadFile(filepath.Join(dir, "s.vmdk"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	le := binary.LittleEndian
+	// footered is orig with its grain directory at the end: qemu-img's
+	// end-of-stream sector replaced by the three footer sectors.
+	footered := func(spoil func(marker, footer, eos []byte)) []byte {
+		d := bytes.Clone(orig[:len(orig)-512])
+		marker, footer, eos := make([]byte, 512), bytes.Clone(orig[:512]), make([]byte, 512)
+		le.PutUint64(marker, 1)
+		le.PutUint32(marker[12:], 3)
+		if spoil != nil {
+			spoil(marker, footer, eos)
+		}
+		le.PutUint64(d[56:], ^uint64(0))
+		return append(append(append(d, marker...), footer...), eos...)
+	}
+	short := bytes.Clone(orig[:1024])
+	le.PutUint64(short[56:], ^uint64(0))
+	cases := []struct {
+		name string
+		data []byte
+	}{
+		{"good", footered(nil)},
+		{"marker-type", footered(func(m, _, _ []byte) { le.PutUint32(m[12:], 2) })},
+		{"marker-size", footered(func(m, _, _ []byte) { le.PutUint32(m[8:], 1) })},
+		{"footer-magic", footered(func(_, f, _ []byte) { f[0] = 'X' })},
+		{"eos-value", footered(func(_, _, e []byte) { e[0] = 1 })},
+		{"eos-size", footered(func(_, _, e []byte) { le.PutUint32(e[8:], 1) })},
+		{"eos-type", footered(func(_, _, e []byte) { le.PutUint32(e[12:], 1) })},
+		{"short", short},
+	}
+	var refused int
+	for _, c := range cases {
+		name := c.name + ".vmdk"
+		if err := os.WriteFile(filepath.Join(dir, name), c.data, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		// As an extent, qemu places the footer by the descriptor's
+		// length: a short descriptor has none, a padded one reads it
+		// from the extent at the same offset.
+		desc := fmt.Sprintf("# Disk DescriptorFile\nversion=1\nCID=5a6b7c8d\nparentCID=ffffffff\ncreateType=\"vmfsSparse\"\n\n"+
+			"RW 2097152 VMFSSPARSE %q\n", name)
+		for k, d := range []string{desc, desc + strings.Repeat("#\n", 1000)} {
+			if err := os.WriteFile(filepath.Join(dir, fmt.Sprintf("d%d-%s", k, name)), []byte(d), 0o644); err != nil {
+				t.Fatal(err)
+			}
+		}
+		for _, n := range []string{name, "d0-" + name, "d1-" + name} {
+			want, werr, wstatus := qemuImgInfo(dir, n)
+			got, gerr, gstatus := instar(t, dir, "info", n)
+			first, _, _ := strings.Cut(werr, "\n")
+			switch {
+			case wstatus == 0 && gstatus == 0 && got == want:
+			case wstatus != 0 && gstatus == 1 && gerr == "instar: "+strings.TrimPrefix(first, "qemu-img: ")+"\n":
+				refused++
+			default:
+				t.Errorf("%s: instar %d %q, qemu-img %d %q\n%s", n, gstatus, gerr, wstatus, werr, firstDifference(got, want))
+			}
+		}
+	}
+	if refused == 0 {
+		t.Error("no footer refused")
+	}
+	t.Logf("%d refused in qemu-img's words", refused)
+}
+
 // TestInfoManySnapshots: a snapshot table far larger than one message or
 // guest scratch (20000 entries, each with the extra data qemu reads) is
 // streamed and printed as qemu-img prints it.

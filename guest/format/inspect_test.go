@@ -251,6 +251,33 @@ func streamFooter(bad string) func(t testing.TB, b []byte) []byte {
 	}
 }
 
+// cowd returns a make that writes a COWD file of these sectors and grain
+// (cowdFile's), edited.
+func cowd(sectors, grain uint32, edit func(t testing.TB, b []byte) []byte) func(t testing.TB, dir, img string) {
+	return func(t testing.TB, dir, img string) {
+		b := cowdFile(sectors, grain)
+		if edit != nil {
+			b = edit(t, b)
+		}
+		if err := os.WriteFile(filepath.Join(dir, img), b, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
+func setLE32(off int, v uint32) func(t testing.TB, b []byte) []byte {
+	return func(t testing.TB, b []byte) []byte { binary.LittleEndian.PutUint32(b[off:], v); return b }
+}
+
+// appendDesc adds line to the end of a COWD file's text at sector 1.
+func appendDesc(line string) func(t testing.TB, b []byte) []byte {
+	return func(t testing.TB, b []byte) []byte {
+		end := 512 + bytes.IndexByte(b[512:], 0)
+		copy(b[end:], line)
+		return b
+	}
+}
+
 func inspectCases() []inspectCase {
 	q, vm := uint32(shared.InspectFmtQcow2), uint32(shared.InspectFmtVmdk)
 	qc := func(opts string) func(t testing.TB, dir, img string) { return create("16M", "-f", "qcow2", "-o", opts) }
@@ -267,6 +294,7 @@ func inspectCases() []inspectCase {
 		{"vmdk monolithicSparse", vm, create("16M", "-f", "vmdk"), nil},
 		{"vmdk streamOptimized", vm, create("16M", "-f", "vmdk", "-o", "subformat=streamOptimized"), nil},
 		{"vmdk streamOptimized footer", vm, edited(create("16M", "-f", "vmdk", "-o", "subformat=streamOptimized"), streamFooter("")), nil},
+		{"vmdk cowd", vm, cowd(20480, 8, nil), nil},
 		{"vpc dynamic", shared.InspectFmtVpc, create("16M", "-f", "vpc"), nil},
 		{"vpc fixed is raw", shared.InspectFmtRaw, create("16M", "-f", "vpc", "-o", "subformat=fixed"), nil},
 		{"vhdx dynamic", shared.InspectFmtVhdx, create("16M", "-f", "vhdx"), nil},
@@ -325,6 +353,16 @@ func inspectCases() []inspectCase {
 			[]uint32{shared.InspectCheckOpen, shared.InspectCheckFooter}},
 		{"vmdk end of stream", vm, edited(create("16M", "-f", "vmdk", "-o", "subformat=streamOptimized"), streamFooter("eos")),
 			[]uint32{shared.InspectCheckOpen, shared.InspectCheckFooter}},
+		{"vmdk cowd parent", vm, cowd(20480, 8, replace("parentCID=ffffffff", "parentCID=12345678")),
+			[]uint32{shared.InspectCheckBackingFile}},
+		{"vmdk cowd parent hint", vm, cowd(20480, 8, appendDesc("parentFileNameHint=\"base.vmdk\"\n")),
+			[]uint32{shared.InspectCheckBackingFile}},
+		{"vmdk cowd empty parent hint", vm, cowd(20480, 8, appendDesc("parentFileNameHint=\"\"\n")),
+			[]uint32{shared.InspectCheckBackingFile}},
+		{"vmdk cowd beyond its directory", vm, cowd(40000, 8, setLE32(24, 1)),
+			[]uint32{shared.InspectCheckVirtualSize}},
+		{"vmdk cowd grain 0", vm, cowd(2048, 8, setLE32(16, 0)),
+			[]uint32{shared.InspectCheckVirtualSize}},
 
 		{"vpc differencing", shared.InspectFmtVpc, edited(create("16M", "-f", "vpc"), vpcType(4)),
 			[]uint32{shared.InspectCheckBackingFile}},

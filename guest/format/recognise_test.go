@@ -127,16 +127,36 @@ func gptFix(f func(b []byte)) func(b []byte) []byte {
 }
 
 // gptFixArray is gptFix that first recomputes the partition entry
-// array's CRC32 (at the header's LBA, count and entry size).
+// array's CRC32 (at the header's LBA, count and entry size), and makes
+// the backup header and array (just before it) the primary's again.
 func gptFixArray(f func(b []byte)) func(b []byte) []byte {
 	return gptFix(func(b []byte) {
 		f(b)
+		le := binary.LittleEndian
 		h := b[512:]
-		at := binary.LittleEndian.Uint64(h[72:]) * 512
-		n := uint64(binary.LittleEndian.Uint32(h[80:])) * uint64(binary.LittleEndian.Uint32(h[84:]))
-		binary.LittleEndian.PutUint32(h[88:], crc32.ChecksumIEEE(b[at:at+n]))
+		at := le.Uint64(h[72:]) * 512
+		n := uint64(le.Uint32(h[80:])) * uint64(le.Uint32(h[84:]))
+		le.PutUint32(h[88:], crc32.ChecksumIEEE(b[at:at+n]))
+		alt := le.Uint64(h[32:])
+		bh := b[alt*512 : alt*512+512]
+		copy(bh[80:92], h[80:92])
+		bat := alt - (n+511)/512
+		le.PutUint64(bh[72:], bat)
+		copy(b[bat*512:], b[at:at+n])
+		gptFixBackup(b)
 	})
 }
+
+// gptFixBackup recomputes the backup GPT header's CRC32 after an edit.
+func gptFixBackup(b []byte) {
+	alt := binary.LittleEndian.Uint64(b[512+32:])
+	bh := b[alt*512 : alt*512+92]
+	binary.LittleEndian.PutUint32(bh[16:], 0)
+	binary.LittleEndian.PutUint32(bh[16:], crc32.ChecksumIEEE(bh))
+}
+
+// gptBackup returns the byte offset of the backup header.
+func gptBackup(b []byte) int { return int(binary.LittleEndian.Uint64(b[512+32:]) * 512) }
 
 // compressed pipes some text through a compressor.
 func compressed(name string, args ...string) func(t *testing.T, dir string) []byte {
@@ -315,6 +335,45 @@ var recogniseCases = []recogniseCase{
 		want: []uint32{shared.InspectFmtGpt}, size: -1},
 	{name: "gpt entry array over 1 MiB", tools: []string{"sgdisk"},
 		make: edit(gptDisk, gptFix(func(b []byte) { binary.LittleEndian.PutUint32(b[512+80:], 8193) })),
+		want: []uint32{shared.InspectFmtGpt}, fails: []uint32{shared.InspectCheckMbr}, size: -1},
+	{name: "gpt disk grown", tools: []string{"sgdisk"},
+		make: edit(gptDisk, func(b []byte) []byte { return append(b, make([]byte, 1<<20)...) }),
+		want: []uint32{shared.InspectFmtGpt}, size: -1},
+	{name: "gpt backup missing", tools: []string{"sgdisk"},
+		make: edit(gptDisk, func(b []byte) []byte { clear(b[gptBackup(b):][:512]); return b }),
+		want: []uint32{shared.InspectFmtGpt}, fails: []uint32{shared.InspectCheckMbr}, size: -1},
+	{name: "gpt backup CRC", tools: []string{"sgdisk"},
+		make: edit(gptDisk, func(b []byte) []byte { b[gptBackup(b)+40]++; return b }),
+		want: []uint32{shared.InspectFmtGpt}, fails: []uint32{shared.InspectCheckMbr}, size: -1},
+	{name: "gpt backup disk GUID", tools: []string{"sgdisk"},
+		make: edit(gptDisk, func(b []byte) []byte { b[gptBackup(b)+60]++; gptFixBackup(b); return b }),
+		want: []uint32{shared.InspectFmtGpt}, fails: []uint32{shared.InspectCheckMbr}, size: -1},
+	{name: "gpt backup last usable LBA", tools: []string{"sgdisk"},
+		make: edit(gptDisk, func(b []byte) []byte { b[gptBackup(b)+48]--; gptFixBackup(b); return b }),
+		want: []uint32{shared.InspectFmtGpt}, fails: []uint32{shared.InspectCheckMbr}, size: -1},
+	{name: "gpt backup not pointing back", tools: []string{"sgdisk"},
+		make: edit(gptDisk, func(b []byte) []byte {
+			binary.LittleEndian.PutUint64(b[gptBackup(b)+32:], 2)
+			gptFixBackup(b)
+			return b
+		}),
+		want: []uint32{shared.InspectFmtGpt}, fails: []uint32{shared.InspectCheckMbr}, size: -1},
+	{name: "gpt backup entry array CRC", tools: []string{"sgdisk"},
+		make: edit(gptDisk, func(b []byte) []byte {
+			at := binary.LittleEndian.Uint64(b[gptBackup(b)+72:]) * 512
+			b[at+56]++
+			return b
+		}),
+		want: []uint32{shared.InspectFmtGpt}, fails: []uint32{shared.InspectCheckMbr}, size: -1},
+	{name: "gpt backup entry array past the end", tools: []string{"sgdisk"},
+		make: edit(gptDisk, func(b []byte) []byte {
+			binary.LittleEndian.PutUint64(b[gptBackup(b)+72:], 1<<40)
+			gptFixBackup(b)
+			return b
+		}),
+		want: []uint32{shared.InspectFmtGpt}, fails: []uint32{shared.InspectCheckMbr}, size: -1},
+	{name: "gpt backup past the end", tools: []string{"sgdisk"},
+		make: edit(gptDisk, gptFix(func(b []byte) { binary.LittleEndian.PutUint64(b[512+32:], 1<<40) })),
 		want: []uint32{shared.InspectFmtGpt}, fails: []uint32{shared.InspectCheckMbr}, size: -1},
 	{name: "fat is not an mbr", tools: []string{"mkfs.fat"}, make: func(t *testing.T, dir string) []byte {
 		p := filepath.Join(dir, "fat")

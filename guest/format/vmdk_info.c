@@ -92,6 +92,12 @@ static uint32_t sparse_error(int k, struct fmt_info *out)
 		 * its extents added to the image's, recursively. */
 		out->reason = "vmdk sparse extents that hold a descriptor are not supported";
 		return INFO_ERR_UNSUPPORTED;
+	case VMDK_SPARSE_NO_FOOTER:
+		out->reason = "Failed to read footer: Input/output error";
+		return INFO_ERR_INVALID;
+	case VMDK_SPARSE_BAD_FOOTER:
+		out->reason = "Invalid footer";
+		return INFO_ERR_INVALID;
 	default:
 		return invalid(out);
 	}

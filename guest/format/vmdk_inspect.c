@@ -1,10 +1,11 @@
 /*
- * vmdk's inspect entry point: only a monolithic sparse or
- * streamOptimized file, whose one extent is itself, is safe. Its
- * embedded descriptor is read line by line; a streamOptimized file with
- * its grain directory at the end must end in a footer that matches its
- * header. qemu sizes the grain directory from the capacity, so no
- * virtual size is beyond what it maps.
+ * vmdk's inspect entry point: only a sparse file whose one extent is
+ * itself is safe: monolithic sparse, streamOptimized, or VMware's old
+ * COWD. A KDMV file's embedded descriptor is read line by line; a
+ * streamOptimized file with its grain directory at the end must end in
+ * a footer that matches its header. qemu sizes a KDMV grain directory
+ * from the capacity, so no virtual size is beyond what it maps; a COWD
+ * header gives both, and they must agree.
  */
 #include "inspect.h"
 
@@ -13,6 +14,7 @@
 #include "read_padded.h"
 #include "vmdk.h"
 #include "vmdk_internal.h"
+#include "vmdk_scan.h"
 
 #define VMDK_GD_END UINT64_C(0xFFFFFFFFFFFFFFFF)
 /* The longest embedded descriptor read: qemu reads at most 1 MiB. */
@@ -153,6 +155,30 @@ uint32_t vmdk_refusal_checks(const struct fmt_source *src)
 	return 0;
 }
 
+/* A COWD file has no descriptor of its own, but qemu reads the 20
+ * sectors at sector 1 as one for its CIDs and parentFileNameHint (and
+ * nothing else), and maps its disk with the header's grain directory
+ * of l1dir_size entries, each 4096 grains. */
+static void cowd_inspect(const struct fmt_source *src, const struct fmt_scratch *scratch, const uint8_t *h,
+			 struct inspect_report *r)
+{
+	uint64_t sectors = get_le32(h + 12), grain = get_le32(h + 16), l1 = get_le32(h + 24);
+	/* qemu reads zeros beyond the directory; with a grain of 0 it maps
+	 * nothing, and qemu's reads divide by it (a crash). */
+	if (sectors > 0 && grain == 0)
+		inspect_fail(r, INSPECT_CHECK_VIRTUAL_SIZE, "grain size is 0");
+	else if (sectors > l1 * 4096 * grain)
+		inspect_fail(r, INSPECT_CHECK_VIRTUAL_SIZE, "disk is larger than its grain directory maps");
+	if (scratch->size < VMDK_CID_DESC_SIZE + 1)
+		return;
+	uint8_t *d = scratch->buf;
+	if (read_padded(src, VMDK_SECTOR, d, VMDK_CID_DESC_SIZE) != 0)
+		return;
+	d[VMDK_CID_DESC_SIZE] = 0;
+	if (vmdk_strstr(d, "parentFileNameHint") != 0)
+		inspect_fail(r, INSPECT_CHECK_BACKING_FILE, "descriptor names a parent file");
+}
+
 void vmdk_inspect(const struct fmt_source *src, const struct fmt_scratch *scratch, const struct fmt_info *info,
 		  struct inspect_report *r)
 {
@@ -161,6 +187,10 @@ void vmdk_inspect(const struct fmt_source *src, const struct fmt_scratch *scratc
 	uint8_t h[VMDK_SECTOR];
 	if (read_padded(src, 0, h, VMDK_SECTOR) != 0)
 		return;
+	if (memcmp(h, "COWD", 4) == 0) {
+		cowd_inspect(src, scratch, h, r);
+		return;
+	}
 	if (memcmp(h, "KDMV", 4) != 0) {
 		/* A descriptor file: its extents are other files. */
 		inspect_fail(r, INSPECT_CHECK_DESCRIPTOR, "image is a descriptor file whose extents are other files");

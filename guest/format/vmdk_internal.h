@@ -134,6 +134,11 @@ enum {
 	/* A KDMV header of capacity 0 that names a descriptor, which qemu
 	 * then reads as a descriptor file. */
 	VMDK_SPARSE_DESCRIPTOR,
+	/* A grain directory at the end, and a file too short for a footer
+	 * (qemu's read at a negative offset fails), or a footer whose
+	 * markers or magic are not qemu's. */
+	VMDK_SPARSE_NO_FOOTER,
+	VMDK_SPARSE_BAD_FOOTER,
 };
 
 /* Opens f (KDMV or COWD) with qemu's checks; footer_len is the length of

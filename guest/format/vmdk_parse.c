@@ -238,14 +238,14 @@ int vmdk_sparse_open(const struct fmt_source *f, uint64_t footer_len, struct vmd
 		 * the descriptor when it is an extent. */
 		uint8_t f3[3 * VMDK_SECTOR];
 		if (footer_len < sizeof f3)
-			return VMDK_SPARSE_INVALID;
+			return VMDK_SPARSE_NO_FOOTER;
 		if (read_padded(f, footer_len - sizeof f3, f3, sizeof f3) != 0)
 			return VMDK_SPARSE_READ_FAILED;
 		const uint8_t *fm = f3, *fh = f3 + VMDK_SECTOR, *eos = f3 + 2 * VMDK_SECTOR;
 		if (memcmp(fh, "KDMV", 4) != 0 || get_le32(fm + 8) != 0 ||
 		    get_le32(fm + 12) != VMDK_MARKER_FOOTER || get_le64(eos) != 0 ||
 		    get_le32(eos + 8) != 0 || get_le32(eos + 12) != VMDK_MARKER_EOS)
-			return VMDK_SPARSE_INVALID;
+			return VMDK_SPARSE_BAD_FOOTER;
 		memcpy(h + 4, fh + 4, 75); /* the header fields qemu reads */
 	}
 	uint32_t gtes = get_le32(h + VMDK_H_GTES), flags = get_le32(h + VMDK_H_FLAGS);
