@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/binary"
 	"fmt"
+	"instar/guest/format/vmdktest"
 	"math/rand"
 	"os"
 	"os/exec"
@@ -105,15 +106,15 @@ func makeImages(t *testing.T, dir string, imgs []infoImage) {
 				var sectors, grain uint32
 				fmt.Sscan(c[2], &sectors)
 				fmt.Sscan(c[3], &grain)
-				writeFile(t, filepath.Join(dir, c[1]), cowdFile(sectors, grain))
+				writeFile(t, filepath.Join(dir, c[1]), vmdktest.COWD(sectors, grain))
 				continue
 			case "desc":
-				writeFile(t, filepath.Join(dir, c[1]), []byte(vmdkDescriptor(c[2], c[3:])))
+				writeFile(t, filepath.Join(dir, c[1]), []byte(vmdktest.Descriptor(c[2], c[3:])))
 				continue
 			case "sesparse":
 				var sectors uint64
 				fmt.Sscan(c[2], &sectors)
-				writeFile(t, filepath.Join(dir, c[1]), seSparseFile(sectors))
+				writeFile(t, filepath.Join(dir, c[1]), vmdktest.SeSparse(sectors))
 				continue
 			}
 			if c[0] == "patch" {
@@ -138,46 +139,6 @@ func writeFile(t *testing.T, path string, b []byte) {
 	if err := os.WriteFile(path, b, 0o644); err != nil {
 		t.Fatal(err)
 	}
-}
-
-// cowdFile is a VMware COWD sparse file (which qemu-img cannot create) as
-// qemu reads it: its header and, at sector 1, the CIDs qemu looks for.
-func cowdFile(sectors, grain uint32) []byte {
-	f := make([]byte, 4096)
-	copy(f, "COWD")
-	le := binary.LittleEndian
-	le.PutUint32(f[4:], 1)
-	le.PutUint32(f[12:], sectors)
-	le.PutUint32(f[16:], grain)
-	le.PutUint32(f[20:], 4)
-	le.PutUint32(f[24:], (sectors/grain+4095)/4096)
-	copy(f[512:], "# Disk DescriptorFile\nversion=1\nCID=1d2c3b4a\nparentCID=ffffffff\n")
-	return f
-}
-
-// seSparseFile is an ESXi seSparse extent (which qemu-img cannot create):
-// its constant header (4 KiB grains, the volatile header at sector 1, the
-// grain directory at 2) and its volatile header, as qemu checks them.
-func seSparseFile(sectors uint64) []byte {
-	f := make([]byte, 4096)
-	le := binary.LittleEndian
-	for k, v := range []uint64{0xcafebabe, 0x200000001, sectors, 8, 64} {
-		le.PutUint64(f[8*k:], v)
-	}
-	le.PutUint64(f[80:], 1)
-	le.PutUint64(f[88:], 1)
-	le.PutUint64(f[128:], 2)
-	le.PutUint64(f[136:], (sectors/8/4096*8+511)/512)
-	le.PutUint64(f[144:], 3)
-	le.PutUint64(f[512:], 0xcafecafe)
-	return f
-}
-
-// vmdkDescriptor is a vmdk descriptor file of createType ct with these
-// extent lines (qemu-img creates no vmfs or vmfsSparse one).
-func vmdkDescriptor(ct string, lines []string) string {
-	return fmt.Sprintf("# Disk DescriptorFile\nversion=1\nCID=5a6b7c8d\nparentCID=ffffffff\ncreateType=%q\n\n"+
-		"# Extent description\n%s\n\n# The Disk Data Base\n#DDB\n\nddb.virtualHWVersion = \"4\"\n", ct, strings.Join(lines, "\n"))
 }
 
 func patchFile(t *testing.T, path string, off int64, size int, v uint64) {

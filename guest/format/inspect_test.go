@@ -6,6 +6,7 @@ import (
 	"bytes"
 	"encoding/binary"
 	"hash/crc32"
+	"instar/guest/format/vmdktest"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -255,7 +256,7 @@ func streamFooter(bad string) func(t testing.TB, b []byte) []byte {
 // (cowdFile's), edited.
 func cowd(sectors, grain uint32, edit func(t testing.TB, b []byte) []byte) func(t testing.TB, dir, img string) {
 	return func(t testing.TB, dir, img string) {
-		b := cowdFile(sectors, grain)
+		b := vmdktest.COWD(sectors, grain)
 		if edit != nil {
 			b = edit(t, b)
 		}
