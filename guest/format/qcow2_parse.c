@@ -16,13 +16,6 @@
 #define MAX_L1_ENTRIES (4u << 20)   /* QCOW_MAX_L1_SIZE / 8 */
 #define MAX_REFTABLE_BYTES (8u << 20)
 
-static int rd(const struct fmt_source *src, uint64_t off, void *buf, uint32_t len)
-{
-	if (off > src->size || len > src->size - off)
-		return -1;
-	return src->read(src->ctx, off, buf, len) < 0 ? -1 : 0;
-}
-
 /* offset is cluster-aligned and offset + len does not overflow 2^63. */
 static int table_ok(uint64_t off, uint64_t len, uint64_t cs)
 {
@@ -88,10 +81,10 @@ uint32_t qcow2_parse(const struct fmt_source *src, const struct fmt_scratch *scr
 
 	if (!src || !out || !src->read)
 		return CREATE_ERR_BAD_CONFIG;
-	if (src->size < V2_LEN)
-		return CREATE_ERR_BACKING_PARSE;
-	uint32_t n = src->size < V3_LEN ? V2_LEN : V3_LEN;
-	if (rd(src, 0, h, n))
+	/* qemu reads the header whatever the file's length, past its end as
+	 * zeros: a version 2 header cut short can still open (a version 3
+	 * one then has a header length of 0, refused below). */
+	if (read_padded(src, 0, h, V3_LEN))
 		return CREATE_ERR_BACKING_READ_FAILED;
 
 	if (get_be32(h) != QCOW_MAGIC)
@@ -115,8 +108,6 @@ uint32_t qcow2_parse(const struct fmt_source *src, const struct fmt_scratch *scr
 
 	uint32_t hlen = V2_LEN;
 	if (version == 3) {
-		if (n < V3_LEN)
-			return CREATE_ERR_BACKING_PARSE;
 		if (get_be64(h + 72) & ~(uint64_t)KNOWN_INCOMPAT)
 			return CREATE_ERR_BACKING_PARSE;
 		if (get_be32(h + 96) > 6) /* refcount_order */
@@ -139,8 +130,10 @@ uint32_t qcow2_parse(const struct fmt_source *src, const struct fmt_scratch *scr
 		return CREATE_ERR_BACKING_PARSE;
 	if (l1_size && !table_ok(l1_off, (uint64_t)l1_size * 8, cs))
 		return CREATE_ERR_BACKING_PARSE;
+	/* A refcount table at 0 (over the header) opens: qemu checks only its
+	 * alignment and size. */
 	if (rt_clusters == 0 || (uint64_t)rt_clusters * cs > MAX_REFTABLE_BYTES ||
-	    !table_ok(rt_off, (uint64_t)rt_clusters * cs, cs) || rt_off == 0)
+	    !table_ok(rt_off, (uint64_t)rt_clusters * cs, cs))
 		return CREATE_ERR_BACKING_PARSE;
 
 	/* The backing file name lives in the header cluster. */
