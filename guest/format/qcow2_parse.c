@@ -12,6 +12,8 @@
 #define QCOW_MAGIC 0x514649fbu
 #define V2_LEN 72u
 #define V3_LEN 104u
+#define HEADER_READ 112u            /* sizeof(QCowHeader): the compression type at 104 */
+#define INCOMPAT_COMPRESSION 0x8u
 #define KNOWN_INCOMPAT 0x1fu        /* dirty, corrupt, data file, compression, extended L2 */
 #define MAX_L1_ENTRIES (4u << 20)   /* QCOW_MAX_L1_SIZE / 8 */
 #define MAX_REFTABLE_BYTES (8u << 20)
@@ -77,14 +79,14 @@ static uint32_t check_snapshots(const struct fmt_source *src, const struct fmt_s
 uint32_t qcow2_parse(const struct fmt_source *src, const struct fmt_scratch *scratch,
 		     struct backing_info *out)
 {
-	uint8_t h[V3_LEN];
+	uint8_t h[HEADER_READ];
 
 	if (!src || !out || !src->read)
 		return CREATE_ERR_BAD_CONFIG;
 	/* qemu reads the header whatever the file's length, past its end as
 	 * zeros: a version 2 header cut short can still open (a version 3
 	 * one then has a header length of 0, refused below). */
-	if (read_padded(src, 0, h, V3_LEN))
+	if (read_padded(src, 0, h, HEADER_READ))
 		return CREATE_ERR_BACKING_READ_FAILED;
 
 	if (get_be32(h) != QCOW_MAGIC)
@@ -114,6 +116,12 @@ uint32_t qcow2_parse(const struct fmt_source *src, const struct fmt_scratch *scr
 			return CREATE_ERR_BACKING_PARSE;
 		hlen = get_be32(h + 100);
 		if (hlen < V3_LEN || hlen > cs)
+			return CREATE_ERR_BACKING_PARSE;
+		/* qemu's validate_compression_type: zlib (0) or zstd (1), and
+		 * the incompatible bit set exactly for zstd. */
+		uint32_t compression = hlen > V3_LEN ? h[V3_LEN] : 0;
+		int zstd_bit = (get_be64(h + 72) & INCOMPAT_COMPRESSION) != 0;
+		if (compression > 1 || (compression == 1) != zstd_bit)
 			return CREATE_ERR_BACKING_PARSE;
 	}
 	if (crypt > 2)
