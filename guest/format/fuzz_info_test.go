@@ -40,6 +40,11 @@ const (
 	infoMaxSnapshotID   = 127
 	infoMaxSnapshotName = 255
 	infoMaxBitmapName   = 1023
+	// qemu's own buffers: a qcow2 backing name of at most 1023 bytes, its
+	// backing format extension's 16 bytes, a vmdk createType's 128.
+	infoMaxQcow2Backing       = 1023
+	infoMaxQcow2BackingFormat = 15
+	infoMaxVmdkCreateType     = 127
 )
 
 func isPow2(v uint64) bool { return v != 0 && v&(v-1) == 0 }
@@ -152,6 +157,19 @@ func checkInfoResult(t *testing.T, format uint32, im *fuzzImage, got InfoResult,
 		}
 		if n != nil && (len(*n) > max || bytes.IndexByte([]byte(*n), 0) >= 0) {
 			t.Fatalf("name of %d bytes (max %d) or with a NUL: %q", len(*n), max, *n)
+		}
+	}
+	for _, b := range []struct {
+		format uint32
+		name   *string
+		max    int
+	}{
+		{shared.FormatQcow2, got.Backing, infoMaxQcow2Backing},
+		{shared.FormatQcow2, got.BackingFormat, infoMaxQcow2BackingFormat},
+		{shared.FormatVmdk, got.VmdkCreateType, infoMaxVmdkCreateType},
+	} {
+		if got.Format == b.format && b.name != nil && len(*b.name) > b.max {
+			t.Fatalf("format %d name of %d bytes, over qemu's %d: %q", b.format, len(*b.name), b.max, *b.name)
 		}
 	}
 	for _, s := range got.SnapshotList {

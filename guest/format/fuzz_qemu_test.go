@@ -68,7 +68,9 @@ func fuzzAgainstQemu(f *testing.F, format uint32, fmtName, ext string) {
 		if format == shared.FormatVmdk && want < 0 && strings.Contains(stderr, "Assertion `s->num_extents' failed") {
 			want = 0 // qemu-img create opens it fine: see qemuBackingSize
 		}
-		if (want < 0 && code != shared.CreateErrOK) || (code == shared.CreateErrOK && int64(got.VirtualSize) == want) {
+		// The host takes the parser's size down to whole sectors, as
+		// qemu's block layer does (a qcow2 of 1000 bytes is 512).
+		if (want < 0 && code != shared.CreateErrOK) || (code == shared.CreateErrOK && int64(got.VirtualSize&^511) == want) {
 			return
 		}
 		for _, d := range divergences {

@@ -11,13 +11,6 @@
 #include "read_padded.h"
 
 
-static int rd(const struct fmt_source *src, uint64_t off, void *buf, uint32_t len)
-{
-	if (off > src->size || len > src->size - off)
-		return -1;
-	return src->read(src->ctx, off, buf, len) < 0 ? -1 : 0;
-}
-
 /* offset is cluster-aligned and offset + len does not overflow 2^63. */
 static int table_ok(uint64_t off, uint64_t len, uint64_t cs)
 {
@@ -75,14 +68,14 @@ static uint32_t check_snapshots(const struct fmt_source *src, const struct fmt_s
 uint32_t qcow2_parse(const struct fmt_source *src, const struct fmt_scratch *scratch,
 		     struct backing_info *out)
 {
-	uint8_t h[QCOW2_V3_MIN_HEADER_LEN];
+	uint8_t h[QCOW2_HEADER_SIZE];
 
 	if (!src || !out || !src->read)
 		return CREATE_ERR_BAD_CONFIG;
-	if (src->size < QCOW2_V2_HEADER_LEN)
-		return CREATE_ERR_BACKING_PARSE;
-	uint32_t n = src->size < QCOW2_V3_MIN_HEADER_LEN ? QCOW2_V2_HEADER_LEN : QCOW2_V3_MIN_HEADER_LEN;
-	if (rd(src, 0, h, n))
+	/* qemu reads the header whatever the file's length, past its end as
+	 * zeros: a version 2 header cut short can still open (a version 3
+	 * one then has a header length of 0, refused below). */
+	if (read_padded(src, 0, h, QCOW2_HEADER_SIZE))
 		return CREATE_ERR_BACKING_READ_FAILED;
 
 	if (get_be32(h) != QCOW_MAGIC)
@@ -106,14 +99,18 @@ uint32_t qcow2_parse(const struct fmt_source *src, const struct fmt_scratch *scr
 
 	uint32_t hlen = QCOW2_V2_HEADER_LEN;
 	if (version == 3) {
-		if (n < QCOW2_V3_MIN_HEADER_LEN)
-			return CREATE_ERR_BACKING_PARSE;
 		if (get_be64(h + 72) & ~(uint64_t)QCOW2_INCOMPAT_MASK)
 			return CREATE_ERR_BACKING_PARSE;
 		if (get_be32(h + 96) > 6) /* refcount_order */
 			return CREATE_ERR_BACKING_PARSE;
 		hlen = get_be32(h + 100);
 		if (hlen < QCOW2_V3_MIN_HEADER_LEN || hlen > cs)
+			return CREATE_ERR_BACKING_PARSE;
+		/* qemu's validate_compression_type: zlib (0) or zstd (1), and
+		 * the incompatible bit set exactly for zstd. */
+		uint32_t compression = hlen > QCOW2_V3_MIN_HEADER_LEN ? h[QCOW2_V3_MIN_HEADER_LEN] : 0;
+		int zstd_bit = (get_be64(h + 72) & QCOW2_INCOMPAT_COMPRESSION) != 0;
+		if (compression > 1 || (compression == 1) != zstd_bit)
 			return CREATE_ERR_BACKING_PARSE;
 	}
 	if (crypt > 2)
@@ -130,8 +127,10 @@ uint32_t qcow2_parse(const struct fmt_source *src, const struct fmt_scratch *scr
 		return CREATE_ERR_BACKING_PARSE;
 	if (l1_size && !table_ok(l1_off, (uint64_t)l1_size * 8, cs))
 		return CREATE_ERR_BACKING_PARSE;
+	/* A refcount table at 0 (over the header) opens: qemu checks only its
+	 * alignment and size. */
 	if (rt_clusters == 0 || (uint64_t)rt_clusters * cs > QCOW2_MAX_REFTABLE_BYTES ||
-	    !table_ok(rt_off, (uint64_t)rt_clusters * cs, cs) || rt_off == 0)
+	    !table_ok(rt_off, (uint64_t)rt_clusters * cs, cs))
 		return CREATE_ERR_BACKING_PARSE;
 
 	/* The backing file name lives in the header cluster. */

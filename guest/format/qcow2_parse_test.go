@@ -72,7 +72,14 @@ func TestQcow2ParseMalformed(t *testing.T) {
 		{"L1 unaligned", func(d []byte) []byte { be64(d[40:], 0x30008); return d }, P},
 		{"L1 offset huge", func(d []byte) []byte { be64(d[40:], 1<<63); return d }, P},
 		{"refcount table empty", func(d []byte) []byte { be32(d[56:], 0); return d }, P},
-		{"refcount table at 0", func(d []byte) []byte { be64(d[48:], 0); return d }, P},
+		// Both open in qemu-img 7.2 (FuzzQemuQcow2 found them): a
+		// refcount table at 0, and a version 2 header cut short (read
+		// as zeros past the end).
+		{"refcount table at 0", func(d []byte) []byte { be64(d[48:], 0); return d }, shared.CreateErrOK},
+		// FuzzQemuQcow2 found it; qemu-img: "unknown compression type".
+		{"compression type 230", func(d []byte) []byte { be32(d[100:], 112); d[104] = 230; return d }, P},
+		{"zstd without its incompatible bit", func(d []byte) []byte { be32(d[100:], 112); d[104] = 1; return d }, P},
+		{"version 2 header cut to 60 bytes", func(d []byte) []byte { be32(d[4:], 2); return d[:60] }, shared.CreateErrOK},
 		{"refcount table unaligned", func(d []byte) []byte { be64(d[48:], 0x10001); return d }, P},
 		{"refcount table huge", func(d []byte) []byte { be32(d[56:], 0xffffffff); return d }, P},
 		{"crypt method 3", func(d []byte) []byte { be32(d[32:], 3); return d }, P},
