@@ -7,6 +7,7 @@ package format
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"fmt"
 	"os"
@@ -15,6 +16,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"instar/shared"
 	"instar/shared/formats"
@@ -220,7 +222,10 @@ func runPlanCase(t *testing.T, c planCase) (ours, theirs string, info PlanInfo, 
 // cannot open the image.
 func qemuVirtualSize(t *testing.T, path, format string) int64 {
 	t.Helper()
-	size, _ := qemuInfoSize(t, path, format)
+	size, stderr := qemuInfoSize(t, path, format)
+	if size == qemuTimedOut {
+		t.Fatal(stderr)
+	}
 	return size
 }
 
@@ -230,20 +235,37 @@ func qemuVirtualSize(t *testing.T, path, format string) int64 {
 func qemuBackingSize(t *testing.T, path string) int64 {
 	t.Helper()
 	size, stderr := qemuInfoSize(t, path, "vmdk")
+	if size == qemuTimedOut {
+		t.Fatal(stderr)
+	}
 	if size < 0 && strings.Contains(stderr, "Assertion `s->num_extents' failed") {
 		return 0
 	}
 	return size
 }
 
-// qemuInfoSize runs qemu-img info: the virtual size (-1 when it fails)
-// and its stderr.
+// qemuInfoTimeout bounds one qemu-img info: crafted images (a vhdx log,
+// for one) can keep it busy for minutes, and an oracle that does not answer
+// cannot judge the input.
+const qemuInfoTimeout = 30 * time.Second
+
+// qemuTimedOut is qemuInfoSize's size when qemu-img did not finish.
+const qemuTimedOut = -2
+
+// qemuInfoSize runs qemu-img info: the virtual size (-1 when it fails,
+// qemuTimedOut when it did not finish in time) and its stderr.
 func qemuInfoSize(t *testing.T, path, format string) (int64, string) {
 	t.Helper()
-	cmd := exec.Command(qemuImg, "info", "--output=json", "-f", format, path)
+	ctx, cancel := context.WithTimeout(context.Background(), qemuInfoTimeout)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, qemuImg, "info", "--output=json", "-f", format, path)
+	cmd.WaitDelay = time.Second
 	var stderr bytes.Buffer
 	cmd.Stderr = &stderr
 	out, err := cmd.Output()
+	if ctx.Err() != nil {
+		return qemuTimedOut, fmt.Sprintf("qemu-img info did not finish within %v", qemuInfoTimeout)
+	}
 	if err != nil {
 		return -1, stderr.String()
 	}
