@@ -60,7 +60,7 @@ var needs = map[string][]prereq.Tool{
 	"build":    {prereq.GCC},
 	"generate": {prereq.Protoc},
 	"test": {prereq.GCC, prereq.LibcDev, prereq.QemuImg, prereq.BashCompletion, prereq.XZ, prereq.Genisoimage,
-		prereq.Sgdisk, prereq.Sfdisk, prereq.MkfsFat, prereq.Cryptsetup, prereq.Zstd, prereq.Bzip2},
+		prereq.Xorriso, prereq.Sgdisk, prereq.Sfdisk, prereq.MkfsFat, prereq.Cryptsetup, prereq.Zstd, prereq.Bzip2},
 	"sanitize": {prereq.GCC, prereq.LibcDev},
 	"fuzz":     {prereq.GCC, prereq.LibcDev, prereq.QemuImg},
 	"vmtest":   {prereq.QemuX86, prereq.XZ, prereq.DpkgDeb, prereq.AptCache, prereq.AptGet},

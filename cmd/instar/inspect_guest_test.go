@@ -54,6 +54,12 @@ func TestInspectSafeImages(t *testing.T) {
 				"--pbkdf", "pbkdf2", "--pbkdf-force-iterations", "1000", "l.luks"}}},
 		{"c.iso", "iso", [][]string{{"mkdir", "-p", "isodir"}, {"sh", "-c", "echo hi > isodir/a"},
 			{"genisoimage", "-quiet", "-o", "c.iso", "isodir"}, {"truncate", "-s", "+3", "c.iso"}}},
+		// A hybrid ISO: a GPT in its system area, its backup header at
+		// the ISO's end; one format, not a polyglot.
+		{"h.iso", "iso", [][]string{{"mkdir", "-p", "hdir"}, {"sh", "-c", "seq 1 5000 > hdir/a"},
+			{"truncate", "-s", "1440K", "efi.img"}, {"mkfs.fat", "efi.img"},
+			{"xorriso", "-as", "mkisofs", "-quiet", "-o", "h.iso", "-append_partition", "2", "0xef", "efi.img",
+				"-appended_part_as_gpt", "hdir"}}},
 	}
 	makeImages(t, dir, imgs)
 	var names []string
@@ -67,8 +73,11 @@ func TestInspectSafeImages(t *testing.T) {
 	for k, img := range imgs {
 		l := lines[k]
 		want := []string{img.format}
-		if img.format == "raw" {
+		switch {
+		case img.format == "raw":
 			want = []string{}
+		case img.name == "h.iso":
+			want = []string{"iso", "gpt"} // both claim it; the verdict is iso
 		}
 		if l.Filename != img.name || l.Format != img.format || !reflect.DeepEqual(l.Formats, want) || !l.Safe {
 			t.Errorf("%s: %+v", img.name, l)

@@ -47,6 +47,7 @@ var (
 	Man      = Tool{Command: "man", Package: "man-db"}    // mage debcheck, for the man pages
 	// The recognisers' tests make their inputs with the real tools.
 	Genisoimage = Tool{Command: "genisoimage", Package: "genisoimage"}
+	Xorriso     = Tool{Command: "xorriso", Package: "xorriso"}
 	Sgdisk      = Tool{Command: "sgdisk", Package: "gdisk"}
 	Sfdisk      = Tool{Command: "sfdisk", Package: "fdisk"}
 	MkfsFat     = Tool{Command: "mkfs.fat", Package: "dosfstools"}
