@@ -11,12 +11,13 @@
 #include "read_padded.h"
 
 
-/* offset is cluster-aligned and offset + len does not overflow 2^63. */
+/* qcow2_validate_table's offset rule: cluster-aligned, and offset + len
+ * within INT64_MAX; len is bounded by each caller. */
 static int table_ok(uint64_t off, uint64_t len, uint64_t cs)
 {
 	if (off & (cs - 1))
 		return 0;
-	if (off > (UINT64_C(1) << 62) || len > (UINT64_C(1) << 62))
+	if (len > (uint64_t)INT64_MAX || (uint64_t)INT64_MAX - len < off)
 		return 0;
 	return 1;
 }
@@ -125,7 +126,8 @@ uint32_t qcow2_parse(const struct fmt_source *src, const struct fmt_scratch *scr
 	uint64_t need = (size >> shift) + ((size & ((UINT64_C(1) << shift) - 1)) != 0);
 	if (l1_size > (QCOW2_MAX_L1_BYTES / 8) || l1_size < need)
 		return CREATE_ERR_BACKING_PARSE;
-	if (l1_size && !table_ok(l1_off, (uint64_t)l1_size * 8, cs))
+	/* Checked with no entries too, as qemu checks it. */
+	if (!table_ok(l1_off, (uint64_t)l1_size * 8, cs))
 		return CREATE_ERR_BACKING_PARSE;
 	/* A refcount table at 0 (over the header) opens: qemu checks only its
 	 * alignment and size. */
